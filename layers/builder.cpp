@@ -1,0 +1,116 @@
+// Config -> model: type lookup, key validation, shape propagation, conv bias "auto".
+#include "layers/builder.h"
+
+#include <set>
+#include <sstream>
+
+#include "layers/registry.h"
+
+namespace cnn {
+
+bool is_valid_norm_choice(const std::string& norm) {
+  static const std::set<std::string> choices{"batch", "group", "layer", "instance", "none"};
+  return choices.count(norm) > 0;
+}
+
+namespace {
+
+// "- conv2d: {...}" -> ("conv2d", {...}); errors name the list index.
+std::pair<std::string, YAML::Node> split_item(const YAML::Node& item, const std::string& path) {
+  CNN_CHECK(item.IsMap() && item.size() == 1, path,
+            ": expected one layer type as the key, e.g. '- conv2d: {out_channels: 32, "
+            "kernel_size: 3}'");
+  auto it = item.begin();
+  return {it->first.as<std::string>(), it->second};
+}
+
+std::string known_types() {
+  std::ostringstream out;
+  bool first = true;
+  for (const LayerInfo* info : registered_layers()) {
+    out << (first ? "" : ", ") << info->type;
+    first = false;
+  }
+  return out.str();
+}
+
+void check_keys(const LayerInfo& info, const YAML::Node& args, const std::string& path) {
+  if (!args.IsDefined() || args.IsNull()) return;
+  CNN_CHECK(args.IsMap(), path, ": expected a mapping of keys (or {}), found a ",
+            args.IsSequence() ? "list" : "scalar");
+  for (auto it = args.begin(); it != args.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    bool known = false;
+    for (const KeySpec& spec : info.keys) known = known || spec.name == key;
+    if (known) continue;
+    std::ostringstream keys;
+    for (size_t i = 0; i < info.keys.size(); ++i) keys << (i ? ", " : "") << info.keys[i].name;
+    CNN_FAIL(path, ".", key, ": unknown key for ", info.type, " (its keys: ",
+             info.keys.empty() ? "none" : keys.str(), ")");
+  }
+}
+
+bool is_active_normalization(const std::string& type, const std::string& norm) {
+  if (type == "norm") return norm != "none";
+  const LayerInfo* info = find_layer(type);
+  return info && info->is_normalization;
+}
+
+}  // namespace
+
+std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape& input_shape,
+                                           const std::string& norm, Generator& generator,
+                                           const std::string& path) {
+  CNN_CHECK(layers.IsDefined() && layers.IsSequence(), path,
+            ": expected a list of layers, e.g. '- conv2d: {out_channels: 32, kernel_size: 3}'");
+  auto model = std::make_shared<Sequential>();
+  Shape shape = input_shape;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::string item_path = path + "[" + std::to_string(i) + "]";
+    auto [type, args] = split_item(layers[i], item_path);
+    const LayerInfo* info = find_layer(type);
+    CNN_CHECK(info, item_path, ": unknown layer type '", type, "' (known types: ", known_types(),
+              "; `cnnlab layers` lists them with their keys)");
+    std::string args_path = item_path + "." + type;
+    check_keys(*info, args, args_path);
+
+    BuildContext context;
+    context.input_shape = shape;
+    context.norm = norm;
+    context.generator = &generator;
+    context.path = item_path;
+    if (i + 1 < layers.size()) {
+      auto [next_type, next_args] = split_item(layers[i + 1], path + "[" + std::to_string(i + 1) + "]");
+      context.next_is_normalization = is_active_normalization(next_type, norm);
+    }
+    context.build_sequence = [&norm, &generator](const YAML::Node& body, const Shape& in,
+                                                 const std::string& body_path) -> ModulePtr {
+      return build_sequence(body, in, norm, generator, body_path);
+    };
+
+    YAML::Node arg_map = args.IsDefined() && !args.IsNull() ? args : YAML::Node(YAML::NodeType::Map);
+    ModulePtr layer;
+    try {
+      layer = info->make(LayerArgs(arg_map, args_path), context);
+      shape = layer->output_shape(shape);
+    } catch (const Error& e) {
+      std::string message = e.what();
+      if (message.rfind(path, 0) == 0) throw;  // already names its key path
+      CNN_FAIL(item_path, " (", type, ", input ", shape_str(shape), "): ", message);
+    }
+    model->append(layer);
+  }
+  return model;
+}
+
+std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& input_shape,
+                                        Generator& generator, const std::string& path) {
+  CNN_CHECK(model.IsDefined() && model.IsMap(), path, ": expected a mapping with 'layers'");
+  std::string norm = "batch";
+  if (model["norm"].IsDefined() && !model["norm"].IsNull()) norm = model["norm"].as<std::string>();
+  CNN_CHECK(is_valid_norm_choice(norm), path, ".norm: expected batch, group, layer, instance or "
+                                        "none, found '", norm, "'");
+  return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers");
+}
+
+}  // namespace cnn

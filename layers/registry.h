@@ -1,0 +1,86 @@
+// The string registry that lets a YAML config name layers. Each layer registers itself
+// from its own .cpp with CNNLAB_REGISTER_LAYER, listing its keys and defaults; the
+// builder rejects unknown keys before the factory runs, and the factory reads its keys
+// through LayerArgs, whose errors name the key path.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "layers/module.h"
+
+namespace cnn {
+
+struct KeySpec {
+  std::string name;
+  std::string default_value;  // as shown by `cnnlab layers`; "required" when there is none
+  std::string help;
+};
+
+// One layer's YAML mapping plus its key path ("model.layers[3].conv2d").
+class LayerArgs {
+ public:
+  LayerArgs(YAML::Node node, std::string path);
+  bool has(const std::string& key) const;  // present and not null
+  bool is_null(const std::string& key) const;  // present and explicitly null
+  int64_t get_int(const std::string& key) const;  // required
+  int64_t get_int(const std::string& key, int64_t fallback) const;
+  float get_float(const std::string& key, float fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+  // An int or a two-element list ([h, w]); `kernel_size: 3` gives {3, 3}.
+  std::pair<int64_t, int64_t> get_pair(const std::string& key) const;  // required
+  std::pair<int64_t, int64_t> get_pair(const std::string& key,
+                                       std::pair<int64_t, int64_t> fallback) const;
+  std::vector<float> get_float_list(const std::string& key) const;  // required
+  YAML::Node get_node(const std::string& key) const;
+  const std::string& path() const { return path_; }
+  std::string key_path(const std::string& key) const { return path_ + "." + key; }
+  const YAML::Node& node() const { return node_; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+};
+
+struct BuildContext;
+using LayerFactory = std::function<ModulePtr(const LayerArgs& args, BuildContext& context)>;
+
+struct LayerInfo {
+  std::string type;     // YAML name, e.g. "conv2d"
+  std::string summary;  // one line for `cnnlab layers`
+  std::vector<KeySpec> keys;
+  LayerFactory make;
+  bool is_normalization = false;  // a bias before it is wasted (conv2d's bias: auto)
+};
+
+// What a factory knows besides its own keys.
+struct BuildContext {
+  Shape input_shape;           // with batch dimension, e.g. [1, 3, 32, 32]
+  std::string norm = "batch";  // model-level `norm`: batch | group | layer | instance | none
+  Generator* generator = nullptr;  // parameter initialisation
+  bool next_is_normalization = false;  // the next layer is an active normalization
+  std::string path;            // "model.layers[3]"
+  // Builds a nested layer list (a residual block's body) from the same context.
+  std::function<ModulePtr(const YAML::Node& layers, const Shape& input_shape,
+                          const std::string& path)>
+      build_sequence;
+};
+
+void register_layer(LayerInfo info);
+const LayerInfo* find_layer(const std::string& type);
+std::vector<const LayerInfo*> registered_layers();  // sorted by type
+
+}  // namespace cnn
+
+#define CNNLAB_CONCAT_INNER(a, b) a##b
+#define CNNLAB_CONCAT(a, b) CNNLAB_CONCAT_INNER(a, b)
+// Registers a layer at static-initialisation time: CNNLAB_REGISTER_LAYER(LayerInfo{...});
+#define CNNLAB_REGISTER_LAYER(...)                                       \
+  static const bool CNNLAB_CONCAT(cnnlab_layer_registered_, __LINE__) = \
+      (::cnn::register_layer(__VA_ARGS__), true)

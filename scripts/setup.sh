@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cnnlab needs (idempotent), then configures and builds.
+# Usage: bash scripts/setup.sh [extra cmake args...]   (BUILD_DIR=build by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-dev
+          libspdlog-dev catch2 libyaml-cpp-dev libsoci-dev libboost-dev libsqlite3-dev
+          gnuplot-nox)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@"
+cmake --build "$BUILD_DIR" -j"$(nproc)"

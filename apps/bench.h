@@ -1,0 +1,23 @@
+// `cnnlab bench`: times full training steps (forward, backward, optimizer) and
+// evaluation (plain and with BN folded) on synthetic input of the config's shape, after
+// warm-up; prints images/s, the median step time, peak resident memory and a per-layer
+// table of forward/backward time and GFLOP/s.
+#pragma once
+
+#include <cstdint>
+
+#include "apps/config.h"
+
+namespace cnn {
+
+struct BenchOptions {
+  int64_t batch = 0;   // 0 = data.batch_size
+  int64_t steps = 20;  // timed steps
+  int64_t threads = 0;
+  bool json = false;
+  bool scaling = false;
+};
+
+int run_bench(const Config& config, const BenchOptions& options);
+
+}  // namespace cnn

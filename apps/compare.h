@@ -1,0 +1,19 @@
+// `cnnlab compare EXPERIMENT.yaml`: runs every variant of an experiment one after
+// another (each a full training run in OUT/<variant>), then writes the report.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cnn {
+
+struct CompareOptions {
+  std::string out_dir;                 // "" = runs/<experiment name>-<timestamp>
+  std::vector<std::string> overrides;  // --set, applied to every variant
+  bool quiet = false;
+};
+
+// Returns the report's path. Prints the comparison table at the end.
+std::string run_comparison(const std::string& experiment_path, const CompareOptions& options);
+
+}  // namespace cnn

@@ -1,0 +1,197 @@
+// Config loading, dotted overrides and validation of the top level and train section.
+#include "apps/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace cnn {
+
+namespace {
+
+template <typename T>
+T read_scalar(const YAML::Node& node, const std::string& path, const char* expected) {
+  try {
+    if (!node.IsScalar()) throw YAML::BadConversion(node.Mark());
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    std::string found = node.IsScalar() ? "'" + node.Scalar() + "'"
+                        : node.IsSequence() ? "a list"
+                        : node.IsMap() ? "a mapping" : "nothing";
+    CNN_FAIL(path, ": expected ", expected, ", found ", found);
+  }
+}
+
+void check_known_keys(const YAML::Node& node, const std::set<std::string>& known,
+                      const std::string& path) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    if (known.count(key)) continue;
+    std::ostringstream list;
+    bool first = true;
+    for (const std::string& k : known) {
+      list << (first ? "" : ", ") << k;
+      first = false;
+    }
+    CNN_FAIL(path.empty() ? key : path + "." + key, ": unknown key (known keys here: ",
+             list.str(), ")");
+  }
+}
+
+}  // namespace
+
+const std::vector<ConfigKeyDoc>& train_keys() {
+  static const std::vector<ConfigKeyDoc> keys{
+      {"epochs", "1", "passes over the training set"},
+      {"log_every", "50", "steps between progress lines when stdout is not a terminal"},
+      {"layer_stats_every", "0", "record each layer's output mean/std and each parameter's "
+                                 "gradient norm every N steps (0 = off)"},
+      {"nan_check", "loss", "loss: stop when the loss is NaN/inf; every_step: also check every "
+                            "gradient and BN running statistic each step"},
+      {"clip_grad_norm", "0", "clip gradients to this global L2 norm (0 = off)"},
+      {"label_smoothing", "0", "label smoothing of the cross-entropy loss"},
+      {"threads", "0", "threads for kernels and BLAS (0 = all cores)"},
+      {"checkpoint_every", "0", "also checkpoint every N steps (0 = at the end of each epoch)"},
+      {"max_steps", "0", "stop after N optimizer steps in total (0 = no limit)"},
+      {"accuracy_threshold", "0.5", "test accuracy whose first epoch reports call convergence"},
+  };
+  return keys;
+}
+
+namespace {
+std::vector<std::string> split_key(const std::string& key, const std::string& where) {
+  std::vector<std::string> parts;
+  std::stringstream stream(key);
+  for (std::string part; std::getline(stream, part, '.');) {
+    CNN_CHECK(!part.empty(), where, ": empty component in key '", key, "'");
+    parts.push_back(part);
+  }
+  CNN_CHECK(!parts.empty(), where, ": empty key");
+  return parts;
+}
+}  // namespace
+
+YAML::Node get_dotted(const YAML::Node& root, const std::string& key) {
+  YAML::Node node = YAML::Clone(root);
+  for (const std::string& part : split_key(key, key)) {
+    if (!node.IsMap() || !node[part].IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+    node.reset(node[part]);
+  }
+  return node;
+}
+
+void set_dotted(YAML::Node& root, const std::string& key, const YAML::Node& value,
+                bool must_exist, const std::string& where) {
+  std::vector<std::string> parts = split_key(key, where);
+  // Walk with explicit copies: yaml-cpp nodes are handles into the same document.
+  YAML::Node node = root;
+  std::string walked;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    walked += (i ? "." : "") + parts[i];
+    YAML::Node child = node[parts[i]];
+    if (!child.IsDefined() || child.IsNull()) {
+      CNN_CHECK(!must_exist, where, ": the key '", key, "' does not exist in the config ('",
+                walked, "' is missing)");
+      node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      child = node[parts[i]];
+    }
+    CNN_CHECK(child.IsMap(), where, ": cannot set '", key, "': '", walked,
+              "' is not a mapping in the config");
+    node.reset(child);
+  }
+  CNN_CHECK(!must_exist || node[parts.back()].IsDefined(), where, ": the key '", key,
+            "' does not exist in the config");
+  node[parts.back()] = value;
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment) {
+  size_t eq = assignment.find('=');
+  CNN_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment,
+            "': expected key=value with a dotted key, e.g. --set optim.lr=0.1");
+  std::string key = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    CNN_FAIL("--set '", assignment, "': the value is not valid YAML (", e.msg, ")");
+  }
+  set_dotted(root, key, parsed, false, "--set '" + assignment + "'");
+}
+
+Config config_from_yaml(const YAML::Node& document, const std::string& source) {
+  CNN_CHECK(document.IsMap(), source, ": expected a YAML mapping with name, data, model, optim, "
+                              "schedule and train sections");
+  check_known_keys(document, {"name", "seed", "data", "model", "optim", "schedule", "train"}, "");
+  for (const char* required : {"data", "model", "optim"})
+    CNN_CHECK(document[required].IsDefined() && document[required].IsMap(), source,
+              ": the section '", required, "' is missing or not a mapping");
+  CNN_CHECK(document["model"]["layers"].IsDefined(), "model.layers: required (a list of layers)");
+  check_known_keys(document["model"], {"norm", "layers"}, "model");
+
+  Config config;
+  config.root = document;
+  config.source_path = source;
+  if (document["name"].IsDefined())
+    config.name = read_scalar<std::string>(document["name"], "name", "a string");
+  if (document["seed"].IsDefined())
+    config.seed = read_scalar<uint64_t>(document["seed"], "seed", "a non-negative integer");
+
+  YAML::Node train = document["train"];
+  if (train.IsDefined() && !train.IsNull()) {
+    CNN_CHECK(train.IsMap(), "train: expected a mapping");
+    std::set<std::string> known;
+    for (const auto& key : train_keys()) known.insert(key.key);
+    check_known_keys(train, known, "train");
+    TrainSettings& t = config.train;
+    auto get_int = [&](const char* key, int64_t& out) {
+      if (train[key].IsDefined()) out = read_scalar<int64_t>(train[key], std::string("train.") + key, "an integer");
+    };
+    auto get_double = [&](const char* key, double& out) {
+      if (train[key].IsDefined()) out = read_scalar<double>(train[key], std::string("train.") + key, "a number");
+    };
+    get_int("epochs", t.epochs);
+    get_int("log_every", t.log_every);
+    get_int("layer_stats_every", t.layer_stats_every);
+    get_int("threads", t.threads);
+    get_int("checkpoint_every", t.checkpoint_every);
+    get_int("max_steps", t.max_steps);
+    get_double("clip_grad_norm", t.clip_grad_norm);
+    get_double("label_smoothing", t.label_smoothing);
+    get_double("accuracy_threshold", t.accuracy_threshold);
+    if (train["nan_check"].IsDefined())
+      t.nan_check = read_scalar<std::string>(train["nan_check"], "train.nan_check", "a string");
+    CNN_CHECK(t.epochs >= 1, "train.epochs: expected at least 1, found ", t.epochs);
+    CNN_CHECK(t.log_every >= 1, "train.log_every: expected at least 1, found ", t.log_every);
+    CNN_CHECK(t.layer_stats_every >= 0, "train.layer_stats_every: expected >= 0");
+    CNN_CHECK(t.nan_check == "loss" || t.nan_check == "every_step",
+              "train.nan_check: expected 'loss' or 'every_step', found '", t.nan_check, "'");
+    CNN_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1,
+              "train.label_smoothing: expected a value in [0, 1), found ", t.label_smoothing);
+  }
+  return config;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream file(path);
+  CNN_CHECK(file.good(), "config '", path, "': cannot open the file");
+  YAML::Node document;
+  try {
+    document = YAML::Load(file);
+  } catch (const YAML::Exception& e) {
+    CNN_FAIL("config '", path, "': invalid YAML at line ", e.mark.line + 1, ", column ",
+             e.mark.column + 1, ": ", e.msg);
+  }
+  CNN_CHECK(document.IsMap(), "config '", path, "': expected a YAML mapping at the top level");
+  for (const std::string& assignment : overrides) apply_override(document, assignment);
+  return config_from_yaml(document, path);
+}
+
+std::string to_yaml_string(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace cnn

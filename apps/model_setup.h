@@ -1,0 +1,23 @@
+// Shared set-up for every subcommand: the model's input shape from the data section,
+// building the model, and the kernel/BLAS thread count.
+#pragma once
+
+#include <memory>
+
+#include "apps/config.h"
+#include "core/random.h"
+#include "data/config.h"
+#include "layers/sequential.h"
+
+namespace cnn {
+
+// [1, C, H, W] for the configured dataset (CIFAR-10: [1, 3, 32, 32]; image folders: their resize).
+Shape model_input_shape(const DataConfig& data);
+
+// Builds the model from config.root["model"], initialised from the config's seed.
+std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data);
+
+// train.threads (0 = all cores) for OpenMP kernels and OpenBLAS.
+void apply_thread_setting(int64_t threads);
+
+}  // namespace cnn

@@ -1,0 +1,47 @@
+// `cnnlab report RUN_DIR...` (and the end of `cnnlab compare`): reads finished run
+// directories and writes report.md with a table per variant and gnuplot PNG plots:
+// train loss and test accuracy per epoch on shared axes, per-step loss, and, when
+// recorded, per-layer activation std and gradient norms over training.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "apps/run_files.h"
+
+namespace cnn {
+
+struct RunReport {
+  std::string name;          // variant name (the run directory's name)
+  std::string run_dir;
+  std::string norm;          // model.norm of its config
+  std::string signature;     // its config without model.norm and name: runs equal but for BN
+  double threshold = 0.5;    // train.accuracy_threshold
+  std::vector<EpochRecord> epochs;
+  std::string status;
+  bool diverged = false;
+  int64_t diverged_step = -1;
+  double final_test_acc = 0, best_test_acc = 0, images_per_s = 0, step_seconds = 0;
+  double final_train_acc = 0;
+  // Filled by the report: the same model without normalization, if one was run.
+  double overhead = 0;  // step time / baseline step time - 1
+  bool has_baseline = false;
+  int64_t epochs_to_threshold = -1;  // 1-based; -1 = never
+};
+
+RunReport read_run(const std::string& run_dir);
+// Reads several runs and pairs each normalized run with its `norm: none` twin (overhead).
+std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs);
+
+// The table as GitHub markdown (also printed to the console by compare).
+std::string comparison_table(const std::vector<RunReport>& runs);
+
+// Writes out_dir/report.md and out_dir/plots/*.png (or a note when gnuplot is missing).
+// Returns the report path.
+std::string write_report(const std::vector<RunReport>& runs, const std::string& out_dir,
+                         const std::string& title);
+
+// True when `gnuplot` can be run.
+bool gnuplot_available();
+
+}  // namespace cnn

@@ -1,0 +1,396 @@
+// Batch normalization: the fused training op (batch statistics, one pass per channel),
+// the inference op (a per-channel affine), each followed by its backward, then the module.
+// Shapes: the input is viewed as [N,C,L] (L = H*W for BatchNorm2d, 1 or L for BatchNorm1d).
+#include "layers/batchnorm.h"
+
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "core/autograd.h"
+#include "layers/registry.h"
+
+namespace cnn {
+
+namespace {
+
+struct NCL {
+  int64_t n = 0, c = 0, l = 1;
+  int64_t numel() const { return n * c * l; }
+};
+
+NCL ncl_of(const Shape& shape) {
+  NCL g;
+  g.n = shape[0];
+  g.c = shape[1];
+  for (size_t d = 2; d < shape.size(); ++d) g.l *= shape[d];
+  return g;
+}
+
+// Per-channel values of an optional [C] tensor (weight: 1 when absent, bias: 0).
+std::vector<float> channel_values(const Tensor& t, int64_t channels, float fallback) {
+  if (!t.defined()) return std::vector<float>(channels, fallback);
+  return t.contiguous().to_vector();
+}
+
+constexpr int64_t kParallelThreshold = 16384;  // elements; below it threads cost more
+
+void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
+                 const std::string& who) {
+  CNN_CHECK(shape.size() >= 2 && shape[1] == channels, who, ": expected an input with ",
+            channels, " channels in dimension 1 ([N, ", channels, ", ...]), found ",
+            shape_str(shape));
+  // PyTorch's check: the variance of a single value is 0 and the output would be all
+  // beta (and its running variance update 0/0). Say so instead of producing NaNs.
+  if (use_batch_stats) {
+    NCL g = ncl_of(shape);
+    CNN_CHECK(g.n * g.l > 1, who, ": Expected more than 1 value per channel when training, got "
+              "input size ", shape_str(shape), " (batch statistics need at least 2 values per "
+              "channel: use a batch of 2 or more, or eval mode)");
+  }
+}
+
+// ---- training: normalise with the batch's statistics ----------------------------------
+
+// x [N,C,L] -> y [N,C,L]; mean, invstd [C] saved for the backward.
+// Statistics are accumulated in double around a shift (the channel's first value), so a
+// large mean does not cancel the variance, in one pass over the channel's N*L values.
+void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const float* beta,
+                              float eps, float* y, float* mean, float* invstd, double* var_out) {
+  const int64_t m = g.n * g.l;
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const double shift = x[c * g.l];
+    double s = 0.0, ss = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = x + (n * g.c + c) * g.l;
+#pragma omp simd reduction(+ : s, ss)
+      for (int64_t l = 0; l < g.l; ++l) {
+        double d = static_cast<double>(row[l]) - shift;
+        s += d;
+        ss += d * d;
+      }
+    }
+    double mu = s / m;
+    double var = std::max(ss / m - mu * mu, 0.0);  // biased
+    mean[c] = static_cast<float>(shift + mu);
+    invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+    var_out[c] = var;
+    const float mc = mean[c], k = invstd[c] * gamma[c], b = beta[c];
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = x + (n * g.c + c) * g.l;
+      float* out = y + (n * g.c + c) * g.l;
+#pragma omp simd
+      for (int64_t l = 0; l < g.l; ++l) out[l] = (row[l] - mc) * k + b;
+    }
+  }
+}
+
+// dy [N,C,L] -> dx [N,C,L] (when dx != nullptr), dgamma, dbeta [C]. The full gradient
+// through the batch mean and variance, with two reductions per channel:
+//   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
+//   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
+void batch_norm_train_backward(const float* x, const float* dy, NCL g, const float* gamma,
+                               const float* mean, const float* invstd, float* dx,
+                               float* dgamma, float* dbeta) {
+  const double m = static_cast<double>(g.n * g.l);
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float mc = mean[c];
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xr = x + (n * g.c + c) * g.l;
+      const float* dr = dy + (n * g.c + c) * g.l;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+      for (int64_t l = 0; l < g.l; ++l) {
+        sum_dy += dr[l];
+        sum_dy_xmu += static_cast<double>(dr[l]) * (xr[l] - mc);
+      }
+    }
+    const double is = invstd[c];
+    dgamma[c] = static_cast<float>(sum_dy_xmu * is);
+    dbeta[c] = static_cast<float>(sum_dy);
+    if (!dx) continue;
+    // dx = k*dy + a*(x - mean) + b, the formula above expanded per channel.
+    const double k = gamma[c] * is;
+    const float kf = static_cast<float>(k);
+    const float a = static_cast<float>(-k * is * is * sum_dy_xmu / m);
+    const float b = static_cast<float>(-k * sum_dy / m);
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xr = x + (n * g.c + c) * g.l;
+      const float* dr = dy + (n * g.c + c) * g.l;
+      float* out = dx + (n * g.c + c) * g.l;
+#pragma omp simd
+      for (int64_t l = 0; l < g.l; ++l) out[l] = kf * dr[l] + a * (xr[l] - mc) + b;
+    }
+  }
+}
+
+// ---- inference: normalise with fixed (running) statistics ------------------------------
+
+// x [N,C,L] -> y = x*scale[c] + shift[c] with scale = gamma*invstd, shift = beta - mean*scale.
+void channel_affine_forward(const float* x, NCL g, const float* scale, const float* shift,
+                            float* y) {
+#pragma omp parallel for collapse(2) schedule(static) if (g.numel() > kParallelThreshold)
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t c = 0; c < g.c; ++c) {
+      const float* row = x + (n * g.c + c) * g.l;
+      float* out = y + (n * g.c + c) * g.l;
+      const float k = scale[c], b = shift[c];
+#pragma omp simd
+      for (int64_t l = 0; l < g.l; ++l) out[l] = row[l] * k + b;
+    }
+}
+
+// dy [N,C,L] -> dx = dy*scale[c]; dgamma[c] = sum(dy*(x - mean))*invstd; dbeta[c] = sum(dy).
+void channel_affine_backward(const float* x, const float* dy, NCL g, const float* scale,
+                             const float* mean, const float* invstd, float* dx, float* dgamma,
+                             float* dbeta) {
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float mc = mean[c], k = scale[c];
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xr = x + (n * g.c + c) * g.l;
+      const float* dr = dy + (n * g.c + c) * g.l;
+      float* out = dx ? dx + (n * g.c + c) * g.l : nullptr;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+      for (int64_t l = 0; l < g.l; ++l) {
+        sum_dy += dr[l];
+        sum_dy_xmu += static_cast<double>(dr[l]) * (xr[l] - mc);
+      }
+      if (out) {
+#pragma omp simd
+        for (int64_t l = 0; l < g.l; ++l) out[l] = dr[l] * k;
+      }
+    }
+    dgamma[c] = static_cast<float>(sum_dy_xmu * invstd[c]);
+    dbeta[c] = static_cast<float>(sum_dy);
+  }
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                  Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
+                  float eps, const std::string& who) {
+  CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who,
+            ": expected a float32 input");
+  CNN_CHECK(input.dim() >= 2, who, ": expected an input [N, C, ...], found ",
+            shape_str(input.shape()));
+  const NCL g = ncl_of(input.shape());
+  check_input(input.shape(), g.c, use_batch_stats, who);
+  CNN_CHECK(use_batch_stats || (running_mean.defined() && running_var.defined()), who,
+            ": normalising with running statistics needs running_mean and running_var");
+
+  Tensor x = input.contiguous().detach();
+  Tensor y = Tensor::empty(input.shape());
+  std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
+  std::vector<float> beta = channel_values(bias, g.c, 0.0f);
+  std::vector<float> mean(g.c), invstd(g.c);
+  const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
+             b_grad = bias.defined() && bias.requires_grad();
+
+  if (use_batch_stats) {
+    std::vector<double> var(g.c);
+    batch_norm_train_forward(x.data(), g, gamma.data(), beta.data(), eps, y.data(), mean.data(),
+                             invstd.data(), var.data());
+    if (running_mean.defined() && running_var.defined()) {
+      // PyTorch feeds the running variance the unbiased batch variance m/(m-1)*var.
+      const double m = static_cast<double>(g.n * g.l);
+      float* rm = running_mean.data();
+      float* rv = running_var.data();
+      for (int64_t c = 0; c < g.c; ++c) {
+        rm[c] = (1.0f - factor) * rm[c] + factor * mean[c];
+        rv[c] = (1.0f - factor) * rv[c] + factor * static_cast<float>(var[c] * m / (m - 1.0));
+      }
+    }
+    return record_op(
+        "batch_norm", y, {input, weight, bias},
+        [x, g, gamma, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+          Tensor dy = grad_output.contiguous();
+          Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
+          Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
+          batch_norm_train_backward(x.data(), dy.data(), g, gamma.data(), mean.data(),
+                                    invstd.data(), x_grad ? dx.data() : nullptr, dgamma.data(),
+                                    dbeta.data());
+          return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
+        });
+  }
+
+  std::vector<float> rm = running_mean.contiguous().to_vector();
+  std::vector<float> rv = running_var.contiguous().to_vector();
+  std::vector<float> scale(g.c), shift(g.c);
+  for (int64_t c = 0; c < g.c; ++c) {
+    mean[c] = rm[c];
+    invstd[c] = 1.0f / std::sqrt(rv[c] + eps);
+    scale[c] = gamma[c] * invstd[c];
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  channel_affine_forward(x.data(), g, scale.data(), shift.data(), y.data());
+  return record_op(
+      "batch_norm_eval", y, {input, weight, bias},
+      [x, g, scale, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+        Tensor dy = grad_output.contiguous();
+        Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
+        Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
+        channel_affine_backward(x.data(), dy.data(), g, scale.data(), mean.data(),
+                                invstd.data(), x_grad ? dx.data() : nullptr, dgamma.data(),
+                                dbeta.data());
+        return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
+      });
+}
+
+// ---- the module -------------------------------------------------------------------------
+
+BatchNorm::BatchNorm(const BatchNormOptions& options) : options_(options) {
+  CNN_CHECK(options.num_features > 0, "batch norm: num_features must be positive, found ",
+            options.num_features);
+  CNN_CHECK(options.eps > 0.0f, "batch norm: eps must be positive, found ", options.eps);
+  CNN_CHECK(!options.momentum || (*options.momentum >= 0.0f && *options.momentum <= 1.0f),
+            "batch norm: momentum must lie in [0, 1] (PyTorch's convention: 0.1 = 10% of "
+            "the batch statistics per step), found ", options.momentum.value_or(0.0f));
+  CNN_CHECK(!options.frozen || options.track_running_stats,
+            "batch norm: frozen: true needs track_running_stats: true (a frozen layer "
+            "normalises with its running statistics)");
+  const int64_t c = options.num_features;
+  if (options.affine) {
+    weight_ = Tensor::ones({c});
+    bias_ = Tensor::zeros({c});
+  }
+  if (options.track_running_stats) {
+    running_mean_ = Tensor::zeros({c});
+    running_var_ = Tensor::ones({c});
+    num_batches_tracked_ = Tensor::zeros({}, DType::Int64);
+  }
+  // PyTorch's state_dict order.
+  register_parameter("weight", &weight_);
+  register_parameter("bias", &bias_);
+  register_buffer("running_mean", &running_mean_);
+  register_buffer("running_var", &running_var_);
+  register_buffer("num_batches_tracked", &num_batches_tracked_);
+}
+
+void BatchNorm::set_frozen(bool frozen) {
+  CNN_CHECK(!frozen || options_.track_running_stats, type(),
+            ": cannot freeze a layer without running statistics (track_running_stats: false)");
+  options_.frozen = frozen;
+}
+
+bool BatchNorm::uses_batch_statistics() const {
+  return !options_.track_running_stats || (training() && !options_.frozen);
+}
+
+Tensor BatchNorm::forward(const Tensor& input) {
+  check_rank(input.shape());
+  const bool batch_stats = uses_batch_statistics();
+  check_input(input.shape(), options_.num_features, batch_stats, type());
+  const bool update = batch_stats && options_.track_running_stats;
+  float factor = 0.0f;
+  if (update) {
+    int64_t& tracked = num_batches_tracked_.data_i64()[0];
+    tracked += 1;
+    factor = options_.momentum ? *options_.momentum : 1.0f / static_cast<float>(tracked);
+  }
+  return batch_norm(input, weight_, bias_, update ? running_mean_ : Tensor(),
+                    update ? running_var_ : Tensor(), batch_stats, factor, options_.eps, type());
+}
+
+Shape BatchNorm::output_shape(const Shape& input) const {
+  check_rank(input);
+  check_input(input, options_.num_features, false, type());
+  return input;
+}
+
+std::string BatchNorm::describe() const {
+  std::ostringstream out;
+  out << type() << "(" << options_.num_features << ", eps=" << options_.eps << ", momentum=";
+  if (options_.momentum)
+    out << *options_.momentum;
+  else
+    out << "null (cumulative average)";
+  out << ", affine=" << (options_.affine ? "true" : "false")
+      << ", track_running_stats=" << (options_.track_running_stats ? "true" : "false");
+  if (options_.frozen) out << ", frozen=true";
+  out << ")";
+  return out.str();
+}
+
+void BatchNorm2d::check_rank(const Shape& input) const {
+  CNN_CHECK(input.size() == 4, "batchnorm2d: expected a 4-d input [N, C, H, W], found ",
+            shape_str(input), " (use batchnorm1d for [N, F] features)");
+}
+
+void BatchNorm1d::check_rank(const Shape& input) const {
+  CNN_CHECK(input.size() == 2 || input.size() == 3,
+            "batchnorm1d: expected a 2-d [N, C] or 3-d [N, C, L] input, found ",
+            shape_str(input), " (use batchnorm2d for [N, C, H, W] maps)");
+}
+
+// ---- YAML -------------------------------------------------------------------------------
+
+BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features) {
+  BatchNormOptions options;
+  options.num_features = num_features;
+  options.eps = args.get_float("eps", options.eps);
+  if (args.is_null("momentum"))
+    options.momentum.reset();
+  else
+    options.momentum = args.get_float("momentum", 0.1f);
+  CNN_CHECK(!options.momentum || (*options.momentum >= 0.0f && *options.momentum <= 1.0f),
+            args.key_path("momentum"), ": expected a number in [0, 1] (PyTorch's convention: "
+            "0.1 = weight of the new batch; Keras' 0.99 is 0.01 here) or null for a cumulative "
+            "average, found ", *options.momentum);
+  options.affine = args.get_bool("affine", options.affine);
+  options.track_running_stats = args.get_bool("track_running_stats", true);
+  options.frozen = args.get_bool("frozen", false);
+  CNN_CHECK(!options.frozen || options.track_running_stats, args.key_path("frozen"),
+            ": a frozen layer normalises with its running statistics, so it needs "
+            "track_running_stats: true");
+  return options;
+}
+
+namespace {
+
+std::vector<KeySpec> batchnorm_keys() {
+  return {{"eps", "1e-5", "added to the variance before the square root"},
+          {"momentum", "0.1",
+           "running = (1 - momentum)*running + momentum*batch (PyTorch's convention; Keras' "
+           "0.99 is 0.01 here); null = cumulative average"},
+          {"affine", "true", "learnable per-channel weight (init 1) and bias (init 0)"},
+          {"track_running_stats", "true",
+           "keep running_mean/running_var for eval; false = batch statistics in eval too"},
+          {"frozen", "false",
+           "always use and never update the running statistics, even in training "
+           "(fine-tuning); weight and bias still train"}};
+}
+
+int64_t channels_of(const BuildContext& context, const char* type, size_t min_rank,
+                    size_t max_rank) {
+  const Shape& in = context.input_shape;
+  CNN_CHECK(in.size() >= min_rank && in.size() <= max_rank, type, ": the input here is ",
+            shape_str(in), ", which this layer does not accept");
+  return in[1];
+}
+
+}  // namespace
+
+CNNLAB_REGISTER_LAYER(LayerInfo{
+    "batchnorm2d", "batch normalization over (N, H, W) per channel of [N,C,H,W]",
+    batchnorm_keys(),
+    [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
+      int64_t channels = channels_of(context, "batchnorm2d (expects [N, C, H, W])", 4, 4);
+      return std::make_shared<BatchNorm2d>(batchnorm_options(args, channels));
+    },
+    true});
+
+CNNLAB_REGISTER_LAYER(LayerInfo{
+    "batchnorm1d", "batch normalization over N (and L) per feature of [N,C] or [N,C,L]",
+    batchnorm_keys(),
+    [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
+      int64_t channels = channels_of(context, "batchnorm1d (expects [N, C] or [N, C, L])", 2, 3);
+      return std::make_shared<BatchNorm1d>(batchnorm_options(args, channels));
+    },
+    true});
+
+}  // namespace cnn

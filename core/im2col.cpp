@@ -1,0 +1,129 @@
+// im2col / col2im over one image plane at a time. The valid output range of every kernel
+// tap is computed once, so the inner loops copy (or add) without bounds tests, and the
+// stride-1 case is a plain contiguous copy.
+#include "core/im2col.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cnn {
+
+int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                         int64_t dilation) {
+  int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1;
+  if (span < 0) return 0;
+  return span / stride + 1;
+}
+
+ConvGeometry make_conv_geometry(int64_t channels, int64_t height, int64_t width,
+                                int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
+                                int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                int64_t dilation_h, int64_t dilation_w) {
+  ConvGeometry g;
+  g.channels = channels;
+  g.height = height;
+  g.width = width;
+  g.kernel_h = kernel_h;
+  g.kernel_w = kernel_w;
+  g.stride_h = stride_h;
+  g.stride_w = stride_w;
+  g.pad_h = pad_h;
+  g.pad_w = pad_w;
+  g.dilation_h = dilation_h;
+  g.dilation_w = dilation_w;
+  g.out_h = conv_output_size(height, kernel_h, stride_h, pad_h, dilation_h);
+  g.out_w = conv_output_size(width, kernel_w, stride_w, pad_w, dilation_w);
+  return g;
+}
+
+namespace {
+
+// Output positions o in [begin, end) whose input position o*stride + offset lies in [0, size).
+struct ValidRange {
+  int64_t begin, end;
+};
+
+ValidRange valid_range(int64_t out, int64_t size, int64_t stride, int64_t offset) {
+  int64_t begin = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  int64_t last = size - 1 - offset;  // largest o*stride allowed
+  int64_t end = last < 0 ? 0 : last / stride + 1;
+  begin = std::min(begin, out);
+  end = std::max(std::min(end, out), begin);
+  return {begin, end};
+}
+
+// One image plane [H, W] -> its kh*kw column rows (row stride `ld`).
+void unfold_plane(const float* plane, float* rows, int64_t ld, const ConvGeometry& g) {
+  const int64_t H = g.height, W = g.width, OH = g.out_h, OW = g.out_w;
+  for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+    const int64_t row_offset = ki * g.dilation_h - g.pad_h;
+    const ValidRange rows_ok = valid_range(OH, H, g.stride_h, row_offset);
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+      const int64_t col_offset = kj * g.dilation_w - g.pad_w;
+      const ValidRange cols_ok = valid_range(OW, W, g.stride_w, col_offset);
+      float* row = rows + (ki * g.kernel_w + kj) * ld;
+      // Output rows whose tap falls in the padding above or below read zero.
+      std::memset(row, 0, sizeof(float) * rows_ok.begin * OW);
+      std::memset(row + rows_ok.end * OW, 0, sizeof(float) * (OH - rows_ok.end) * OW);
+      for (int64_t oh = rows_ok.begin; oh < rows_ok.end; ++oh) {
+        float* dst = row + oh * OW;
+        const float* src = plane + (oh * g.stride_h + row_offset) * W;  // input row
+        std::fill(dst, dst + cols_ok.begin, 0.0f);
+        std::fill(dst + cols_ok.end, dst + OW, 0.0f);
+        if (g.stride_w == 1) {
+          std::memcpy(dst + cols_ok.begin, src + cols_ok.begin + col_offset,
+                      sizeof(float) * (cols_ok.end - cols_ok.begin));
+        } else {
+          for (int64_t ow = cols_ok.begin; ow < cols_ok.end; ++ow)
+            dst[ow] = src[ow * g.stride_w + col_offset];
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of unfold_plane: adds the kh*kw column rows back into the plane.
+void fold_plane(const float* rows, int64_t ld, const ConvGeometry& g, float* plane) {
+  const int64_t H = g.height, W = g.width, OH = g.out_h, OW = g.out_w;
+  for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+    const int64_t row_offset = ki * g.dilation_h - g.pad_h;
+    const ValidRange rows_ok = valid_range(OH, H, g.stride_h, row_offset);
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+      const int64_t col_offset = kj * g.dilation_w - g.pad_w;
+      const ValidRange cols_ok = valid_range(OW, W, g.stride_w, col_offset);
+      const float* row = rows + (ki * g.kernel_w + kj) * ld;
+      for (int64_t oh = rows_ok.begin; oh < rows_ok.end; ++oh) {
+        const float* src = row + oh * OW;
+        float* dst = plane + (oh * g.stride_h + row_offset) * W;  // input row
+        for (int64_t ow = cols_ok.begin; ow < cols_ok.end; ++ow)
+          dst[ow * g.stride_w + col_offset] += src[ow];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void im2col(const float* images, int64_t count, const ConvGeometry& g, float* columns) {
+  const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
+  const int64_t ld = count * g.out_pixels(), plane_size = g.height * g.width;
+#pragma omp parallel for schedule(static) if (planes * taps * g.out_pixels() > 32768)
+  for (int64_t p = 0; p < planes; ++p) {
+    const int64_t s = p / g.channels, c = p % g.channels;
+    unfold_plane(images + p * plane_size, columns + c * taps * ld + s * g.out_pixels(), ld, g);
+  }
+}
+
+void col2im(const float* columns, int64_t count, const ConvGeometry& g, float* images) {
+  const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
+  const int64_t ld = count * g.out_pixels(), plane_size = g.height * g.width;
+#pragma omp parallel for schedule(static) if (planes * taps * g.out_pixels() > 32768)
+  for (int64_t p = 0; p < planes; ++p) {
+    const int64_t s = p / g.channels, c = p % g.channels;
+    float* plane = images + p * plane_size;
+    std::memset(plane, 0, sizeof(float) * plane_size);
+    fold_plane(columns + c * taps * ld + s * g.out_pixels(), ld, g, plane);
+  }
+}
+
+}  // namespace cnn

@@ -1,0 +1,321 @@
+// Conv2d forward and backward with im2col + sgemm.
+//
+// The batch is processed in chunks of `count` samples: im2col unfolds the chunk into
+// columns [C*kh*kw, count*OH*OW] (parallel over image planes), then one sgemm per group
+//   Y_g[O/g, count*OH*OW] = W_g[O/g, C/g*kh*kw] * columns_g
+// and a scatter to [count, O, OH, OW] with the bias added. With count == 1 the product is
+// written straight into the output. Chunks keep every sgemm wide enough to run at full
+// speed on small feature maps (8x8 = 64 columns per sample is too narrow alone) while the
+// column buffer stays cache- and memory-friendly. OpenBLAS threads each sgemm itself, so the
+// only OpenMP loops are im2col/col2im and the scatter/gather copies (never around sgemm).
+//
+// Backward, per chunk, with gy the output gradient gathered to [O, count*OH*OW]:
+//   dW_g += gy_g * columns_g^T          (columns recomputed: caching them costs C*kh*kw
+//                                        floats per output pixel for every layer)
+//   dcolumns_g = W_g^T * gy_g, then col2im -> dX
+//   db = sum of gy over N, OH, OW
+#include "layers/conv2d.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "core/im2col.h"
+#include "layers/registry.h"
+
+namespace cnn {
+
+namespace {
+
+std::string pair_str(std::pair<int64_t, int64_t> p) {
+  std::ostringstream out;
+  if (p.first == p.second) {
+    out << p.first;
+  } else {
+    out << "[" << p.first << ", " << p.second << "]";
+  }
+  return out.str();
+}
+
+std::string describe_options(const Conv2dOptions& o) {
+  std::ostringstream out;
+  out << "conv2d(" << o.in_channels << "->" << o.out_channels
+      << ", kernel_size=" << pair_str(o.kernel_size) << ", stride=" << pair_str(o.stride)
+      << ", padding=" << pair_str(o.padding);
+  if (o.dilation != std::pair<int64_t, int64_t>{1, 1}) out << ", dilation=" << pair_str(o.dilation);
+  if (o.groups != 1) out << ", groups=" << o.groups;
+  out << ", bias=" << (o.bias ? "true" : "false") << ")";
+  return out.str();
+}
+
+void check_options(const Conv2dOptions& o) {
+  const std::string layer = describe_options(o);
+  CNN_CHECK(o.in_channels > 0 && o.out_channels > 0, layer,
+            ": in_channels and out_channels must be positive");
+  CNN_CHECK(o.kernel_size.first > 0 && o.kernel_size.second > 0, layer,
+            ": kernel_size must be positive, got ", pair_str(o.kernel_size));
+  CNN_CHECK(o.stride.first > 0 && o.stride.second > 0, layer, ": stride must be positive, got ",
+            pair_str(o.stride));
+  CNN_CHECK(o.padding.first >= 0 && o.padding.second >= 0, layer,
+            ": padding must be non-negative, got ", pair_str(o.padding));
+  CNN_CHECK(o.dilation.first > 0 && o.dilation.second > 0, layer,
+            ": dilation must be positive, got ", pair_str(o.dilation));
+  CNN_CHECK(o.groups > 0 && o.in_channels % o.groups == 0 && o.out_channels % o.groups == 0,
+            layer, ": groups=", o.groups, " must divide both in_channels (", o.in_channels,
+            ") and out_channels (", o.out_channels, ")");
+}
+
+// The geometry of one input image; throws a sentence naming the layer and the shapes.
+ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
+  const std::string layer = describe_options(o);
+  CNN_CHECK(input.size() == 4, layer, ": expected a 4-d input [N, C, H, W], got ",
+            shape_str(input));
+  CNN_CHECK(input[1] == o.in_channels, layer, ": expected ", o.in_channels,
+            " input channels, got input ", shape_str(input));
+  const int64_t extent_h = o.dilation.first * (o.kernel_size.first - 1) + 1;
+  const int64_t extent_w = o.dilation.second * (o.kernel_size.second - 1) + 1;
+  CNN_CHECK(extent_h <= input[2] + 2 * o.padding.first &&
+                extent_w <= input[3] + 2 * o.padding.second,
+            layer, ": the kernel (extent ", extent_h, "x", extent_w,
+            " with dilation) is larger than the padded input ", input[2] + 2 * o.padding.first,
+            "x", input[3] + 2 * o.padding.second, " of input ", shape_str(input));
+  return make_conv_geometry(o.in_channels, input[2], input[3], o.kernel_size.first,
+                            o.kernel_size.second, o.stride.first, o.stride.second,
+                            o.padding.first, o.padding.second, o.dilation.first,
+                            o.dilation.second);
+}
+
+// Scratch memory reused across calls (it only grows), so a training step does not map and
+// fault in fresh pages for every convolution. One per thread and purpose.
+float* scratch(std::vector<float>& buffer, int64_t floats) {
+  if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
+  return buffer.data();
+}
+thread_local std::vector<float> columns_scratch, product_scratch;
+
+// Samples per chunk: enough that each sgemm has ~kWideColumns columns, while the column
+// buffer stays under kColumnBudget floats.
+constexpr int64_t kWideColumns = 1024;
+constexpr int64_t kColumnBudget = int64_t{1} << 22;  // 16 MiB of floats
+
+int64_t chunk_size(int64_t batch, const ConvGeometry& g) {
+  const int64_t pixels = std::max<int64_t>(g.out_pixels(), 1);
+  int64_t chunk = (kWideColumns + pixels - 1) / pixels;
+  chunk = std::min(chunk, std::max<int64_t>(kColumnBudget / (g.column_rows() * pixels), 1));
+  return std::clamp<int64_t>(chunk, 1, std::max<int64_t>(batch, 1));
+}
+
+// product [O, count*P] (+ bias) -> out [count, O, P]
+void scatter_chunk(const float* product, int64_t count, int64_t O, int64_t P,
+                   const float* bias, float* out) {
+  const int64_t ld = count * P;
+#pragma omp parallel for collapse(2) schedule(static) if (count * O * P > 32768)
+  for (int64_t s = 0; s < count; ++s)
+    for (int64_t o = 0; o < O; ++o) {
+      const float* src = product + o * ld + s * P;
+      float* dst = out + (s * O + o) * P;
+      const float b = bias ? bias[o] : 0.0f;
+      for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+    }
+}
+
+// grad [count, O, P] -> gathered [O, count*P]
+void gather_chunk(const float* grad, int64_t count, int64_t O, int64_t P, float* gathered) {
+  const int64_t ld = count * P;
+#pragma omp parallel for collapse(2) schedule(static) if (count * O * P > 32768)
+  for (int64_t s = 0; s < count; ++s)
+    for (int64_t o = 0; o < O; ++o)
+      std::copy_n(grad + (s * O + o) * P, P, gathered + o * ld + s * P);
+}
+
+// x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW]
+void conv2d_forward_raw(const float* x, int64_t N, const ConvGeometry& g, const float* w,
+                        const float* b, int64_t O, int64_t groups, float* y) {
+  const int64_t P = g.out_pixels(), rows_g = g.column_rows() / groups, O_g = O / groups;
+  const int64_t image = g.channels * g.height * g.width;
+  const int64_t chunk = chunk_size(N, g);
+  float* columns = scratch(columns_scratch, g.column_rows() * chunk * P);
+  float* product = chunk > 1 ? scratch(product_scratch, O * chunk * P) : nullptr;
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t count = std::min(chunk, N - n0), ld = count * P;
+    im2col(x + n0 * image, count, g, columns);
+    float* target = count == 1 ? y + n0 * O * P : product;  // [O, count*P]
+    for (int64_t gi = 0; gi < groups; ++gi)
+      sgemm(false, false, O_g, ld, rows_g, 1.0f, w + gi * O_g * rows_g, rows_g,
+            columns + gi * rows_g * ld, ld, 0.0f, target + gi * O_g * ld, ld);
+    if (count == 1) {
+      if (b)
+        for (int64_t o = 0; o < O; ++o)
+          for (int64_t p = 0; p < P; ++p) target[o * P + p] += b[o];
+    } else {
+      scatter_chunk(product, count, O, P, b, y + n0 * O * P);
+    }
+  }
+}
+
+// gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx), dw [O,C/g,kh,kw] (if dw), db [O] (if db)
+void conv2d_backward_raw(const float* x, const float* gy, int64_t N, const ConvGeometry& g,
+                         const float* w, int64_t O, int64_t groups, float* dx, float* dw,
+                         float* db) {
+  const int64_t P = g.out_pixels(), rows_g = g.column_rows() / groups, O_g = O / groups;
+  const int64_t image = g.channels * g.height * g.width;
+  if (db) {
+#pragma omp parallel for schedule(static) if (N * O * P > 32768)
+    for (int64_t o = 0; o < O; ++o) {
+      double total = 0.0;
+      for (int64_t n = 0; n < N; ++n) {
+        const float* row = gy + (n * O + o) * P;
+        float partial = 0.0f;
+        for (int64_t p = 0; p < P; ++p) partial += row[p];
+        total += partial;
+      }
+      db[o] = static_cast<float>(total);
+    }
+  }
+  if (!dx && !dw) return;
+  const int64_t chunk = chunk_size(N, g);
+  float* columns = scratch(columns_scratch, g.column_rows() * chunk * P);
+  float* gathered = chunk > 1 ? scratch(product_scratch, O * chunk * P) : nullptr;
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t count = std::min(chunk, N - n0), ld = count * P;
+    const float* grad = gy + n0 * O * P;  // [O, count*P] once gathered
+    if (count > 1) {
+      gather_chunk(grad, count, O, P, gathered);
+      grad = gathered;
+    }
+    if (dw) {
+      im2col(x + n0 * image, count, g, columns);
+      const float beta = n0 == 0 ? 0.0f : 1.0f;
+      for (int64_t gi = 0; gi < groups; ++gi)
+        sgemm(false, true, O_g, rows_g, ld, 1.0f, grad + gi * O_g * ld, ld,
+              columns + gi * rows_g * ld, ld, beta, dw + gi * O_g * rows_g, rows_g);
+    }
+    if (dx) {
+      for (int64_t gi = 0; gi < groups; ++gi)
+        sgemm(true, false, rows_g, ld, O_g, 1.0f, w + gi * O_g * rows_g, rows_g,
+              grad + gi * O_g * ld, ld, 0.0f, columns + gi * rows_g * ld, ld);
+      col2im(columns, count, g, dx + n0 * image);
+    }
+  }
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  const ConvGeometry g = checked_geometry(input.shape(), options);
+  const int64_t N = input.size(0), O = options.out_channels, groups = options.groups;
+  const Shape weight_shape{O, options.in_channels / groups, options.kernel_size.first,
+                           options.kernel_size.second};
+  CNN_CHECK(weight.shape() == weight_shape, describe_options(options), ": weight has shape ",
+            shape_str(weight.shape()), ", expected ", shape_str(weight_shape));
+  CNN_CHECK(!bias.defined() || bias.shape() == Shape{O}, describe_options(options),
+            ": bias has shape ", shape_str(bias.defined() ? bias.shape() : Shape{}),
+            ", expected [", O, "]");
+  Tensor x = input.contiguous(), w = weight.contiguous();
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
+  conv2d_forward_raw(x.data(), N, g, w.data(), b.defined() ? b.data() : nullptr, O, groups,
+                     out.data());
+
+  const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
+  const bool need_db = bias.defined() && bias.requires_grad();
+  Tensor saved_x = need_dw ? x.detach() : Tensor();  // the input is only needed for dW
+  Tensor saved_w = w.detach();
+  const Shape input_shape = x.shape();
+  return record_op("conv2d", out, {input, weight, bias},
+                   [=](const Tensor& grad_output) -> std::vector<Tensor> {
+                     Tensor gy = grad_output.contiguous();
+                     Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
+                     Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
+                     Tensor db = need_db ? Tensor::empty({O}) : Tensor();
+                     conv2d_backward_raw(need_dw ? saved_x.data() : nullptr, gy.data(), N, g,
+                                         saved_w.data(), O, groups,
+                                         need_dx ? dx.data() : nullptr,
+                                         need_dw ? dw.data() : nullptr,
+                                         need_db ? db.data() : nullptr);
+                     return {dx, dw, db};
+                   });
+}
+
+Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(options) {
+  check_options(options_);
+  const int64_t O = options_.out_channels;
+  weight_ = Tensor::empty({O, options_.in_channels / options_.groups, options_.kernel_size.first,
+                           options_.kernel_size.second});
+  // torch.nn.Conv2d.reset_parameters: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), ...).
+  kaiming_uniform_(weight_, generator, std::sqrt(5.0f));
+  if (options_.bias) {
+    const float bound = 1.0f / std::sqrt(static_cast<float>(fan_in(weight_.shape())));
+    bias_ = Tensor::empty({O});
+    uniform_(bias_, -bound, bound, generator);
+  }
+  register_parameter("weight", &weight_);
+  register_parameter("bias", &bias_);
+}
+
+Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight_, bias_, options_); }
+
+Shape Conv2d::output_shape(const Shape& input) const {
+  const ConvGeometry g = checked_geometry(input, options_);
+  return {input[0], options_.out_channels, g.out_h, g.out_w};
+}
+
+std::string Conv2d::describe() const { return describe_options(options_); }
+
+void Conv2d::set_bias(const Tensor& bias) {
+  CNN_CHECK(bias.defined() && bias.shape() == Shape{options_.out_channels}, describe(),
+            ": set_bias expects a tensor of shape [", options_.out_channels, "], got ",
+            bias.defined() ? shape_str(bias.shape()) : std::string("an undefined tensor"));
+  bias_ = bias.detach().clone();
+  bias_.set_requires_grad(true);
+  options_.bias = true;
+}
+
+namespace {
+
+ModulePtr make_conv2d(const LayerArgs& args, BuildContext& context) {
+  const Shape& in = context.input_shape;
+  CNN_CHECK(in.size() == 4, "conv2d: expected a 4-d input [N, C, H, W], got ", shape_str(in));
+  Conv2dOptions options;
+  options.in_channels = in[1];
+  options.out_channels = args.get_int("out_channels");
+  options.kernel_size = args.get_pair("kernel_size");
+  options.stride = args.get_pair("stride", {1, 1});
+  options.padding = args.get_pair("padding", {0, 0});
+  options.dilation = args.get_pair("dilation", {1, 1});
+  options.groups = args.get_int("groups", 1);
+  const std::string bias = args.get_string("bias", "auto");
+  if (bias == "auto") {
+    options.bias = !context.next_is_normalization;
+  } else {
+    try {
+      options.bias = args.get_bool("bias", true);
+    } catch (const Error&) {
+      CNN_FAIL(args.key_path("bias"), ": expected auto, true or false, found '", bias, "'");
+    }
+  }
+  CNN_CHECK(context.generator, "conv2d: the build context has no generator");
+  auto layer = std::make_shared<Conv2d>(options, *context.generator);
+  layer->output_shape(in);  // reject a kernel that does not fit now, with the shapes
+  return layer;
+}
+
+CNNLAB_REGISTER_LAYER(LayerInfo{
+    "conv2d",
+    "2-D convolution (im2col + sgemm), as torch.nn.Conv2d; in_channels from the input",
+    {{"out_channels", "required", "number of output channels"},
+     {"kernel_size", "required", "int or [h, w]"},
+     {"stride", "1", "int or [h, w]"},
+     {"padding", "0", "zero padding, int or [h, w]"},
+     {"dilation", "1", "int or [h, w]"},
+     {"groups", "1", "channel groups; groups = in_channels makes it depthwise"},
+     {"bias", "auto", "auto (no bias when a normalization layer follows), true or false"}},
+    make_conv2d});
+
+}  // namespace
+
+}  // namespace cnn

@@ -1,0 +1,52 @@
+// Conv2d: 2-D convolution as torch.nn.Conv2d (cross-correlation, zero padding, dilation,
+// groups), computed as im2col + one sgemm per group over a chunk of the batch.
+//
+// YAML (type `conv2d`): out_channels, kernel_size (int or [h, w]), stride=1, padding=0,
+// dilation=1, groups=1, bias=auto. in_channels comes from the input shape. `bias: auto`
+// drops the bias when the next layer is an active normalization (its shift makes it moot).
+#pragma once
+
+#include <utility>
+
+#include "core/random.h"
+#include "layers/module.h"
+
+namespace cnn {
+
+struct Conv2dOptions {
+  int64_t in_channels = 0, out_channels = 0;
+  std::pair<int64_t, int64_t> kernel_size{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+  bool bias = true;
+};
+
+class Conv2d : public Module {
+ public:
+  // Checks the options (positive sizes, groups dividing both channel counts) and
+  // initialises like PyTorch: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+  // fan_in = in_channels/groups * kh * kw, drawn from `generator` (weight first).
+  Conv2d(const Conv2dOptions& options, Generator& generator);
+
+  Tensor forward(const Tensor& input) override;  // [N,C,H,W] -> [N,O,OH,OW]
+  Shape output_shape(const Shape& input) const override;
+  std::string type() const override { return "conv2d"; }
+  std::string describe() const override;
+
+  const Conv2dOptions& options() const { return options_; }
+  Tensor& weight() { return weight_; }  // [O, C/groups, kh, kw]
+  Tensor& bias() { return bias_; }      // [O], undefined when the layer has none
+  // Creates or replaces the bias (BN folding); it then appears as `bias` in the state dict.
+  void set_bias(const Tensor& bias);
+
+ private:
+  Conv2dOptions options_;
+  Tensor weight_;
+  Tensor bias_;
+};
+
+// The differentiable function behind the layer. bias may be undefined.
+//   input [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] -> [N,O,OH,OW]
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options);
+
+}  // namespace cnn

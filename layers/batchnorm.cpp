@@ -52,15 +52,23 @@ void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
 
 // ---- training: normalise with the batch's statistics ----------------------------------
 
-// x [N,C,L] -> y [N,C,L]; mean, invstd [C] saved for the backward.
-// Statistics are accumulated in double around a shift (the channel's first value), so a
-// large mean does not cancel the variance, in one pass over the channel's N*L values.
+// Per-channel batch statistics. The mean is kept as shift + centre, shift being one of the
+// channel's values: x - mean is computed as (x - shift) - centre, where x - shift is exact
+// for nearby values, so inputs far from zero (a mean of 1000, a spread of 0.01) still
+// normalise to float accuracy. Statistics are accumulated in double, in one pass.
+struct BatchStatistics {
+  std::vector<float> shift, centre, invstd;  // [C]
+  std::vector<double> mean, var;             // [C], var biased
+  explicit BatchStatistics(int64_t c) : shift(c), centre(c), invstd(c), mean(c), var(c) {}
+};
+
+// x [N,C,L] -> y [N,C,L]; the statistics are filled (and saved for the backward).
 void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const float* beta,
-                              float eps, float* y, float* mean, float* invstd, double* var_out) {
+                              float eps, float* y, BatchStatistics& stats) {
   const int64_t m = g.n * g.l;
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
-    const double shift = x[c * g.l];
+    const float shift = x[c * g.l];
     double s = 0.0, ss = 0.0;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = x + (n * g.c + c) * g.l;
@@ -71,17 +79,19 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
         ss += d * d;
       }
     }
-    double mu = s / m;
-    double var = std::max(ss / m - mu * mu, 0.0);  // biased
-    mean[c] = static_cast<float>(shift + mu);
-    invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    var_out[c] = var;
-    const float mc = mean[c], k = invstd[c] * gamma[c], b = beta[c];
+    const double mu = s / m;
+    const double var = std::max(ss / m - mu * mu, 0.0);
+    stats.shift[c] = shift;
+    stats.centre[c] = static_cast<float>(mu);
+    stats.invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+    stats.mean[c] = shift + mu;
+    stats.var[c] = var;
+    const float centre = stats.centre[c], k = stats.invstd[c] * gamma[c], b = beta[c];
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = x + (n * g.c + c) * g.l;
       float* out = y + (n * g.c + c) * g.l;
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l) out[l] = (row[l] - mc) * k + b;
+      for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
     }
   }
 }
@@ -91,12 +101,12 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
 //   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
 //   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
 void batch_norm_train_backward(const float* x, const float* dy, NCL g, const float* gamma,
-                               const float* mean, const float* invstd, float* dx,
-                               float* dgamma, float* dbeta) {
+                               const BatchStatistics& stats, float* dx, float* dgamma,
+                               float* dbeta) {
   const double m = static_cast<double>(g.n * g.l);
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
-    const float mc = mean[c];
+    const float shift = stats.shift[c], centre = stats.centre[c];
     double sum_dy = 0.0, sum_dy_xmu = 0.0;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
@@ -104,10 +114,10 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
         sum_dy += dr[l];
-        sum_dy_xmu += static_cast<double>(dr[l]) * (xr[l] - mc);
+        sum_dy_xmu += static_cast<double>(dr[l]) * ((xr[l] - shift) - centre);
       }
     }
-    const double is = invstd[c];
+    const double is = stats.invstd[c];
     dgamma[c] = static_cast<float>(sum_dy_xmu * is);
     dbeta[c] = static_cast<float>(sum_dy);
     if (!dx) continue;
@@ -121,7 +131,7 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
       const float* dr = dy + (n * g.c + c) * g.l;
       float* out = dx + (n * g.c + c) * g.l;
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l) out[l] = kf * dr[l] + a * (xr[l] - mc) + b;
+      for (int64_t l = 0; l < g.l; ++l) out[l] = kf * dr[l] + a * ((xr[l] - shift) - centre) + b;
     }
   }
 }
@@ -187,37 +197,35 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor y = Tensor::empty(input.shape());
   std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
   std::vector<float> beta = channel_values(bias, g.c, 0.0f);
-  std::vector<float> mean(g.c), invstd(g.c);
   const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
              b_grad = bias.defined() && bias.requires_grad();
 
   if (use_batch_stats) {
-    std::vector<double> var(g.c);
-    batch_norm_train_forward(x.data(), g, gamma.data(), beta.data(), eps, y.data(), mean.data(),
-                             invstd.data(), var.data());
+    auto stats = std::make_shared<BatchStatistics>(g.c);
+    batch_norm_train_forward(x.data(), g, gamma.data(), beta.data(), eps, y.data(), *stats);
     if (running_mean.defined() && running_var.defined()) {
       // PyTorch feeds the running variance the unbiased batch variance m/(m-1)*var.
       const double m = static_cast<double>(g.n * g.l);
       float* rm = running_mean.data();
       float* rv = running_var.data();
       for (int64_t c = 0; c < g.c; ++c) {
-        rm[c] = (1.0f - factor) * rm[c] + factor * mean[c];
-        rv[c] = (1.0f - factor) * rv[c] + factor * static_cast<float>(var[c] * m / (m - 1.0));
+        rm[c] = (1.0f - factor) * rm[c] + factor * static_cast<float>(stats->mean[c]);
+        rv[c] = (1.0f - factor) * rv[c] + factor * static_cast<float>(stats->var[c] * m / (m - 1.0));
       }
     }
     return record_op(
         "batch_norm", y, {input, weight, bias},
-        [x, g, gamma, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+        [x, g, gamma, stats, x_grad, w_grad, b_grad](const Tensor& grad_output) {
           Tensor dy = grad_output.contiguous();
           Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
           Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-          batch_norm_train_backward(x.data(), dy.data(), g, gamma.data(), mean.data(),
-                                    invstd.data(), x_grad ? dx.data() : nullptr, dgamma.data(),
-                                    dbeta.data());
+          batch_norm_train_backward(x.data(), dy.data(), g, gamma.data(), *stats,
+                                    x_grad ? dx.data() : nullptr, dgamma.data(), dbeta.data());
           return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
         });
   }
 
+  std::vector<float> mean(g.c), invstd(g.c);
   std::vector<float> rm = running_mean.contiguous().to_vector();
   std::vector<float> rv = running_var.contiguous().to_vector();
   std::vector<float> scale(g.c), shift(g.c);
@@ -292,8 +300,9 @@ Tensor BatchNorm::forward(const Tensor& input) {
     tracked += 1;
     factor = options_.momentum ? *options_.momentum : 1.0f / static_cast<float>(tracked);
   }
-  return batch_norm(input, weight_, bias_, update ? running_mean_ : Tensor(),
-                    update ? running_var_ : Tensor(), batch_stats, factor, options_.eps, type());
+  // With batch statistics the running ones (when tracked) are updated, else they normalise.
+  return batch_norm(input, weight_, bias_, running_mean_, running_var_, batch_stats, factor,
+                    options_.eps, type());
 }
 
 Shape BatchNorm::output_shape(const Shape& input) const {

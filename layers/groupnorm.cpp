@@ -36,27 +36,33 @@ struct Affine {
   AffineLayout layout = AffineLayout::PerChannel;
 };
 
-// x [N,G,D] -> y [N,G,D]; mean, invstd [N*G] (and biased var when wanted).
+// x [N,G,D] -> y [N,G,D]; per (n, g): shift (the group's first value) and centre with
+// mean = shift + centre, so x - mean = (x - shift) - centre stays accurate far from zero;
+// invstd; and, when wanted, the mean and biased variance in double.
 void group_norm_forward(const float* x, NGD s, Affine gamma, Affine beta, float eps, float* y,
-                        float* mean, float* invstd, double* var_out) {
+                        float* shift, float* centre, float* invstd, GroupStatistics* stats) {
   const int64_t d = s.d(), groups = s.n * s.g;
 #pragma omp parallel for schedule(static) if (s.numel() > kParallelThreshold)
   for (int64_t ng = 0; ng < groups; ++ng) {
     const float* xp = x + ng * d;
-    const double shift = xp[0];  // accumulate around a value of the group: no cancellation
+    const float first = xp[0];  // accumulate around a value of the group: no cancellation
     double sum = 0.0, sum_sq = 0.0;
 #pragma omp simd reduction(+ : sum, sum_sq)
     for (int64_t e = 0; e < d; ++e) {
-      double v = static_cast<double>(xp[e]) - shift;
+      double v = static_cast<double>(xp[e]) - first;
       sum += v;
       sum_sq += v * v;
     }
     double mu = sum / d;
     double var = std::max(sum_sq / d - mu * mu, 0.0);
-    mean[ng] = static_cast<float>(shift + mu);
+    shift[ng] = first;
+    centre[ng] = static_cast<float>(mu);
     invstd[ng] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    if (var_out) var_out[ng] = var;
-    const float m = mean[ng], is = invstd[ng];
+    if (stats) {
+      stats->mean[ng] = first + mu;
+      stats->var[ng] = var;
+    }
+    const float sh = first, m = centre[ng], is = invstd[ng];
     const int64_t group = ng % s.g;
     float* yp = y + ng * d;
     if (gamma.layout == AffineLayout::PerElement) {
@@ -64,7 +70,7 @@ void group_norm_forward(const float* x, NGD s, Affine gamma, Affine beta, float 
       const float* b = beta.values ? beta.values + group * d : nullptr;
 #pragma omp simd
       for (int64_t e = 0; e < d; ++e)
-        yp[e] = (xp[e] - m) * is * (w ? w[e] : 1.0f) + (b ? b[e] : 0.0f);
+        yp[e] = ((xp[e] - sh) - m) * is * (w ? w[e] : 1.0f) + (b ? b[e] : 0.0f);
     } else {
       for (int64_t j = 0; j < s.cpg(); ++j) {
         const int64_t c = group * s.cpg() + j;
@@ -73,7 +79,7 @@ void group_norm_forward(const float* x, NGD s, Affine gamma, Affine beta, float 
         const float* xr = xp + j * s.l;
         float* yr = yp + j * s.l;
 #pragma omp simd
-        for (int64_t l = 0; l < s.l; ++l) yr[l] = (xr[l] - m) * k + b;
+        for (int64_t l = 0; l < s.l; ++l) yr[l] = ((xr[l] - sh) - m) * k + b;
       }
     }
   }
@@ -84,8 +90,8 @@ void group_norm_forward(const float* x, NGD s, Affine gamma, Affine beta, float 
 //   dx = invstd * (dxhat - mean_D(dxhat) - xhat * mean_D(dxhat*xhat)),
 //   dgamma = sum over samples (and positions) of dy*xhat, dbeta = the same of dy.
 void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
-                         const float* mean, const float* invstd, float* dx, float* dgamma,
-                         float* dbeta) {
+                         const float* shift, const float* centre, const float* invstd,
+                         float* dx, float* dgamma, float* dbeta) {
   const int64_t d = s.d(), groups = s.n * s.g;
   const bool per_element = gamma.layout == AffineLayout::PerElement;
   if (dx) {
@@ -95,7 +101,7 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
       const float* dp = dy + ng * d;
       float* out = dx + ng * d;
       const int64_t group = ng % s.g;
-      const float m = mean[ng];
+      const float sh = shift[ng], m = centre[ng];
       // gamma for element e of this group: per element, or channel group*cpg + e/L.
       const float* w_elem = gamma.values && per_element ? gamma.values + group * d : nullptr;
       const float* w_chan = gamma.values && !per_element ? gamma.values + group * s.cpg() : nullptr;
@@ -110,7 +116,7 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
         for (int64_t l = 0; l < s.l; ++l) {
           double dxhat = static_cast<double>(dr[l]) * (we ? we[l] : wc);
           row += dxhat;
-          row_xmu += dxhat * (xr[l] - m);
+          row_xmu += dxhat * ((xr[l] - sh) - m);
         }
         sum_dxhat += row;
         sum_dxhat_xmu += row_xmu;
@@ -128,7 +134,7 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
         const float isf = static_cast<float>(is);
 #pragma omp simd
         for (int64_t l = 0; l < s.l; ++l)
-          outr[l] = (we ? isf * we[l] : kc) * dr[l] + a * (xr[l] - m) + b;
+          outr[l] = (we ? isf * we[l] : kc) * dr[l] + a * ((xr[l] - sh) - m) + b;
       }
     }
   }
@@ -142,7 +148,7 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
       for (int64_t n = 0; n < s.n; ++n) {
         const int64_t ng = n * s.g + group, at = n * elements + i;
         sum_dy += dy[at];
-        sum_dy_xhat += static_cast<double>(dy[at]) * (x[at] - mean[ng]) * invstd[ng];
+        sum_dy_xhat += static_cast<double>(dy[at]) * ((x[at] - shift[ng]) - centre[ng]) * invstd[ng];
       }
       if (dgamma) dgamma[i] = static_cast<float>(sum_dy_xhat);
       if (dbeta) dbeta[i] = static_cast<float>(sum_dy);
@@ -155,12 +161,12 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int64_t n = 0; n < s.n; ++n) {
       const int64_t ng = n * s.g + group, at = (n * s.c + c) * s.l;
-      const float m = mean[ng];
+      const float sh = shift[ng], m = centre[ng];
       double row_dy = 0.0, row_dy_xmu = 0.0;
 #pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < s.l; ++l) {
         row_dy += dy[at + l];
-        row_dy_xmu += static_cast<double>(dy[at + l]) * (x[at + l] - m);
+        row_dy_xmu += static_cast<double>(dy[at + l]) * ((x[at + l] - sh) - m);
       }
       sum_dy += row_dy;
       sum_dy_xhat += row_dy_xmu * invstd[ng];
@@ -197,21 +203,20 @@ Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, con
   Affine gamma{w.defined() ? w.data() : nullptr, layout};
   Affine beta{b.defined() ? b.data() : nullptr, layout};
   Tensor y = Tensor::empty(input.shape());
-  std::vector<float> mean(s.n * s.g), invstd(s.n * s.g);
-  std::vector<double> var(stats ? s.n * s.g : 0);
-  group_norm_forward(x.data(), s, gamma, beta, eps, y.data(), mean.data(), invstd.data(),
-                     stats ? var.data() : nullptr);
+  std::vector<float> shift(s.n * s.g), centre(s.n * s.g), invstd(s.n * s.g);
   if (stats) {
-    stats->mean.assign(mean.begin(), mean.end());
-    stats->var = std::move(var);
+    stats->mean.assign(s.n * s.g, 0.0);
+    stats->var.assign(s.n * s.g, 0.0);
   }
+  group_norm_forward(x.data(), s, gamma, beta, eps, y.data(), shift.data(), centre.data(),
+                     invstd.data(), stats);
   const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
              b_grad = bias.defined() && bias.requires_grad();
   // The weight is saved as a detached view: the backward reads the values the forward used
   // (optimizers update parameters only after backward).
   return record_op(
       "group_norm", y, {input, weight, bias},
-      [x, w, s, layout, mean, invstd, x_grad, w_grad, b_grad, affine_size,
+      [x, w, s, layout, shift, centre, invstd, x_grad, w_grad, b_grad, affine_size,
        weight_shape = weight.defined() ? weight.shape() : Shape{},
        bias_shape = bias.defined() ? bias.shape() : Shape{}](const Tensor& grad_output) {
         Tensor dy = grad_output.contiguous();
@@ -219,7 +224,8 @@ Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, con
         Tensor dgamma = w_grad ? Tensor::empty({affine_size}) : Tensor();
         Tensor dbeta = b_grad ? Tensor::empty({affine_size}) : Tensor();
         Affine gamma{w.defined() ? w.data() : nullptr, layout};
-        group_norm_backward(x.data(), dy.data(), s, gamma, mean.data(), invstd.data(),
+        group_norm_backward(x.data(), dy.data(), s, gamma, shift.data(), centre.data(),
+                            invstd.data(),
                             x_grad ? dx.data() : nullptr, w_grad ? dgamma.data() : nullptr,
                             b_grad ? dbeta.data() : nullptr);
         // Gradients take the parameters' own shapes ([C] or LayerNorm's [C,H,W]).

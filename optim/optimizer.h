@@ -19,11 +19,11 @@ namespace cnn {
 // Unset fields take the optimizer's own option when the optimizer is constructed; after
 // that they are always set.
 struct ParamGroup {
-  std::vector<Tensor> params;
-  std::vector<std::string> names;  // one per param (state names, errors); empty: "g<i>.<j>"
-  std::optional<double> lr;
-  std::optional<double> weight_decay;
-  std::string label;  // for describe(): "decay", "no_decay", ...
+  std::vector<Tensor> params = {};
+  std::vector<std::string> names = {};  // one per param (state names, errors); empty: "g<i>.<j>"
+  std::optional<double> lr = std::nullopt;
+  std::optional<double> weight_decay = std::nullopt;
+  std::string label = {};  // "all", "decay", "no_decay" (make_param_groups)
 };
 
 // One group holding every parameter of `model`, named as in its state dict.

@@ -82,7 +82,7 @@ TEST_CASE("adam keeps a step count per parameter and names its state", "[optim][
   REQUIRE(b.item() == Approx(3.0 - 1e-3).epsilon(1e-6));
 }
 
-TEST_CASE("adam rejects betas outside [0, 1) and a negative eps", "[optim][adam][errors]") {
+TEST_CASE("adam rejects betas outside 0 to 1 and a negative eps", "[optim][adam][errors]") {
   Tensor p = Tensor::zeros({1}).set_requires_grad();
   REQUIRE_THROWS_WITH(Adam({ParamGroup{{p}}}, {.beta1 = 1.0}),
                       Catch::Contains("betas[0] must be in [0, 1)"));

@@ -1,0 +1,227 @@
+// Residual block: shortcut selection, names, values, gradient check, and a whole
+// ResNet-20 for CIFAR written in YAML.
+#include <algorithm>
+#include <catch2/catch.hpp>
+
+#include "core/ops.h"
+#include "core/random.h"
+#include "layers/builder.h"
+#include "layers/conv2d.h"
+#include "layers/residual.h"
+#include "tests/gradcheck.h"
+#include "tests/layers/tensor_compare.h"
+
+using namespace cnn;
+using cnn::testing::check_gradients;
+using cnn::testing::require_close;
+
+namespace {
+
+Tensor random_input(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  Tensor x = Tensor::empty(shape);
+  uniform_(x, -1.0f, 1.0f, gen);
+  return x.set_requires_grad();
+}
+
+std::shared_ptr<Sequential> build(const std::string& yaml, const Shape& input, uint64_t seed = 0) {
+  Generator gen(seed);
+  return build_model(YAML::Load(yaml), input, gen);
+}
+
+std::vector<std::string> names(const Module& module) {
+  std::vector<std::string> out;
+  for (const auto& [name, tensor] : module.state_dict()) out.push_back(name);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("residual with a shape-keeping body uses the identity shortcut", "[residual]") {
+  auto net = build(R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+        - relu: {}
+        - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}
+)",
+                   {1, 4, 6, 6});
+  auto& block = dynamic_cast<Residual&>(*net->at(0));
+  REQUIRE(block.shortcut() == nullptr);
+  REQUIRE(block.relu_after());
+  REQUIRE(names(*net) ==
+          std::vector<std::string>{"0.body.0.weight", "0.body.0.bias", "0.body.2.weight",
+                                   "0.body.2.bias"});
+  REQUIRE(block.describe() == "residual(body: 3 layers, shortcut: identity, activation: relu)");
+  // y = relu(body(x) + x)
+  Tensor x = random_input({2, 4, 6, 6}, 1);
+  Tensor expected = relu(add(block.body().forward(x), x));
+  require_close("identity block", block.forward(x), expected, 0.0, 0.0);
+}
+
+TEST_CASE("residual picks a strided 1x1 conv + the model norm when the body changes shape",
+          "[residual]") {
+  const std::string body = R"(
+      body:
+        - conv2d: {out_channels: 8, kernel_size: 3, stride: 2, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+        - norm: {})";
+  auto with_bn = build("norm: batch\nlayers:\n  - residual:" + body, {1, 4, 7, 7});
+  auto& block = dynamic_cast<Residual&>(*with_bn->at(0));
+  REQUIRE(block.shortcut() != nullptr);
+  auto& projection = dynamic_cast<Sequential&>(*block.shortcut());
+  REQUIRE(projection.size() == 2);
+  auto& conv = dynamic_cast<Conv2d&>(*projection.at(0));
+  REQUIRE(conv.options().kernel_size == std::pair<int64_t, int64_t>{1, 1});
+  REQUIRE(conv.options().stride == std::pair<int64_t, int64_t>{2, 2});  // 7 -> 4
+  REQUIRE(conv.options().out_channels == 8);
+  REQUIRE_FALSE(conv.options().bias);  // bias: auto before a normalization
+  REQUIRE(projection.at(1)->type() == "batchnorm2d");
+  REQUIRE(with_bn->output_shape({3, 4, 7, 7}) == Shape{3, 8, 4, 4});
+  auto all = names(*with_bn);
+  REQUIRE(std::find(all.begin(), all.end(), "0.shortcut.0.weight") != all.end());
+  REQUIRE(std::find(all.begin(), all.end(), "0.shortcut.1.running_mean") != all.end());
+  REQUIRE(std::find(all.begin(), all.end(), "0.shortcut.0.bias") == all.end());
+  REQUIRE(with_bn->forward(random_input({2, 4, 7, 7}, 2)).shape() == Shape{2, 8, 4, 4});
+
+  // norm: none -> the conv alone, with its bias.
+  auto plain = build("norm: none\nlayers:\n  - residual:" + body, {1, 4, 7, 7});
+  auto& plain_block = dynamic_cast<Residual&>(*plain->at(0));
+  auto& plain_projection = dynamic_cast<Sequential&>(*plain_block.shortcut());
+  REQUIRE(plain_projection.size() == 1);
+  REQUIRE(dynamic_cast<Conv2d&>(*plain_projection.at(0)).options().bias);
+}
+
+TEST_CASE("residual shortcut and activation keys", "[residual]") {
+  const std::string keep_shape = R"(
+      body:
+        - conv2d: {out_channels: 4, kernel_size: 3, padding: 1})";
+  auto forced = build("norm: none\nlayers:\n  - residual:\n      shortcut: conv\n      activation: "
+                      "none" + keep_shape,
+                      {1, 4, 5, 5});
+  auto& block = dynamic_cast<Residual&>(*forced->at(0));
+  REQUIRE(block.shortcut() != nullptr);
+  REQUIRE_FALSE(block.relu_after());
+  auto& conv = dynamic_cast<Conv2d&>(*dynamic_cast<Sequential&>(*block.shortcut()).at(0));
+  REQUIRE(conv.options().stride == std::pair<int64_t, int64_t>{1, 1});
+  // activation: none -> the plain sum, negative values kept.
+  Tensor x = random_input({1, 4, 5, 5}, 3);
+  Tensor expected = add(block.body().forward(x), block.shortcut()->forward(x));
+  require_close("no activation", block.forward(x), expected, 0.0, 0.0);
+
+  const std::string shrink = R"(
+      body:
+        - conv2d: {out_channels: 8, kernel_size: 3, stride: 2})";
+  REQUIRE_THROWS_WITH(build("layers:\n  - residual:\n      shortcut: identity" + shrink, {1, 4, 9, 9}),
+                      Catch::Contains("model.layers[0].residual.shortcut") &&
+                          Catch::Contains("[1, 4, 9, 9]") && Catch::Contains("[1, 8, 4, 4]"));
+  REQUIRE_THROWS_WITH(build("layers:\n  - residual:\n      shortcut: sometimes" + keep_shape,
+                            {1, 4, 5, 5}),
+                      Catch::Contains("auto, identity or conv"));
+  REQUIRE_THROWS_WITH(build("layers:\n  - residual:\n      activation: gelu" + keep_shape,
+                            {1, 4, 5, 5}),
+                      Catch::Contains("relu or none"));
+  REQUIRE_THROWS_WITH(build("layers:\n  - residual: {shortcut: conv}", {1, 4, 5, 5}),
+                      Catch::Contains("model.layers[0].residual.body"));
+  // Errors inside the body name their path below the block.
+  REQUIRE_THROWS_WITH(build("layers:\n  - residual:\n      body: [{conv2d: {kernel_size: 3}}]",
+                            {1, 4, 5, 5}),
+                      Catch::Contains("model.layers[0].residual.body[0].conv2d.out_channels"));
+}
+
+TEST_CASE("residual block gradients pass the finite-difference check", "[residual][grad]") {
+  // tanh in the body and no activation after the sum keep every path smooth.
+  auto net = build(R"(
+norm: none
+layers:
+  - residual:
+      activation: none
+      body:
+        - conv2d: {out_channels: 6, kernel_size: 3, stride: 2, padding: 1}
+        - tanh: {}
+        - conv2d: {out_channels: 6, kernel_size: 3, padding: 1}
+)",
+                   {1, 3, 5, 5}, 7);
+  std::vector<Tensor> inputs{random_input({2, 3, 5, 5}, 4)};
+  for (auto& [name, parameter] : net->named_parameters()) inputs.push_back(parameter);
+  REQUIRE(inputs.size() == 7);  // x, two body convs (w, b), the shortcut conv (w, b)
+  check_gradients("residual block", [net](auto& in) { return net->forward(in[0]); }, inputs);
+}
+
+TEST_CASE("a ResNet-20 for CIFAR-10 is written in YAML", "[residual][registry]") {
+  // He et al. 2016, section 4.2: 3 stages of 3 blocks (16, 32, 64 channels), projection
+  // shortcuts where the shape changes. 272,474 parameters, as the same net in PyTorch.
+  const char* config = R"(
+norm: batch
+layers:
+  - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+  - norm: {}
+  - relu: {}
+  - residual: &block16
+      body:
+        - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+        - norm: {}
+  - residual: *block16
+  - residual: *block16
+  - residual:
+      body:
+        - conv2d: {out_channels: 32, kernel_size: 3, stride: 2, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+        - norm: {}
+  - residual: &block32
+      body:
+        - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}
+        - norm: {}
+  - residual: *block32
+  - residual:
+      body:
+        - conv2d: {out_channels: 64, kernel_size: 3, stride: 2, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+        - norm: {}
+  - residual: &block64
+      body:
+        - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+        - norm: {}
+        - relu: {}
+        - conv2d: {out_channels: 64, kernel_size: 3, padding: 1}
+        - norm: {}
+  - residual: *block64
+  - global_avgpool2d: {}
+  - flatten: {}
+  - linear: {out_features: 10}
+)";
+  auto net = build(config, {1, 3, 32, 32}, 1);
+  REQUIRE(net->output_shape({8, 3, 32, 32}) == Shape{8, 10});
+  REQUIRE(net->parameter_count() == 272474);
+  int projections = 0;
+  for (size_t i = 0; i < net->size(); ++i)
+    if (auto* block = dynamic_cast<Residual*>(net->at(i).get())) projections += block->shortcut() != nullptr;
+  REQUIRE(projections == 2);
+  auto all = names(*net);
+  REQUIRE(std::find(all.begin(), all.end(), "6.shortcut.0.weight") != all.end());
+  REQUIRE(std::find(all.begin(), all.end(), "3.body.0.weight") != all.end());
+  REQUIRE(std::find(all.begin(), all.end(), "3.body.0.bias") == all.end());
+  Tensor x = random_input({2, 3, 32, 32}, 5);
+  Tensor y = net->forward(x);
+  REQUIRE(y.shape() == Shape{2, 10});
+  sum(y).backward();
+  REQUIRE(x.grad().defined());
+  for (auto& [name, parameter] : net->named_parameters()) {
+    INFO(name);
+    REQUIRE(parameter.grad().defined());
+  }
+}

@@ -364,3 +364,41 @@ TEST_CASE("batchnorm2d matches PyTorch over two training steps and eval",
   require_close(bn.weight().grad(), fixture_tensor(f["eval_dweight"]), "eval dweight");
   require_close(bn.bias().grad(), fixture_tensor(f["eval_dbias"]), "eval dbias");
 }
+
+TEST_CASE("batchnorm2d matches a reference composed of core ops on a larger (threaded) input",
+          "[batchnorm][reference]") {
+  // 8*16*12*12 values: above the threshold where the kernels use OpenMP threads.
+  Generator gen(10);
+  BatchNorm2d bn(channels(16));
+  randomise_affine(bn, gen);
+  Tensor x = random_input({8, 16, 12, 12}, gen, 2.0f, 1.0f);
+  Tensor dy = randn({8, 16, 12, 12}, gen);
+  bn(x).backward(dy);
+  Tensor dx = x.grad(), dw = bn.weight().grad(), db = bn.bias().grad();
+
+  // The textbook composition, differentiated by the tape op by op.
+  Tensor xr = x.detach().clone().set_requires_grad();
+  Tensor wr = bn.weight().detach().clone().set_requires_grad();
+  Tensor br = bn.bias().detach().clone().set_requires_grad();
+  Tensor mu = mean(xr, {0, 2, 3}, true);
+  Tensor centred = xr - mu;
+  Tensor var = mean(centred * centred, {0, 2, 3}, true);
+  Tensor y = centred / sqrt(var + 1e-5f) * reshape(wr, {1, 16, 1, 1}) + reshape(br, {1, 16, 1, 1});
+  y.backward(dy);
+  auto close = [](const Tensor& a, const Tensor& b, const char* what) {
+    INFO(what);
+    std::vector<float> va = a.to_vector(), vb = b.to_vector();
+    REQUIRE(va.size() == vb.size());
+    for (size_t i = 0; i < va.size(); ++i) REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
+  };
+  close(dx, xr.grad(), "dx");
+  close(dw, wr.grad(), "dweight");
+  close(db, br.grad(), "dbias");
+  bn.eval();
+  NoGradGuard no_grad;
+  Tensor ye = bn(x);
+  Tensor rm = reshape(bn.running_mean(), {1, 16, 1, 1}), rv = reshape(bn.running_var(), {1, 16, 1, 1});
+  close(ye, (x.detach() - rm) / sqrt(rv + 1e-5f) * reshape(bn.weight(), {1, 16, 1, 1}) +
+                reshape(bn.bias(), {1, 16, 1, 1}),
+        "eval y");
+}

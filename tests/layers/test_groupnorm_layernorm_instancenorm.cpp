@@ -266,3 +266,52 @@ TEST_CASE("instancenorm2d matches PyTorch, running statistics and eval included"
   NoGradGuard no_grad;
   require_close(in(fixture_tensor(f["eval_x"])), fixture_tensor(f["eval_y"]), "eval y");
 }
+
+TEST_CASE("groupnorm matches a reference composed of core ops on a larger (threaded) input",
+          "[groupnorm][reference]") {
+  Generator gen(16);
+  GroupNormOptions options;
+  options.num_channels = 12;
+  options.num_groups = 4;
+  GroupNorm gn(options);
+  randomise(gn.weight(), gen, 0.5f, 1.5f);
+  randomise(gn.bias(), gen, -0.5f, 0.5f);
+  Tensor x = random_input({8, 12, 14, 14}, gen, 2.0f, -1.0f);
+  Tensor dy = randn({8, 12, 14, 14}, gen);
+  gn(x).backward(dy);
+
+  Tensor xr = x.detach().clone().set_requires_grad();
+  Tensor wr = gn.weight().detach().clone().set_requires_grad();
+  Tensor br = gn.bias().detach().clone().set_requires_grad();
+  Tensor grouped = reshape(xr, {8, 4, 3 * 14 * 14});
+  Tensor centred = grouped - mean(grouped, {2}, true);
+  Tensor var = mean(centred * centred, {2}, true);
+  Tensor xhat = reshape(centred / sqrt(var + 1e-5f), {8, 12, 14, 14});
+  Tensor y = xhat * reshape(wr, {1, 12, 1, 1}) + reshape(br, {1, 12, 1, 1});
+  y.backward(dy);
+  auto close = [](const Tensor& a, const Tensor& b, const char* what) {
+    INFO(what);
+    std::vector<float> va = a.to_vector(), vb = b.to_vector();
+    REQUIRE(va.size() == vb.size());
+    for (size_t i = 0; i < va.size(); ++i) REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
+  };
+  close(x.grad(), xr.grad(), "dx");
+  close(gn.weight().grad(), wr.grad(), "dweight");
+  close(gn.bias().grad(), br.grad(), "dbias");
+
+  // LayerNorm on the same input: one group, per-element affine (its parameters are 1 and 0).
+  LayerNormOptions ln_options;
+  ln_options.normalized_shape = {12, 14, 14};
+  LayerNorm ln(ln_options);
+  Tensor x2 = x.detach().clone().set_requires_grad();
+  ln(x2).backward(dy);
+  Tensor x3 = x.detach().clone().set_requires_grad();
+  Tensor flat = reshape(x3, {8, 12 * 14 * 14});
+  Tensor c2 = flat - mean(flat, {1}, true);
+  Tensor y3 = c2 / sqrt(mean(c2 * c2, {1}, true) + 1e-5f);
+  reshape(y3, {8, 12, 14, 14}).backward(dy);
+  close(x2.grad(), x3.grad(), "layernorm dx");
+  close(ln.weight().grad(), sum(dy * reshape(y3, {8, 12, 14, 14}).detach(), {0}),
+        "layernorm dweight");
+  close(ln.bias().grad(), sum(dy, {0}), "layernorm dbias");
+}

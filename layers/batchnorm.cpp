@@ -69,15 +69,20 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = x[c * g.l];
+    // Each row (one sample's L values) is summed in float, 8 lanes wide, and the rows
+    // are accumulated in double.
     double s = 0.0, ss = 0.0;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = x + (n * g.c + c) * g.l;
-#pragma omp simd reduction(+ : s, ss)
+      float row_s = 0.0f, row_ss = 0.0f;
+#pragma omp simd reduction(+ : row_s, row_ss)
       for (int64_t l = 0; l < g.l; ++l) {
-        double d = static_cast<double>(row[l]) - shift;
-        s += d;
-        ss += d * d;
+        float d = row[l] - shift;
+        row_s += d;
+        row_ss += d * d;
       }
+      s += row_s;
+      ss += row_ss;
     }
     const double mu = s / m;
     const double var = std::max(ss / m - mu * mu, 0.0);
@@ -107,15 +112,18 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = stats.shift[c], centre = stats.centre[c];
-    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;  // rows in float, across rows in double
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
+      float row_dy = 0.0f, row_dy_xmu = 0.0f;
+#pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        sum_dy += dr[l];
-        sum_dy_xmu += static_cast<double>(dr[l]) * ((xr[l] - shift) - centre);
+        row_dy += dr[l];
+        row_dy_xmu += dr[l] * ((xr[l] - shift) - centre);
       }
+      sum_dy += row_dy;
+      sum_dy_xmu += row_dy_xmu;
     }
     const double is = stats.invstd[c];
     dgamma[c] = static_cast<float>(sum_dy_xmu * is);

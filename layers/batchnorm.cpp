@@ -37,15 +37,17 @@ constexpr int64_t kParallelThreshold = 16384;  // elements; below it threads cos
 
 void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
                  const std::string& who) {
-  CNN_CHECK(shape.size() >= 2 && shape[1] == channels, who, ": expected an input with ",
-            channels, " channels in dimension 1 ([N, ", channels, ", ...]), found ",
-            shape_str(shape));
+  CNN_CHECK(shape.size() >= 2 && shape[1] == channels, who, ": expected an input with ", channels,
+            " channels in dimension 1 ([N, ", channels, ", ...]), found ", shape_str(shape));
   // PyTorch's check: the variance of a single value is 0 and the output would be all
   // beta (and its running variance update 0/0). Say so instead of producing NaNs.
   if (use_batch_stats) {
     NCL g = ncl_of(shape);
-    CNN_CHECK(g.n * g.l > 1, who, ": Expected more than 1 value per channel when training, got "
-              "input size ", shape_str(shape), " (batch statistics need at least 2 values per "
+    CNN_CHECK(g.n * g.l > 1, who,
+              ": Expected more than 1 value per channel when training, got "
+              "input size ",
+              shape_str(shape),
+              " (batch statistics need at least 2 values per "
               "channel: use a batch of 2 or more, or eval mode)");
   }
 }
@@ -192,8 +194,7 @@ void channel_affine_backward(const float* x, const float* dy, NCL g, const float
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
                   float eps, const std::string& who) {
-  CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who,
-            ": expected a float32 input");
+  CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who, ": expected a float32 input");
   CNN_CHECK(input.dim() >= 2, who, ": expected an input [N, C, ...], found ",
             shape_str(input.shape()));
   const NCL g = ncl_of(input.shape());
@@ -218,7 +219,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
       float* rv = running_var.data();
       for (int64_t c = 0; c < g.c; ++c) {
         rm[c] = (1.0f - factor) * rm[c] + factor * static_cast<float>(stats->mean[c]);
-        rv[c] = (1.0f - factor) * rv[c] + factor * static_cast<float>(stats->var[c] * m / (m - 1.0));
+        rv[c] =
+            (1.0f - factor) * rv[c] + factor * static_cast<float>(stats->var[c] * m / (m - 1.0));
       }
     }
     return record_op(
@@ -250,9 +252,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
         Tensor dy = grad_output.contiguous();
         Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
         Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-        channel_affine_backward(x.data(), dy.data(), g, scale.data(), mean.data(),
-                                invstd.data(), x_grad ? dx.data() : nullptr, dgamma.data(),
-                                dbeta.data());
+        channel_affine_backward(x.data(), dy.data(), g, scale.data(), mean.data(), invstd.data(),
+                                x_grad ? dx.data() : nullptr, dgamma.data(), dbeta.data());
         return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
       });
 }
@@ -265,7 +266,8 @@ BatchNorm::BatchNorm(const BatchNormOptions& options) : options_(options) {
   CNN_CHECK(options.eps > 0.0f, "batch norm: eps must be positive, found ", options.eps);
   CNN_CHECK(!options.momentum || (*options.momentum >= 0.0f && *options.momentum <= 1.0f),
             "batch norm: momentum must lie in [0, 1] (PyTorch's convention: 0.1 = 10% of "
-            "the batch statistics per step), found ", options.momentum.value_or(0.0f));
+            "the batch statistics per step), found ",
+            options.momentum.value_or(0.0f));
   CNN_CHECK(!options.frozen || options.track_running_stats,
             "batch norm: frozen: true needs track_running_stats: true (a frozen layer "
             "normalises with its running statistics)");
@@ -340,8 +342,8 @@ void BatchNorm2d::check_rank(const Shape& input) const {
 
 void BatchNorm1d::check_rank(const Shape& input) const {
   CNN_CHECK(input.size() == 2 || input.size() == 3,
-            "batchnorm1d: expected a 2-d [N, C] or 3-d [N, C, L] input, found ",
-            shape_str(input), " (use batchnorm2d for [N, C, H, W] maps)");
+            "batchnorm1d: expected a 2-d [N, C] or 3-d [N, C, L] input, found ", shape_str(input),
+            " (use batchnorm2d for [N, C, H, W] maps)");
 }
 
 // ---- YAML -------------------------------------------------------------------------------
@@ -355,9 +357,11 @@ BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features) 
   else
     options.momentum = args.get_float("momentum", 0.1f);
   CNN_CHECK(!options.momentum || (*options.momentum >= 0.0f && *options.momentum <= 1.0f),
-            args.key_path("momentum"), ": expected a number in [0, 1] (PyTorch's convention: "
+            args.key_path("momentum"),
+            ": expected a number in [0, 1] (PyTorch's convention: "
             "0.1 = weight of the new batch; Keras' 0.99 is 0.01 here) or null for a cumulative "
-            "average, found ", *options.momentum);
+            "average, found ",
+            *options.momentum);
   options.affine = args.get_bool("affine", options.affine);
   options.track_running_stats = args.get_bool("track_running_stats", true);
   options.frozen = args.get_bool("frozen", false);
@@ -393,8 +397,7 @@ int64_t channels_of(const BuildContext& context, const char* type, size_t min_ra
 }  // namespace
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
-    "batchnorm2d", "batch normalization over (N, H, W) per channel of [N,C,H,W]",
-    batchnorm_keys(),
+    "batchnorm2d", "batch normalization over (N, H, W) per channel of [N,C,H,W]", batchnorm_keys(),
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       int64_t channels = channels_of(context, "batchnorm2d (expects [N, C, H, W])", 4, 4);
       return std::make_shared<BatchNorm2d>(batchnorm_options(args, channels));

@@ -78,8 +78,8 @@ class BatchNorm : public Module {
 
  private:
   BatchNormOptions options_;
-  Tensor weight_, bias_;                                         // [C] parameters
-  Tensor running_mean_, running_var_, num_batches_tracked_;      // buffers
+  Tensor weight_, bias_;                                     // [C] parameters
+  Tensor running_mean_, running_var_, num_batches_tracked_;  // buffers
 };
 
 class BatchNorm2d : public BatchNorm {

@@ -20,17 +20,17 @@ bool foldable(const BatchNorm2d& bn) {
 // conv weight [O, C/groups, kh, kw] and bias [O] absorb bn (num_features == O).
 void fold_into(Conv2d& conv, const BatchNorm2d& bn) {
   const int64_t out = conv.options().out_channels;
-  CNN_CHECK(bn.options().num_features == out, "fold_batchnorm: ", bn.describe(),
-            " follows ", conv.describe(), " but their channel counts differ (", out, " vs ",
+  CNN_CHECK(bn.options().num_features == out, "fold_batchnorm: ", bn.describe(), " follows ",
+            conv.describe(), " but their channel counts differ (", out, " vs ",
             bn.options().num_features, ")");
   NoGradGuard no_grad;
   if (!conv.bias().defined()) conv.set_bias(Tensor::zeros({out}));
   const std::vector<float> mean = bn.running_mean().contiguous().to_vector();
   const std::vector<float> var = bn.running_var().contiguous().to_vector();
-  const std::vector<float> gamma = bn.weight().defined() ? bn.weight().contiguous().to_vector()
-                                                         : std::vector<float>(out, 1.0f);
-  const std::vector<float> beta = bn.bias().defined() ? bn.bias().contiguous().to_vector()
-                                                      : std::vector<float>(out, 0.0f);
+  const std::vector<float> gamma =
+      bn.weight().defined() ? bn.weight().contiguous().to_vector() : std::vector<float>(out, 1.0f);
+  const std::vector<float> beta =
+      bn.bias().defined() ? bn.bias().contiguous().to_vector() : std::vector<float>(out, 0.0f);
   Tensor& weight = conv.weight();
   CNN_CHECK(weight.is_contiguous(), "fold_batchnorm: expected a contiguous conv weight");
   const int64_t per_channel = weight.numel() / out;
@@ -66,7 +66,8 @@ int fold_recursive(Module& module) {
 }  // namespace
 
 int fold_batchnorm(Module& model) {
-  CNN_CHECK(!model.training(), "fold_batchnorm: the model is in training mode, where batch "
+  CNN_CHECK(!model.training(),
+            "fold_batchnorm: the model is in training mode, where batch "
             "norm uses each batch's statistics, which cannot be folded; call eval() first");
   return fold_recursive(model);
 }

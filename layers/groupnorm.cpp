@@ -22,8 +22,8 @@ namespace {
 
 struct NGD {
   int64_t n = 0, c = 0, l = 1, g = 1;
-  int64_t cpg() const { return c / g; }     // channels per group
-  int64_t d() const { return cpg() * l; }   // values per group
+  int64_t cpg() const { return c / g; }    // channels per group
+  int64_t d() const { return cpg() * l; }  // values per group
   int64_t numel() const { return n * c * l; }
 };
 
@@ -89,9 +89,9 @@ void group_norm_forward(const float* x, NGD s, Affine gamma, Affine beta, float 
 // element [C*L], when not nullptr). With dxhat = dy*gamma, per (n, g):
 //   dx = invstd * (dxhat - mean_D(dxhat) - xhat * mean_D(dxhat*xhat)),
 //   dgamma = sum over samples (and positions) of dy*xhat, dbeta = the same of dy.
-void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
-                         const float* shift, const float* centre, const float* invstd,
-                         float* dx, float* dgamma, float* dbeta) {
+void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma, const float* shift,
+                         const float* centre, const float* invstd, float* dx, float* dgamma,
+                         float* dbeta) {
   const int64_t d = s.d(), groups = s.n * s.g;
   const bool per_element = gamma.layout == AffineLayout::PerElement;
   if (dx) {
@@ -148,7 +148,8 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
       for (int64_t n = 0; n < s.n; ++n) {
         const int64_t ng = n * s.g + group, at = n * elements + i;
         sum_dy += dy[at];
-        sum_dy_xhat += static_cast<double>(dy[at]) * ((x[at] - shift[ng]) - centre[ng]) * invstd[ng];
+        sum_dy_xhat +=
+            static_cast<double>(dy[at]) * ((x[at] - shift[ng]) - centre[ng]) * invstd[ng];
       }
       if (dgamma) dgamma[i] = static_cast<float>(sum_dy_xhat);
       if (dbeta) dbeta[i] = static_cast<float>(sum_dy);
@@ -179,8 +180,7 @@ void group_norm_backward(const float* x, const float* dy, NGD s, Affine gamma,
 }  // namespace
 
 Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, const Tensor& bias,
-                  float eps, AffineLayout layout, const std::string& who,
-                  GroupStatistics* stats) {
+                  float eps, AffineLayout layout, const std::string& who, GroupStatistics* stats) {
   CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who, ": expected a float32 input");
   CNN_CHECK(input.dim() >= 2, who, ": expected an input [N, C, ...], found ",
             shape_str(input.shape()));
@@ -189,8 +189,8 @@ Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, con
   s.c = input.size(1);
   for (int64_t d = 2; d < input.dim(); ++d) s.l *= input.size(d);
   s.g = groups;
-  CNN_CHECK(groups >= 1 && s.c % groups == 0, who, ": ", groups, " groups do not divide the ",
-            s.c, " channels of input ", shape_str(input.shape()));
+  CNN_CHECK(groups >= 1 && s.c % groups == 0, who, ": ", groups, " groups do not divide the ", s.c,
+            " channels of input ", shape_str(input.shape()));
   const int64_t affine_size = layout == AffineLayout::PerChannel ? s.c : s.c * s.l;
   for (const Tensor* t : {&weight, &bias})
     CNN_CHECK(!t->defined() || t->numel() == affine_size, who, ": the affine ",
@@ -225,9 +225,8 @@ Tensor group_norm(const Tensor& input, int64_t groups, const Tensor& weight, con
         Tensor dbeta = b_grad ? Tensor::empty({affine_size}) : Tensor();
         Affine gamma{w.defined() ? w.data() : nullptr, layout};
         group_norm_backward(x.data(), dy.data(), s, gamma, shift.data(), centre.data(),
-                            invstd.data(),
-                            x_grad ? dx.data() : nullptr, w_grad ? dgamma.data() : nullptr,
-                            b_grad ? dbeta.data() : nullptr);
+                            invstd.data(), x_grad ? dx.data() : nullptr,
+                            w_grad ? dgamma.data() : nullptr, b_grad ? dbeta.data() : nullptr);
         // Gradients take the parameters' own shapes ([C] or LayerNorm's [C,H,W]).
         return std::vector<Tensor>{dx, w_grad ? dgamma.view(weight_shape) : Tensor(),
                                    b_grad ? dbeta.view(bias_shape) : Tensor()};
@@ -253,21 +252,21 @@ GroupNorm::GroupNorm(const GroupNormOptions& options) : options_(options) {
 
 Tensor GroupNorm::forward(const Tensor& input) {
   output_shape(input.shape());
-  return group_norm(input, groups_, weight_, bias_, options_.eps, AffineLayout::PerChannel,
-                    type());
+  return group_norm(input, groups_, weight_, bias_, options_.eps, AffineLayout::PerChannel, type());
 }
 
 Shape GroupNorm::output_shape(const Shape& input) const {
-  CNN_CHECK(input.size() >= 2 && input[1] == options_.num_channels, "groupnorm: expected an "
-            "input with ", options_.num_channels, " channels in dimension 1 ([N, ",
-            options_.num_channels, ", ...]), found ", shape_str(input));
+  CNN_CHECK(input.size() >= 2 && input[1] == options_.num_channels,
+            "groupnorm: expected an "
+            "input with ",
+            options_.num_channels, " channels in dimension 1 ([N, ", options_.num_channels,
+            ", ...]), found ", shape_str(input));
   return input;
 }
 
 std::string GroupNorm::describe() const {
   std::ostringstream out;
-  out << "groupnorm(" << groups_ << " groups of " << options_.num_channels / groups_
-      << " channels";
+  out << "groupnorm(" << groups_ << " groups of " << options_.num_channels / groups_ << " channels";
   if (groups_ != options_.num_groups)
     out << ", num_groups " << options_.num_groups << " lowered to the largest divisor of "
         << options_.num_channels;
@@ -287,14 +286,17 @@ GroupNormOptions groupnorm_options(const LayerArgs& args, int64_t num_channels) 
 }
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
-    "groupnorm", "group normalization: per sample, over groups of channels (and positions)",
+    "groupnorm",
+    "group normalization: per sample, over groups of channels (and positions)",
     {{"num_groups", "32",
       "groups of consecutive channels; lowered to the largest divisor of C that is <= it"},
      {"eps", "1e-5", "added to the variance before the square root"},
      {"affine", "true", "learnable per-channel weight (init 1) and bias (init 0)"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
-      CNN_CHECK(context.input_shape.size() >= 2, "groupnorm: expected an input [N, C, ...], "
-                "found ", shape_str(context.input_shape));
+      CNN_CHECK(context.input_shape.size() >= 2,
+                "groupnorm: expected an input [N, C, ...], "
+                "found ",
+                shape_str(context.input_shape));
       return std::make_shared<GroupNorm>(groupnorm_options(args, context.input_shape[1]));
     },
     true});

@@ -39,12 +39,14 @@ Tensor InstanceNorm2d::forward(const Tensor& input) {
   output_shape(shape);
   const bool instance_stats = training() || !options_.track_running_stats;
   if (!instance_stats)
-    return batch_norm(input, weight_, bias_, running_mean_, running_var_, false, 0.0f,
-                      options_.eps, type());
+    return batch_norm(input, weight_, bias_, running_mean_, running_var_, false, 0.0f, options_.eps,
+                      type());
 
   const int64_t n = shape[0], c = shape[1], hw = shape[2] * shape[3];
-  CNN_CHECK(hw > 1, "instancenorm2d: Expected more than 1 spatial element when training, got "
-            "input size ", shape_str(shape), " (a single value per instance normalises to 0)");
+  CNN_CHECK(hw > 1,
+            "instancenorm2d: Expected more than 1 spatial element when training, got "
+            "input size ",
+            shape_str(shape), " (a single value per instance normalises to 0)");
   const bool update = training() && options_.track_running_stats;
   GroupStatistics stats;
   Tensor y = group_norm(input, c, weight_, bias_, options_.eps, AffineLayout::PerChannel, type(),
@@ -100,7 +102,8 @@ InstanceNormOptions instancenorm_options(const LayerArgs& args, int64_t num_feat
 }
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
-    "instancenorm2d", "instance normalization: each sample's channel over (H, W)",
+    "instancenorm2d",
+    "instance normalization: each sample's channel over (H, W)",
     {{"eps", "1e-5", "added to the variance before the square root"},
      {"momentum", "0.1", "running-statistics update weight (with track_running_stats)"},
      {"affine", "false", "learnable per-channel weight (init 1) and bias (init 0)"},

@@ -43,7 +43,8 @@ std::string LayerNorm::describe() const {
 }
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
-    "layernorm", "layer normalization: each sample over all its values (C, H, W)",
+    "layernorm",
+    "layer normalization: each sample over all its values (C, H, W)",
     {{"eps", "1e-5", "added to the variance before the square root"},
      {"elementwise_affine", "true",
       "learnable weight (init 1) and bias (init 0) of the per-sample shape [C, H, W]"}},

@@ -23,8 +23,10 @@ ModulePtr make_norm(const LayerArgs& args, BuildContext& context) {
   if (norm == "batch") {
     BatchNormOptions options = batchnorm_options(args, channels);
     if (in.size() == 4) return std::make_shared<BatchNorm2d>(options);
-    CNN_CHECK(in.size() <= 3, "norm (batch): expected [N, C, H, W], [N, C] or [N, C, L] input, "
-              "found ", shape_str(in));
+    CNN_CHECK(in.size() <= 3,
+              "norm (batch): expected [N, C, H, W], [N, C] or [N, C, L] input, "
+              "found ",
+              shape_str(in));
     return std::make_shared<BatchNorm1d>(options);
   }
   if (norm == "group") return std::make_shared<GroupNorm>(groupnorm_options(args, channels));
@@ -36,12 +38,16 @@ ModulePtr make_norm(const LayerArgs& args, BuildContext& context) {
     return std::make_shared<LayerNorm>(options);
   }
   if (norm == "instance") {
-    CNN_CHECK(in.size() == 4, "norm (instance): instance normalization needs a map [N, C, H, W], "
-              "but the input here is ", shape_str(in), "; use model norm: batch, group or "
+    CNN_CHECK(in.size() == 4,
+              "norm (instance): instance normalization needs a map [N, C, H, W], "
+              "but the input here is ",
+              shape_str(in),
+              "; use model norm: batch, group or "
               "layer, or an explicit layer type instead of `norm` at this place");
     return std::make_shared<InstanceNorm2d>(instancenorm_options(args, channels));
   }
-  CNN_FAIL("norm: unknown model norm '", norm, "' (expected batch, group, layer, instance or none)");
+  CNN_FAIL("norm: unknown model norm '", norm,
+           "' (expected batch, group, layer, instance or none)");
 }
 
 }  // namespace
@@ -52,12 +58,14 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     "norm",
     "the model's normalization (model key norm: batch|group|layer|instance|none); none = identity",
     {{"eps", "1e-5", "all: added to the variance"},
-     {"momentum", "0.1", "batch, instance (with running stats): running-statistics update "
-                         "weight, PyTorch's convention; null = cumulative (batch only)"},
+     {"momentum", "0.1",
+      "batch, instance (with running stats): running-statistics update "
+      "weight, PyTorch's convention; null = cumulative (batch only)"},
      {"affine", "true (instance: false)", "learnable weight and bias"},
      {"num_groups", "32", "group: groups, lowered to the largest divisor of C"},
      {"track_running_stats", "true (instance: false)", "batch, instance: keep running statistics"},
      {"frozen", "false", "batch: always use and never update the running statistics"}},
-    make_norm, false});
+    make_norm,
+    false});
 
 }  // namespace cnn

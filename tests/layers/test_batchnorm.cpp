@@ -77,9 +77,9 @@ TEST_CASE("batchnorm2d training backward matches finite differences for x, weigh
   BatchNorm2d bn(channels(3));
   randomise_affine(bn, gen);
   Tensor x = random_input({3, 3, 2, 3}, gen);
-  cnn::testing::check_gradients(
-      "batchnorm2d train", [&](const std::vector<Tensor>& in) { return bn(in[0]); },
-      {x, bn.weight(), bn.bias()});
+  cnn::testing::check_gradients("batchnorm2d train",
+                                [&](const std::vector<Tensor>& in) { return bn(in[0]); },
+                                {x, bn.weight(), bn.bias()});
 }
 
 TEST_CASE("batchnorm1d training backward matches finite differences on [N,C] and [N,C,L]",
@@ -88,8 +88,8 @@ TEST_CASE("batchnorm1d training backward matches finite differences on [N,C] and
   BatchNorm1d bn(channels(4));
   randomise_affine(bn, gen);
   auto f = [&](const std::vector<Tensor>& in) { return bn(in[0]); };
-  cnn::testing::check_gradients("batchnorm1d [N,C]", f, {random_input({5, 4}, gen), bn.weight(),
-                                                         bn.bias()});
+  cnn::testing::check_gradients("batchnorm1d [N,C]", f,
+                                {random_input({5, 4}, gen), bn.weight(), bn.bias()});
   cnn::testing::check_gradients("batchnorm1d [N,C,L]", f,
                                 {random_input({3, 4, 3}, gen), bn.weight(), bn.bias()});
 }
@@ -103,16 +103,15 @@ TEST_CASE("batchnorm2d eval backward (a per-channel affine) matches finite diffe
   bn.running_var().copy_(Tensor::from_vector({3}, {0.7f, 2.0f, 1.3f}));
   bn.eval();
   Tensor x = random_input({2, 3, 2, 2}, gen);
-  cnn::testing::check_gradients(
-      "batchnorm2d eval", [&](const std::vector<Tensor>& in) { return bn(in[0]); },
-      {x, bn.weight(), bn.bias()});
+  cnn::testing::check_gradients("batchnorm2d eval",
+                                [&](const std::vector<Tensor>& in) { return bn(in[0]); },
+                                {x, bn.weight(), bn.bias()});
   // Eval leaves the running statistics alone.
   REQUIRE(bn.running_mean().to_vector() == std::vector<float>{0.5f, -1.0f, 2.0f});
   REQUIRE(bn.num_batches_tracked().data_i64()[0] == 0);
 }
 
-TEST_CASE("batchnorm training output has zero mean and unit variance per channel",
-          "[batchnorm]") {
+TEST_CASE("batchnorm training output has zero mean and unit variance per channel", "[batchnorm]") {
   Generator gen(4);
   BatchNorm2d bn(channels(2));
   // Far from zero: the statistics must not cancel in float.
@@ -164,7 +163,7 @@ TEST_CASE("batchnorm momentum null is the cumulative average over batches",
   bn(Tensor::from_vector({2, 1}, {1, 3}));  // mean 2, unbiased var 2
   REQUIRE(bn.running_mean().item() == Approx(2.0));
   REQUIRE(bn.running_var().item() == Approx(2.0));  // factor 1/1 replaces the initial 1
-  bn(Tensor::from_vector({2, 1}, {5, 9}));  // mean 7, unbiased var 8
+  bn(Tensor::from_vector({2, 1}, {5, 9}));          // mean 7, unbiased var 8
   REQUIRE(bn.running_mean().item() == Approx(4.5));
   REQUIRE(bn.running_var().item() == Approx(5.0));
   bn(Tensor::from_vector({2, 1}, {0, 0}));  // mean 0, var 0
@@ -264,8 +263,8 @@ TEST_CASE("batchnorm without affine has no parameters and outputs plain xhat",
   REQUIRE(bn.named_parameters().empty());
   REQUIRE(bn.named_buffers().size() == 3);
   Tensor x = random_input({4, 2}, gen);
-  cnn::testing::check_gradients(
-      "batchnorm1d no affine", [&](const std::vector<Tensor>& in) { return bn(in[0]); }, {x});
+  cnn::testing::check_gradients("batchnorm1d no affine",
+                                [&](const std::vector<Tensor>& in) { return bn(in[0]); }, {x});
   Tensor y = bn(Tensor::from_vector({2, 2}, {1, 5, 3, 5}));
   REQUIRE(y.at({0, 0}) == Approx(-1.0 / std::sqrt(1.0 + 1e-5)));
   REQUIRE(y.at({0, 1}) == 0.0f);  // zero variance: (x - mean) = 0
@@ -309,19 +308,18 @@ TEST_CASE("batchnorm YAML keys: defaults, momentum null, and errors naming the k
   bn = std::dynamic_pointer_cast<BatchNorm>(build("batchnorm1d", "{affine: false}", {1, 10}));
   REQUIRE(bn->type() == "batchnorm1d");
   REQUIRE_FALSE(bn->weight().defined());
-  REQUIRE_THROWS_WITH(build("batchnorm2d", "{momentum: 1.5}", {1, 6, 4, 4}),
-                      Catch::Contains("model.layers[0].batchnorm2d.momentum") &&
-                          Catch::Contains("Keras"));
-  REQUIRE_THROWS_WITH(build("batchnorm2d", "{frozen: true, track_running_stats: false}",
-                            {1, 6, 4, 4}),
-                      Catch::Contains("frozen"));
+  REQUIRE_THROWS_WITH(
+      build("batchnorm2d", "{momentum: 1.5}", {1, 6, 4, 4}),
+      Catch::Contains("model.layers[0].batchnorm2d.momentum") && Catch::Contains("Keras"));
+  REQUIRE_THROWS_WITH(
+      build("batchnorm2d", "{frozen: true, track_running_stats: false}", {1, 6, 4, 4}),
+      Catch::Contains("frozen"));
   REQUIRE_THROWS_WITH(build("batchnorm2d", "{}", {1, 10}), Catch::Contains("[1, 10]"));
   REQUIRE(find_layer("batchnorm2d")->is_normalization);
   REQUIRE(find_layer("batchnorm1d")->is_normalization);
 }
 
-TEST_CASE("batchnorm2d matches PyTorch over two training steps and eval",
-          "[batchnorm][pytorch]") {
+TEST_CASE("batchnorm2d matches PyTorch over two training steps and eval", "[batchnorm][pytorch]") {
   YAML::Node f = YAML::LoadFile(std::string(CNNLAB_FIXTURES_DIR) + "/batchnorm2d_steps.json");
   BatchNorm2d bn(channels(3));
   BatchNormOptions cma_options = channels(3);
@@ -389,7 +387,8 @@ TEST_CASE("batchnorm2d matches a reference composed of core ops on a larger (thr
     INFO(what);
     std::vector<float> va = a.to_vector(), vb = b.to_vector();
     REQUIRE(va.size() == vb.size());
-    for (size_t i = 0; i < va.size(); ++i) REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
+    for (size_t i = 0; i < va.size(); ++i)
+      REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
   };
   close(dx, xr.grad(), "dx");
   close(dw, wr.grad(), "dweight");
@@ -397,8 +396,10 @@ TEST_CASE("batchnorm2d matches a reference composed of core ops on a larger (thr
   bn.eval();
   NoGradGuard no_grad;
   Tensor ye = bn(x);
-  Tensor rm = reshape(bn.running_mean(), {1, 16, 1, 1}), rv = reshape(bn.running_var(), {1, 16, 1, 1});
-  close(ye, (x.detach() - rm) / sqrt(rv + 1e-5f) * reshape(bn.weight(), {1, 16, 1, 1}) +
-                reshape(bn.bias(), {1, 16, 1, 1}),
+  Tensor rm = reshape(bn.running_mean(), {1, 16, 1, 1}),
+         rv = reshape(bn.running_var(), {1, 16, 1, 1});
+  close(ye,
+        (x.detach() - rm) / sqrt(rv + 1e-5f) * reshape(bn.weight(), {1, 16, 1, 1}) +
+            reshape(bn.bias(), {1, 16, 1, 1}),
         "eval y");
 }

@@ -121,8 +121,8 @@ TEST_CASE("fold_batchnorm refuses a model in training mode and skips other pairs
   Generator gen(22);
   auto model = build(kResidualNet, gen);
   model->train();
-  REQUIRE_THROWS_WITH(fold_batchnorm(*model), Catch::Contains("training mode") &&
-                                                 Catch::Contains("eval()"));
+  REQUIRE_THROWS_WITH(fold_batchnorm(*model),
+                      Catch::Contains("training mode") && Catch::Contains("eval()"));
   REQUIRE(count_type(*model, "batchnorm2d") == 6);
 
   // Group norm, a BN after a relu, and a BN not preceded by a conv are not folded.
@@ -133,7 +133,8 @@ layers:
   - norm: {}
   - relu: {}
   - batchnorm2d: {}
-)", gen);
+)",
+                     gen);
   prepare(*other, gen);
   REQUIRE(fold_batchnorm(*other) == 0);
   REQUIRE(other->at(3)->type() == "batchnorm2d");
@@ -146,7 +147,8 @@ norm: batch
 layers:
   - conv2d: {out_channels: 4, kernel_size: 3, groups: 1, bias: true}
   - norm: {frozen: true}
-)", gen);
+)",
+                     gen);
   auto bn = std::dynamic_pointer_cast<BatchNorm2d>(model->at(1));
   bn->running_mean().copy_(Tensor::from_vector({4}, {0.1f, -0.2f, 0.3f, 0.5f}));
   bn->running_var().copy_(Tensor::from_vector({4}, {0.5f, 2.0f, 1.0f, 3.0f}));

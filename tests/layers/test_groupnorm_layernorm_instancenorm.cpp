@@ -165,16 +165,16 @@ TEST_CASE("layernorm backward matches finite differences for x and its [C,H,W] a
   LayerNorm ln(options);
   randomise(ln.weight(), gen, 0.5f, 1.5f);
   randomise(ln.bias(), gen, -0.5f, 0.5f);
-  cnn::testing::check_gradients(
-      "layernorm", [&](const std::vector<Tensor>& in) { return ln(in[0]); },
-      {random_input({3, 2, 2, 3}, gen), ln.weight(), ln.bias()});
+  cnn::testing::check_gradients("layernorm",
+                                [&](const std::vector<Tensor>& in) { return ln(in[0]); },
+                                {random_input({3, 2, 2, 3}, gen), ln.weight(), ln.bias()});
   // Features [N, F] (layernorm after a linear layer).
   options.normalized_shape = {5};
   LayerNorm dense(options);
   randomise(dense.weight(), gen, 0.5f, 1.5f);
-  cnn::testing::check_gradients(
-      "layernorm [N,F]", [&](const std::vector<Tensor>& in) { return dense(in[0]); },
-      {random_input({2, 5}, gen), dense.weight(), dense.bias()});
+  cnn::testing::check_gradients("layernorm [N,F]",
+                                [&](const std::vector<Tensor>& in) { return dense(in[0]); },
+                                {random_input({2, 5}, gen), dense.weight(), dense.bias()});
 }
 
 TEST_CASE("layernorm: PyTorch's parameter shapes, keys, errors", "[layernorm]") {
@@ -235,9 +235,9 @@ TEST_CASE("instancenorm2d defaults as PyTorch: no affine, no running statistics"
   double s = 0;
   for (int64_t i = 0; i < 4; ++i) s += y_train.at({1, 2, i / 2, i % 2});
   REQUIRE(std::fabs(s) < 1e-5);
-  REQUIRE_THROWS_WITH(in->forward(random_input({2, 3, 1, 1}, gen)),
-                      Catch::Contains("more than 1 spatial element") &&
-                          Catch::Contains("[2, 3, 1, 1]"));
+  REQUIRE_THROWS_WITH(
+      in->forward(random_input({2, 3, 1, 1}, gen)),
+      Catch::Contains("more than 1 spatial element") && Catch::Contains("[2, 3, 1, 1]"));
   REQUIRE_THROWS_WITH(in->output_shape({2, 3}), Catch::Contains("[N, 3, H, W]"));
   auto tracked = std::dynamic_pointer_cast<InstanceNorm2d>(
       build("instancenorm2d", "{affine: true, track_running_stats: true}", {1, 3, 4, 4}));
@@ -293,7 +293,8 @@ TEST_CASE("groupnorm matches a reference composed of core ops on a larger (threa
     INFO(what);
     std::vector<float> va = a.to_vector(), vb = b.to_vector();
     REQUIRE(va.size() == vb.size());
-    for (size_t i = 0; i < va.size(); ++i) REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
+    for (size_t i = 0; i < va.size(); ++i)
+      REQUIRE(va[i] == Approx(vb[i]).margin(1e-4).epsilon(1e-3));
   };
   close(x.grad(), xr.grad(), "dx");
   close(gn.weight().grad(), wr.grad(), "dweight");

@@ -22,7 +22,9 @@ std::shared_ptr<Sequential> build(const std::string& norm, const std::string& no
                      "\n"
                      "layers:\n"
                      "  - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}\n"
-                     "  - norm: " + norm_args + "\n"
+                     "  - norm: " +
+                     norm_args +
+                     "\n"
                      "  - relu: {}\n";
   Generator gen(3);
   return build_model(YAML::Load(yaml), input, gen);
@@ -40,9 +42,9 @@ TEST_CASE("norm becomes the model's normalization at the same index", "[norm_swi
   struct Case {
     std::string norm, type;
   };
-  for (const Case& c : {Case{"batch", "batchnorm2d"}, Case{"group", "groupnorm"},
-                        Case{"layer", "layernorm"}, Case{"instance", "instancenorm2d"},
-                        Case{"none", "identity"}}) {
+  for (const Case& c :
+       {Case{"batch", "batchnorm2d"}, Case{"group", "groupnorm"}, Case{"layer", "layernorm"},
+        Case{"instance", "instancenorm2d"}, Case{"none", "identity"}}) {
     INFO("norm: " << c.norm);
     auto model = build(c.norm, "{}");
     REQUIRE(model->size() == 3);
@@ -66,12 +68,10 @@ TEST_CASE("norm: state-dict names match PyTorch's nn.Sequential", "[norm_switch]
   // Instance norm: PyTorch's defaults (no affine, no running statistics): nothing to save.
   REQUIRE(state_names(*build("instance", "{}")) == std::vector<std::string>{"0.weight"});
   // none: an identity keeps index 1, and the conv keeps its bias.
-  REQUIRE(state_names(*build("none", "{}")) ==
-          std::vector<std::string>{"0.weight", "0.bias"});
+  REQUIRE(state_names(*build("none", "{}")) == std::vector<std::string>{"0.weight", "0.bias"});
 }
 
-TEST_CASE("norm forwards its keys where they apply and ignores the others",
-          "[norm_switch][keys]") {
+TEST_CASE("norm forwards its keys where they apply and ignores the others", "[norm_switch][keys]") {
   const std::string args =
       "{eps: 0.001, momentum: 0.05, affine: true, num_groups: 4, track_running_stats: true, "
       "frozen: true}";
@@ -119,8 +119,8 @@ TEST_CASE("norm on features [N, F] becomes batchnorm1d; instance norm there is a
 }
 
 TEST_CASE("norm types are registered with the right normalization flags", "[norm_switch]") {
-  for (const char* type : {"batchnorm2d", "batchnorm1d", "groupnorm", "layernorm",
-                           "instancenorm2d"}) {
+  for (const char* type :
+       {"batchnorm2d", "batchnorm1d", "groupnorm", "layernorm", "instancenorm2d"}) {
     INFO(type);
     REQUIRE(find_layer(type));
     REQUIRE(find_layer(type)->is_normalization);

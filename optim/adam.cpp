@@ -23,10 +23,10 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options, bool deco
       decoupled_(decoupled) {
   const char* name = decoupled ? "adamw" : "adam";
   CNN_CHECK(options.eps >= 0.0, name, ": eps must be >= 0, got ", options.eps);
-  CNN_CHECK(options.beta1 >= 0.0 && options.beta1 < 1.0, name,
-            ": betas[0] must be in [0, 1), got ", options.beta1);
-  CNN_CHECK(options.beta2 >= 0.0 && options.beta2 < 1.0, name,
-            ": betas[1] must be in [0, 1), got ", options.beta2);
+  CNN_CHECK(options.beta1 >= 0.0 && options.beta1 < 1.0, name, ": betas[0] must be in [0, 1), got ",
+            options.beta1);
+  CNN_CHECK(options.beta2 >= 0.0 && options.beta2 < 1.0, name, ": betas[1] must be in [0, 1), got ",
+            options.beta2);
 }
 
 std::string Adam::describe() const {

@@ -87,8 +87,8 @@ class Section {
       const std::string key = item.first.Scalar();
       CNN_CHECK(known.count(key), key_path(key), ": unknown key (", path_,
                 " keys: ", join(all_names), ")");
-      CNN_CHECK(allowed.count(key), key_path(key), ": ", name, " does not use this key (",
-                name, " keys: ", join(used), ")");
+      CNN_CHECK(allowed.count(key), key_path(key), ": ", name, " does not use this key (", name,
+                " keys: ", join(used), ")");
     }
   }
 
@@ -107,10 +107,10 @@ class Section {
   }
   std::vector<double> numbers(const std::string& key, size_t count) const {
     const YAML::Node value = node_[key];
-    CNN_CHECK(value.IsSequence() && value.size() == count, key_path(key), ": expected a list of ",
-              count, " numbers, found ",
-              value.IsSequence() ? "a list of " + std::to_string(value.size())
-                                 : describe_node(value));
+    CNN_CHECK(
+        value.IsSequence() && value.size() == count, key_path(key), ": expected a list of ", count,
+        " numbers, found ",
+        value.IsSequence() ? "a list of " + std::to_string(value.size()) : describe_node(value));
     std::vector<double> out;
     for (size_t i = 0; i < count; ++i)
       out.push_back(convert<double>(value[i], item_path(key, i), "a number"));
@@ -132,13 +132,13 @@ class Section {
   // The section's `name` (or the whole node when it is a bare name).
   std::string name(const std::string& fallback, const std::string& choices) const {
     if (!node_.IsDefined() || node_.IsNull()) {
-      CNN_CHECK(!fallback.empty(), path_, ": expected a mapping with at least `name` (",
-                choices, "), found nothing");
+      CNN_CHECK(!fallback.empty(), path_, ": expected a mapping with at least `name` (", choices,
+                "), found nothing");
       return fallback;
     }
     if (node_.IsScalar()) return node_.Scalar();
-    CNN_CHECK(node_.IsMap(), path_, ": expected a mapping (or just a name: ", choices,
-              "), found ", describe_node(node_));
+    CNN_CHECK(node_.IsMap(), path_, ": expected a mapping (or just a name: ", choices, "), found ",
+              describe_node(node_));
     if (!has("name")) {
       CNN_CHECK(!fallback.empty(), key_path("name"), ": this key is required (", choices, ")");
       return fallback;
@@ -153,8 +153,8 @@ class Section {
       if (!node.IsScalar()) throw YAML::BadConversion(node.Mark());
       T value = node.as<T>();
       if constexpr (std::is_floating_point_v<T>)
-        CNN_CHECK(std::isfinite(value), path, ": expected a finite number, found '",
-                  node.Scalar(), "'");
+        CNN_CHECK(std::isfinite(value), path, ": expected a finite number, found '", node.Scalar(),
+                  "'");
       return value;
     } catch (const YAML::Exception&) {
       CNN_FAIL(path, ": expected ", expected, ", found ", describe_node(node));
@@ -207,8 +207,7 @@ std::unique_ptr<Optimizer> make_optimizer(const YAML::Node& optim, const Module&
               section.key_path("nesterov"),
               ": nesterov needs momentum > 0 and dampening 0 (as PyTorch), found momentum ",
               options.momentum, " and dampening ", options.dampening);
-    return std::make_unique<SGD>(make_param_groups(model, options.weight_decay, exclude),
-                                 options);
+    return std::make_unique<SGD>(make_param_groups(model, options.weight_decay, exclude), options);
   }
 
   AdamOptions options;
@@ -244,8 +243,7 @@ std::unique_ptr<Schedule> make_schedule(const YAML::Node& schedule, double base_
   const Section section(schedule, path);
   const std::string name =
       section.name("constant", "constant, step, multistep, exponential, cosine or onecycle");
-  std::vector<std::string> used = {"name", "warmup_epochs", "warmup_steps",
-                                   "warmup_start_factor"};
+  std::vector<std::string> used = {"name", "warmup_epochs", "warmup_steps", "warmup_start_factor"};
   if (name == "step") {
     used.insert(used.end(), {"step_size", "gamma"});
   } else if (name == "multistep") {
@@ -283,8 +281,7 @@ std::unique_ptr<Schedule> make_schedule(const YAML::Node& schedule, double base_
       CNN_CHECK(milestones[i] > 0, section.item_path("milestones", i),
                 ": must be an epoch > 0, got ", milestones[i]);
       CNN_CHECK(i == 0 || milestones[i] > milestones[i - 1], section.item_path("milestones", i),
-                ": milestones must increase, but ", milestones[i], " follows ",
-                milestones[i - 1]);
+                ": milestones must increase, but ", milestones[i], " follows ", milestones[i - 1]);
     }
     const double gamma = section.number("gamma", 0.1);
     check_positive(section, "gamma", gamma);
@@ -314,8 +311,7 @@ std::unique_ptr<Schedule> make_schedule(const YAML::Node& schedule, double base_
 
   // Linear warmup, in epochs or in iterations.
   CNN_CHECK(!(section.has("warmup_epochs") && section.has("warmup_steps")),
-            section.key_path("warmup_steps"),
-            ": give warmup_epochs or warmup_steps, not both");
+            section.key_path("warmup_steps"), ": give warmup_epochs or warmup_steps, not both");
   int64_t warmup_steps = 0;
   std::string warmup_key = "warmup_steps";
   if (section.has("warmup_epochs")) {

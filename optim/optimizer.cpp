@@ -26,8 +26,7 @@ ParamGroup all_parameters(const Module& model) {
   return group;
 }
 
-Optimizer::Optimizer(std::vector<ParamGroup> groups, double default_lr,
-                     double default_weight_decay)
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double default_lr, double default_weight_decay)
     : groups_(std::move(groups)) {
   size_t total = 0;
   for (const ParamGroup& group : groups_) total += group.params.size();
@@ -40,20 +39,20 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, double default_lr,
     if (group.names.empty())
       for (size_t i = 0; i < group.params.size(); ++i)
         group.names.push_back(detail::concat("g", g, ".", i));
-    CNN_CHECK(group.names.size() == group.params.size(), "optimizer: parameter group ", g,
-              " has ", group.params.size(), " parameters but ", group.names.size(), " names");
+    CNN_CHECK(group.names.size() == group.params.size(), "optimizer: parameter group ", g, " has ",
+              group.params.size(), " parameters but ", group.names.size(), " names");
     if (!group.lr) group.lr = default_lr;
     if (!group.weight_decay) group.weight_decay = default_weight_decay;
-    CNN_CHECK(*group.lr >= 0.0, "optimizer: parameter group ", g,
-              " has a negative learning rate (", *group.lr, ")");
+    CNN_CHECK(*group.lr >= 0.0, "optimizer: parameter group ", g, " has a negative learning rate (",
+              *group.lr, ")");
     CNN_CHECK(*group.weight_decay >= 0.0, "optimizer: parameter group ", g,
               " has a negative weight_decay (", *group.weight_decay, ")");
     for (size_t i = 0; i < group.params.size(); ++i) {
       const Tensor& param = group.params[i];
       const std::string& name = group.names[i];
       CNN_CHECK(param.defined(), "optimizer: parameter '", name, "' is undefined");
-      CNN_CHECK(param.dtype() == DType::Float32 && param.is_contiguous(),
-                "optimizer: parameter '", name, "' must be a contiguous float32 tensor");
+      CNN_CHECK(param.dtype() == DType::Float32 && param.is_contiguous(), "optimizer: parameter '",
+                name, "' must be a contiguous float32 tensor");
       CNN_CHECK(seen_params.insert(param.impl()).second, "optimizer: parameter '", name,
                 "' appears more than once (in one group or in two); give each parameter to "
                 "exactly one group");
@@ -73,9 +72,9 @@ void Optimizer::step() {
       Tensor param = group.params[i];
       Tensor grad = param.grad();
       if (!grad.defined()) continue;
-      CNN_CHECK(grad.shape() == param.shape() && grad.dtype() == DType::Float32,
-                type(), ": the gradient of '", group.names[i], "' has shape ",
-                shape_str(grad.shape()), " but the parameter has ", shape_str(param.shape()));
+      CNN_CHECK(grad.shape() == param.shape() && grad.dtype() == DType::Float32, type(),
+                ": the gradient of '", group.names[i], "' has shape ", shape_str(grad.shape()),
+                " but the parameter has ", shape_str(param.shape()));
       update(group, state_[g][i], param, grad.contiguous());
     }
   }
@@ -135,7 +134,8 @@ std::vector<NamedTensor> Optimizer::state_tensors() const {
 void Optimizer::load_state_tensors(const std::vector<NamedTensor>& state) {
   const std::vector<StateField> fields = state_fields();
   std::string field_list;
-  for (const StateField& field : fields) field_list += (field_list.empty() ? "" : ", ") + field.name;
+  for (const StateField& field : fields)
+    field_list += (field_list.empty() ? "" : ", ") + field.name;
   if (field_list.empty()) field_list = "none";
 
   // Where each parameter lives, by name.
@@ -148,17 +148,17 @@ void Optimizer::load_state_tensors(const std::vector<NamedTensor>& state) {
   std::optional<int64_t> steps;
   for (const auto& [name, tensor] : state) {
     if (name == kStepsName) {
-      CNN_CHECK(tensor.defined() && tensor.dtype() == DType::Int64 && tensor.numel() == 1,
-                type(), " state: '", name, "' must be one int64 value");
+      CNN_CHECK(tensor.defined() && tensor.dtype() == DType::Int64 && tensor.numel() == 1, type(),
+                " state: '", name, "' must be one int64 value");
       steps = tensor.data_i64()[0];
       continue;
     }
     CNN_CHECK(name.rfind(kParamPrefix, 0) == 0, type(), " state: unexpected tensor '", name,
               "' (expected 'optimizer.steps' or 'param.<parameter name>.<field>')");
     const size_t dot = name.rfind('.');
-    const std::string param_name =
-        dot > kParamPrefix.size() ? name.substr(kParamPrefix.size(), dot - kParamPrefix.size())
-                                  : "";
+    const std::string param_name = dot > kParamPrefix.size()
+                                       ? name.substr(kParamPrefix.size(), dot - kParamPrefix.size())
+                                       : "";
     const std::string field_name = name.substr(dot + 1);
     auto location = where.find(param_name);
     CNN_CHECK(location != where.end(), type(), " state: '", name, "' is for a parameter '",
@@ -172,8 +172,8 @@ void Optimizer::load_state_tensors(const std::vector<NamedTensor>& state) {
     const Tensor& param = groups_[location->second.first].params[location->second.second];
     CNN_CHECK(tensor.defined(), type(), " state: '", name, "' is undefined");
     if (field->counter) {
-      CNN_CHECK(tensor.dtype() == DType::Int64 && tensor.numel() == 1, type(), " state: '",
-                name, "' must be one int64 value, found ", dtype_name(tensor.dtype()), " ",
+      CNN_CHECK(tensor.dtype() == DType::Int64 && tensor.numel() == 1, type(), " state: '", name,
+                "' must be one int64 value, found ", dtype_name(tensor.dtype()), " ",
                 shape_str(tensor.shape()));
     } else {
       CNN_CHECK(tensor.dtype() == DType::Float32 && tensor.shape() == param.shape(), type(),

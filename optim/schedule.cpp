@@ -58,8 +58,8 @@ double StepSchedule::lr_at(int64_t step) const {
 }
 
 std::string StepSchedule::describe() const {
-  return "step(lr=" + format_number(base_lr_) + ", step_size=" +
-         std::to_string(step_size_epochs_) + " epochs, gamma=" + format_number(gamma_) + ")";
+  return "step(lr=" + format_number(base_lr_) + ", step_size=" + std::to_string(step_size_epochs_) +
+         " epochs, gamma=" + format_number(gamma_) + ")";
 }
 
 // --- multistep --------------------------------------------------------------------------
@@ -75,8 +75,8 @@ MultiStepSchedule::MultiStepSchedule(double base_lr, std::vector<int64_t> milest
     CNN_CHECK(milestone_epochs_[i] > 0, "multistep schedule: milestones[", i,
               "] must be an epoch > 0, got ", milestone_epochs_[i]);
     CNN_CHECK(i == 0 || milestone_epochs_[i] > milestone_epochs_[i - 1],
-              "multistep schedule: milestones must increase, but milestones[", i, "] = ",
-              milestone_epochs_[i], " follows ", milestone_epochs_[i - 1]);
+              "multistep schedule: milestones must increase, but milestones[", i,
+              "] = ", milestone_epochs_[i], " follows ", milestone_epochs_[i - 1]);
   }
 }
 
@@ -143,8 +143,7 @@ OneCycleSchedule::OneCycleSchedule(double max_lr, int64_t total_steps, double pc
       div_factor_(div_factor),
       final_div_factor_(final_div_factor),
       total_steps_(total_steps) {
-  CNN_CHECK(total_steps > 0, "onecycle schedule: the run must have > 0 steps, got ",
-            total_steps);
+  CNN_CHECK(total_steps > 0, "onecycle schedule: the run must have > 0 steps, got ", total_steps);
   CNN_CHECK(pct_start >= 0.0 && pct_start <= 1.0,
             "onecycle schedule: pct_start must be in [0, 1], got ", pct_start);
   CNN_CHECK(div_factor > 0.0, "onecycle schedule: div_factor must be > 0, got ", div_factor);
@@ -166,8 +165,8 @@ double OneCycleSchedule::lr_at(int64_t step) const {
 }
 
 std::string OneCycleSchedule::describe() const {
-  return "onecycle(max_lr=" + format_number(max_lr_) + ", pct_start=" +
-         format_number(pct_start_) + ", div_factor=" + format_number(div_factor_) +
+  return "onecycle(max_lr=" + format_number(max_lr_) + ", pct_start=" + format_number(pct_start_) +
+         ", div_factor=" + format_number(div_factor_) +
          ", final_div_factor=" + format_number(final_div_factor_) + ", " +
          std::to_string(total_steps_) + " steps)";
 }
@@ -187,8 +186,8 @@ double WarmupSchedule::lr_at(int64_t step) const {
   check_step(step, "warmup");
   double factor = 1.0;
   if (step < warmup_steps_)
-    factor = start_factor_ + (1.0 - start_factor_) * static_cast<double>(step) /
-                                 static_cast<double>(warmup_steps_);
+    factor = start_factor_ +
+             (1.0 - start_factor_) * static_cast<double>(step) / static_cast<double>(warmup_steps_);
   return inner_->lr_at(step) * factor;
 }
 

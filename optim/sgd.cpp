@@ -19,8 +19,8 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
 }
 
 std::string SGD::describe() const {
-  std::string out = "sgd(lr=" + format_number(lr()) + ", momentum=" +
-                    format_number(options_.momentum);
+  std::string out =
+      "sgd(lr=" + format_number(lr()) + ", momentum=" + format_number(options_.momentum);
   if (options_.dampening != 0.0) out += ", dampening=" + format_number(options_.dampening);
   if (options_.nesterov) out += ", nesterov";
   out += ", weight_decay=" + format_number(options_.weight_decay) + ")";

@@ -112,8 +112,7 @@ inline void check_against_fixture(
     optimizer->step();
     ++step;
     for (size_t i = 0; i < group.params.size(); ++i)
-      require_close(name + " step " + std::to_string(step) + " " + group.names[i],
-                    group.params[i],
+      require_close(name + " step " + std::to_string(step) + " " + group.names[i], group.params[i],
                     recorded["params"][group.names[i]].as<std::vector<float>>());
   }
   REQUIRE(step == static_cast<int>(item["steps"].size()));

@@ -26,16 +26,15 @@ TEST_CASE("adam matches PyTorch", "[optim][adam][pytorch]") {
 }
 
 TEST_CASE("adam matches PyTorch: betas and eps", "[optim][adam][pytorch]") {
-  check_against_fixture("adam_betas_eps", adam({.lr = 0.02, .beta1 = 0.8, .beta2 = 0.99,
-                                                .eps = 1e-6}));
+  check_against_fixture("adam_betas_eps",
+                        adam({.lr = 0.02, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6}));
 }
 
 TEST_CASE("adam matches PyTorch: amsgrad", "[optim][adam][pytorch]") {
   check_against_fixture("adam_amsgrad", adam({.lr = 0.01, .beta2 = 0.5, .amsgrad = true}));
 }
 
-TEST_CASE("adam matches PyTorch: L2 weight decay added to the gradient",
-          "[optim][adam][pytorch]") {
+TEST_CASE("adam matches PyTorch: L2 weight decay added to the gradient", "[optim][adam][pytorch]") {
   check_against_fixture("adam_l2", adam({.lr = 0.01, .weight_decay = 0.1}));
 }
 

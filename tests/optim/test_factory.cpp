@@ -19,8 +19,8 @@ std::shared_ptr<Sequential> small_model() {
   auto model = std::make_shared<Sequential>();
   model->append(std::make_shared<cnn::testing::StubModule>(
       "conv2d", Params{{"weight", {4, 3, 3, 3}}, {"bias", {4}}}));
-  model->append(std::make_shared<cnn::testing::StubModule>(
-      "batchnorm2d", Params{{"weight", {4}}, {"bias", {4}}}));
+  model->append(std::make_shared<cnn::testing::StubModule>("batchnorm2d",
+                                                           Params{{"weight", {4}}, {"bias", {4}}}));
   return model;
 }
 
@@ -177,13 +177,13 @@ TEST_CASE("the key lists cover every key the factories read", "[optim][factory]"
   std::vector<std::string> optim_names, schedule_names;
   for (const KeySpec& key : optimizer_keys()) optim_names.push_back(key.name);
   for (const KeySpec& key : schedule_keys()) schedule_names.push_back(key.name);
-  REQUIRE(optim_names == std::vector<std::string>{"name", "lr", "momentum", "dampening",
-                                                  "nesterov", "weight_decay", "betas", "eps",
-                                                  "amsgrad", "exclude_norm_and_bias"});
-  REQUIRE(schedule_names ==
-          std::vector<std::string>{"name", "step_size", "gamma", "milestones", "eta_min",
-                                   "max_lr", "pct_start", "div_factor", "final_div_factor",
-                                   "warmup_epochs", "warmup_steps", "warmup_start_factor"});
+  REQUIRE(optim_names == std::vector<std::string>{"name", "lr", "momentum", "dampening", "nesterov",
+                                                  "weight_decay", "betas", "eps", "amsgrad",
+                                                  "exclude_norm_and_bias"});
+  REQUIRE(schedule_names == std::vector<std::string>{"name", "step_size", "gamma", "milestones",
+                                                     "eta_min", "max_lr", "pct_start", "div_factor",
+                                                     "final_div_factor", "warmup_epochs",
+                                                     "warmup_steps", "warmup_start_factor"});
   for (const KeySpec& key : optimizer_keys()) REQUIRE_FALSE(key.help.empty());
   for (const KeySpec& key : schedule_keys()) REQUIRE_FALSE(key.help.empty());
 }

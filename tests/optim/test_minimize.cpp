@@ -37,8 +37,8 @@ std::vector<Tensor> student(uint64_t seed) {
 }
 
 Tensor mse(const Regression& data, const std::vector<Tensor>& p) {
-  Tensor out = add(matmul(relu(add(matmul(data.x, p[0], false, true), p[1])), p[2], false, true),
-                   p[3]);
+  Tensor out =
+      add(matmul(relu(add(matmul(data.x, p[0], false, true), p[1])), p[2], false, true), p[3]);
   Tensor diff = sub(out, data.y);
   return mean(mul(diff, diff));
 }
@@ -90,9 +90,8 @@ TEST_CASE("the full loop with cnnlab's gradients tracks PyTorch's run",
     ParamGroup group;
     for (const auto& key : problem["param_order"]) {
       const std::string k = key.as<std::string>();
-      group.params.push_back(
-          cnn::testing::tensor_from(problem["shapes"][k], problem["initial"][k])
-              .set_requires_grad());
+      group.params.push_back(cnn::testing::tensor_from(problem["shapes"][k], problem["initial"][k])
+                                 .set_requires_grad());
       group.names.push_back(k);
     }
     std::unique_ptr<Optimizer> optimizer;
@@ -102,9 +101,12 @@ TEST_CASE("the full loop with cnnlab's gradients tracks PyTorch's run",
     else if (name == "adam")
       optimizer = std::make_unique<Adam>(std::vector<ParamGroup>{group}, AdamOptions{.lr = 0.01});
     else
-      optimizer = std::make_unique<AdamW>(
-          std::vector<ParamGroup>{group},
-          [] { AdamWOptions o; o.lr = 0.01; o.weight_decay = 0.1; return o; }());
+      optimizer = std::make_unique<AdamW>(std::vector<ParamGroup>{group}, [] {
+        AdamWOptions o;
+        o.lr = 0.01;
+        o.weight_decay = 0.1;
+        return o;
+      }());
     const YAML::Node steps = cnn::testing::fixture_case(name)["steps"];
     for (size_t s = 0; s < steps.size(); ++s) {
       optimizer->zero_grad();

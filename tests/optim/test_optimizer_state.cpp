@@ -47,8 +47,8 @@ void train(Run& run, int64_t from, int64_t to, const Schedule& schedule) {
     run.optimizer->zero_grad();
     // A different batch every step, as the data loader would give.
     Tensor xt = add_scalar(x, 0.1f * static_cast<float>(t % 3));
-    cnn::testing::two_layer_loss(xt, y, {run.params[0], run.params[1], run.params[2],
-                                         run.params[3]})
+    cnn::testing::two_layer_loss(xt, y,
+                                 {run.params[0], run.params[1], run.params[2], run.params[3]})
         .backward();
     run.optimizer->step();
   }

@@ -61,14 +61,15 @@ TEST_CASE("no_decay_parameter_names walks nested children and knows every norm t
   body->append(std::make_shared<StubModule>("instancenorm2d", Params{{"weight", {8, 1}}}));
   auto model = std::make_shared<Sequential>();
   model->append(std::make_shared<StubModule>("conv2d", Params{{"weight", {8, 3, 3, 3}}}));
-  model->append(std::make_shared<StubModule>(
-      "residual", Params{{"scale", {}}}, std::vector<std::pair<std::string, ModulePtr>>{{"body", body}}));
+  model->append(
+      std::make_shared<StubModule>("residual", Params{{"scale", {}}},
+                                   std::vector<std::pair<std::string, ModulePtr>>{{"body", body}}));
   model->append(std::make_shared<StubModule>("groupnorm", Params{{"weight", {8, 1, 1}}}));
   model->append(std::make_shared<StubModule>("batchnorm1d", Params{{"weight", {8, 1}}}));
   model->append(std::make_shared<StubModule>("linear", Params{{"weight", {10, 8}}}));
   REQUIRE(no_decay_parameter_names(*model) ==
-          std::vector<std::string>{"1.scale", "1.body.1.weight", "1.body.1.bias",
-                                   "1.body.2.weight", "2.weight", "3.weight"});
+          std::vector<std::string>{"1.scale", "1.body.1.weight", "1.body.1.bias", "1.body.2.weight",
+                                   "2.weight", "3.weight"});
   const auto groups = make_param_groups(*model, 5e-4, true);
   REQUIRE(group_names(groups[0]) ==
           std::vector<std::string>{"0.weight", "1.body.0.weight", "4.weight"});

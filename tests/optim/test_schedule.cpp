@@ -18,13 +18,14 @@ void check_fixture_schedule(const std::string& name) {
     if (item["name"].as<std::string>() != name) continue;
     const int64_t steps_per_epoch = item["steps_per_epoch"].as<int64_t>();
     const int64_t epochs = item["epochs"].as<int64_t>();
-    auto schedule = make_schedule(item["config"], item["base_lr"].as<double>(), steps_per_epoch,
-                                  epochs);
+    auto schedule =
+        make_schedule(item["config"], item["base_lr"].as<double>(), steps_per_epoch, epochs);
     const auto lrs = item["lrs"].as<std::vector<double>>();
     REQUIRE(static_cast<int64_t>(lrs.size()) == steps_per_epoch * epochs);
     for (size_t t = 0; t < lrs.size(); ++t) {
       INFO(name << " (" << schedule->describe() << ") at step " << t);
-      REQUIRE(schedule->lr_at(static_cast<int64_t>(t)) == Approx(lrs[t]).epsilon(1e-9).margin(1e-15));
+      REQUIRE(schedule->lr_at(static_cast<int64_t>(t)) ==
+              Approx(lrs[t]).epsilon(1e-9).margin(1e-15));
     }
     return;
   }
@@ -57,8 +58,7 @@ TEST_CASE("cosine schedule equals CosineAnnealingLR(T_max = all iterations)",
   check_fixture_schedule("cosine_one_step_per_epoch");
 }
 
-TEST_CASE("warmup equals LinearLR chained with the main schedule",
-          "[optim][schedule][pytorch]") {
+TEST_CASE("warmup equals LinearLR chained with the main schedule", "[optim][schedule][pytorch]") {
   check_fixture_schedule("cosine_warmup_epochs");
   check_fixture_schedule("step_warmup_steps");
   check_fixture_schedule("multistep_warmup_fractional_epochs");

@@ -37,8 +37,7 @@ TEST_CASE("sgd matches PyTorch: weight decay with momentum", "[optim][sgd][pytor
                         sgd({.lr = 0.1, .momentum = 0.9, .weight_decay = 0.05}));
 }
 
-TEST_CASE("sgd: the first step puts the gradient in the buffer without dampening",
-          "[optim][sgd]") {
+TEST_CASE("sgd: the first step puts the gradient in the buffer without dampening", "[optim][sgd]") {
   Tensor p = Tensor::from_vector({2}, {1.0f, 2.0f}).set_requires_grad();
   SGD optimizer({ParamGroup{{p}, {"p"}}}, {.lr = 0.5, .momentum = 0.9, .dampening = 0.5});
   p.set_grad(Tensor::from_vector({2}, {1.0f, -1.0f}));
@@ -49,8 +48,7 @@ TEST_CASE("sgd: the first step puts the gradient in the buffer without dampening
   REQUIRE(p.at({0}) == Approx(0.5 - 0.5 * 1.4));
 }
 
-TEST_CASE("sgd skips parameters without a gradient and zero_grad drops gradients",
-          "[optim][sgd]") {
+TEST_CASE("sgd skips parameters without a gradient and zero_grad drops gradients", "[optim][sgd]") {
   Tensor a = Tensor::from_vector({1}, {1.0f}).set_requires_grad();
   Tensor b = Tensor::from_vector({1}, {1.0f}).set_requires_grad();
   SGD optimizer({ParamGroup{{a, b}, {"a", "b"}}}, {.lr = 1.0, .momentum = 0.9});

@@ -1,20 +1,25 @@
 // Conv2d forward and backward with im2col + sgemm.
 //
 // The batch is processed in chunks of `count` samples: im2col unfolds the chunk into
-// columns [C*kh*kw, count*OH*OW] (parallel over image planes), then one sgemm per group
+// columns [C*kh*kw, count*OH*OW], then one sgemm per group
 //   Y_g[O/g, count*OH*OW] = W_g[O/g, C/g*kh*kw] * columns_g
-// and a scatter to [count, O, OH, OW] with the bias added. With count == 1 the product is
-// written straight into the output. Chunks keep every sgemm wide enough to run at full
-// speed on small feature maps (8x8 = 64 columns per sample is too narrow alone) while the
-// column buffer stays cache- and memory-friendly. OpenBLAS threads each sgemm itself, so the
-// only OpenMP loops are im2col/col2im and the scatter/gather copies (never around sgemm).
+// and a copy to [count, O, OH, OW] with the bias added (with count == 1 the product is
+// written straight into the output). Chunks keep every sgemm wide enough on small feature
+// maps while the column buffer stays small enough for the cache.
+//
+// Threads: with at least one chunk per OpenMP thread, the threads take whole chunks and
+// OpenBLAS runs single-threaded inside them (see batch_parallel); a small batch instead
+// runs its chunks in order with OpenBLAS's threads and a parallel im2col. The two thread
+// pools never run at once.
 //
 // Backward, per chunk, with gy the output gradient gathered to [O, count*OH*OW]:
-//   dW_g += gy_g * columns_g^T          (columns recomputed: caching them costs C*kh*kw
+//   dW_g^T += columns_g * gy_g^T        (columns recomputed: caching them would cost C*kh*kw
 //                                        floats per output pixel for every layer)
 //   dcolumns_g = W_g^T * gy_g, then col2im -> dX
 //   db = sum of gy over N, OH, OW
 #include "layers/conv2d.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -89,12 +94,12 @@ ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
 }
 
 // Scratch memory reused across calls (it only grows), so a training step does not map and
-// fault in fresh pages for every convolution. One per thread and purpose.
+// fault in fresh pages for every convolution. One per thread (OpenMP's threads persist).
 float* scratch(std::vector<float>& buffer, int64_t floats) {
   if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
   return buffer.data();
 }
-thread_local std::vector<float> columns_scratch, product_scratch;
+thread_local std::vector<float> columns_scratch, product_scratch, weight_grad_scratch;
 
 // Samples per chunk: enough that each sgemm has ~kWideColumns columns, while the column
 // buffer stays under kColumnBudget floats.
@@ -108,97 +113,161 @@ int64_t chunk_size(int64_t batch, const ConvGeometry& g) {
   return std::clamp<int64_t>(chunk, 1, std::max<int64_t>(batch, 1));
 }
 
-// product [O, count*P] (+ bias) -> out [count, O, P]
-void scatter_chunk(const float* product, int64_t count, int64_t O, int64_t P,
-                   const float* bias, float* out) {
-  const int64_t ld = count * P;
-#pragma omp parallel for collapse(2) schedule(static) if (count * O * P > 32768)
+// One convolution call: the tensors and the sizes every chunk needs.
+struct ConvProblem {
+  ConvGeometry g;
+  int64_t N, O, groups;
+  int64_t P, rows_g, O_g, image;  // pixels per map, column rows and outputs per group, C*H*W
+  ConvProblem(const ConvGeometry& geometry, int64_t batch, int64_t out, int64_t group_count)
+      : g(geometry), N(batch), O(out), groups(group_count), P(geometry.out_pixels()),
+        rows_g(geometry.column_rows() / group_count), O_g(out / group_count),
+        image(geometry.channels * geometry.height * geometry.width) {}
+};
+
+// Whether to run the batch's chunks in parallel, one chunk per OpenMP thread at a time,
+// with OpenBLAS single-threaded inside: no handing work between two thread pools for every
+// small product, and each thread's columns stay in its own cache. With fewer chunks than
+// threads (small batches) the chunks run in order and the parallelism is inside them:
+// im2col's OpenMP loop and OpenBLAS's own threads.
+bool batch_parallel(int64_t chunks) {
+  const int threads = omp_get_max_threads();
+  return threads > 1 && chunks >= threads && !omp_in_parallel();
+}
+
+// OpenBLAS single-threaded for a scope (restored after), while OpenMP threads call it.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : before_(blas_threads()) { set_blas_threads(1); }
+  ~SingleThreadedBlas() { set_blas_threads(before_); }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int before_;
+};
+
+// Forward of samples [n0, n0 + count): x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null ->
+// y [N,O,OH,OW]. The product goes straight to y when the chunk is one sample.
+void forward_chunk(const ConvProblem& p, const float* x, const float* w, const float* b,
+                   float* y, int64_t n0, int64_t count) {
+  const int64_t ld = count * p.P;
+  float* columns = scratch(columns_scratch, p.g.column_rows() * ld);
+  float* product = count == 1 ? y + n0 * p.O * p.P : scratch(product_scratch, p.O * ld);
+  im2col(x + n0 * p.image, count, p.g, columns);
+  for (int64_t gi = 0; gi < p.groups; ++gi)  // Y_g [O/g, ld] = W_g [O/g, rows_g] * columns_g
+    sgemm(false, false, p.O_g, ld, p.rows_g, 1.0f, w + gi * p.O_g * p.rows_g, p.rows_g,
+          columns + gi * p.rows_g * ld, ld, 0.0f, product + gi * p.O_g * ld, ld);
+  // [O, count*P] (+ bias) -> [count, O, P]
   for (int64_t s = 0; s < count; ++s)
-    for (int64_t o = 0; o < O; ++o) {
-      const float* src = product + o * ld + s * P;
-      float* dst = out + (s * O + o) * P;
-      const float b = bias ? bias[o] : 0.0f;
-      for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+    for (int64_t o = 0; o < p.O; ++o) {
+      const float* src = product + o * ld + s * p.P;
+      float* dst = y + ((n0 + s) * p.O + o) * p.P;
+      const float bias = b ? b[o] : 0.0f;
+      if (src != dst || bias != 0.0f)
+        for (int64_t i = 0; i < p.P; ++i) dst[i] = src[i] + bias;
     }
 }
 
-// grad [count, O, P] -> gathered [O, count*P]
-void gather_chunk(const float* grad, int64_t count, int64_t O, int64_t P, float* gathered) {
-  const int64_t ld = count * P;
-#pragma omp parallel for collapse(2) schedule(static) if (count * O * P > 32768)
-  for (int64_t s = 0; s < count; ++s)
-    for (int64_t o = 0; o < O; ++o)
-      std::copy_n(grad + (s * O + o) * P, P, gathered + o * ld + s * P);
-}
-
-// x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW]
-void conv2d_forward_raw(const float* x, int64_t N, const ConvGeometry& g, const float* w,
-                        const float* b, int64_t O, int64_t groups, float* y) {
-  const int64_t P = g.out_pixels(), rows_g = g.column_rows() / groups, O_g = O / groups;
-  const int64_t image = g.channels * g.height * g.width;
-  const int64_t chunk = chunk_size(N, g);
-  float* columns = scratch(columns_scratch, g.column_rows() * chunk * P);
-  float* product = chunk > 1 ? scratch(product_scratch, O * chunk * P) : nullptr;
-  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const int64_t count = std::min(chunk, N - n0), ld = count * P;
-    im2col(x + n0 * image, count, g, columns);
-    float* target = count == 1 ? y + n0 * O * P : product;  // [O, count*P]
-    for (int64_t gi = 0; gi < groups; ++gi)
-      sgemm(false, false, O_g, ld, rows_g, 1.0f, w + gi * O_g * rows_g, rows_g,
-            columns + gi * rows_g * ld, ld, 0.0f, target + gi * O_g * ld, ld);
-    if (count == 1) {
-      if (b)
-        for (int64_t o = 0; o < O; ++o)
-          for (int64_t p = 0; p < P; ++p) target[o * P + p] += b[o];
-    } else {
-      scatter_chunk(product, count, O, P, b, y + n0 * O * P);
-    }
+// Backward of samples [n0, n0 + count): adds this chunk's dW^T [rows, O_g] per group into
+// dw_t (this thread's) and writes dx for the chunk. gy [N,O,OH,OW].
+void backward_chunk(const ConvProblem& p, const float* x, const float* w, const float* gy,
+                    float* dx, float* dw_t, int64_t n0, int64_t count) {
+  const int64_t ld = count * p.P;
+  float* columns = scratch(columns_scratch, p.g.column_rows() * ld);
+  const float* grad = gy + n0 * p.O * p.P;  // [O, count*P] once gathered
+  if (count > 1) {
+    float* gathered = scratch(product_scratch, p.O * ld);
+    for (int64_t s = 0; s < count; ++s)
+      for (int64_t o = 0; o < p.O; ++o)
+        std::copy_n(grad + (s * p.O + o) * p.P, p.P, gathered + o * ld + s * p.P);
+    grad = gathered;
+  }
+  if (dw_t) {
+    // dW_g^T [rows_g, O_g] += columns_g [rows_g, ld] * gy_g^T; the transposed product runs
+    // about twice as fast as gy_g * columns_g^T (a short, wide result).
+    im2col(x + n0 * p.image, count, p.g, columns);
+    for (int64_t gi = 0; gi < p.groups; ++gi)
+      sgemm(false, true, p.rows_g, p.O_g, ld, 1.0f, columns + gi * p.rows_g * ld, ld,
+            grad + gi * p.O_g * ld, ld, 1.0f, dw_t + gi * p.rows_g * p.O_g, p.O_g);
+  }
+  if (dx) {
+    for (int64_t gi = 0; gi < p.groups; ++gi)  // dcolumns_g = W_g^T * gy_g
+      sgemm(true, false, p.rows_g, ld, p.O_g, 1.0f, w + gi * p.O_g * p.rows_g, p.rows_g,
+            grad + gi * p.O_g * ld, ld, 0.0f, columns + gi * p.rows_g * ld, ld);
+    col2im(columns, count, p.g, dx + n0 * p.image);
   }
 }
 
+// x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW]
+void conv2d_forward_raw(const ConvProblem& p, const float* x, const float* w, const float* b,
+                        float* y) {
+  const int64_t chunk = chunk_size(p.N, p.g), chunks = (p.N + chunk - 1) / chunk;
+  auto run = [&](int64_t c) {
+    forward_chunk(p, x, w, b, y, c * chunk, std::min(chunk, p.N - c * chunk));
+  };
+  if (batch_parallel(chunks)) {
+    SingleThreadedBlas single;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  } else {
+    for (int64_t c = 0; c < chunks; ++c) run(c);
+  }
+}
+
+// dW_g [O_g, rows_g] += dW_g^T, for every group.
+void add_transposed(const ConvProblem& p, const float* dw_t, float* dw) {
+  for (int64_t gi = 0; gi < p.groups; ++gi)
+    for (int64_t o = 0; o < p.O_g; ++o)
+      for (int64_t r = 0; r < p.rows_g; ++r)
+        dw[(gi * p.O_g + o) * p.rows_g + r] += dw_t[(gi * p.rows_g + r) * p.O_g + o];
+}
+
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx), dw [O,C/g,kh,kw] (if dw), db [O] (if db)
-void conv2d_backward_raw(const float* x, const float* gy, int64_t N, const ConvGeometry& g,
-                         const float* w, int64_t O, int64_t groups, float* dx, float* dw,
-                         float* db) {
-  const int64_t P = g.out_pixels(), rows_g = g.column_rows() / groups, O_g = O / groups;
-  const int64_t image = g.channels * g.height * g.width;
+void conv2d_backward_raw(const ConvProblem& p, const float* x, const float* gy, const float* w,
+                         float* dx, float* dw, float* db) {
   if (db) {
-#pragma omp parallel for schedule(static) if (N * O * P > 32768)
-    for (int64_t o = 0; o < O; ++o) {
+#pragma omp parallel for schedule(static) if (p.N * p.O * p.P > 32768)
+    for (int64_t o = 0; o < p.O; ++o) {
       double total = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        const float* row = gy + (n * O + o) * P;
+      for (int64_t n = 0; n < p.N; ++n) {
+        const float* row = gy + (n * p.O + o) * p.P;
         float partial = 0.0f;
-        for (int64_t p = 0; p < P; ++p) partial += row[p];
+        for (int64_t i = 0; i < p.P; ++i) partial += row[i];
         total += partial;
       }
       db[o] = static_cast<float>(total);
     }
   }
   if (!dx && !dw) return;
-  const int64_t chunk = chunk_size(N, g);
-  float* columns = scratch(columns_scratch, g.column_rows() * chunk * P);
-  float* gathered = chunk > 1 ? scratch(product_scratch, O * chunk * P) : nullptr;
-  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const int64_t count = std::min(chunk, N - n0), ld = count * P;
-    const float* grad = gy + n0 * O * P;  // [O, count*P] once gathered
-    if (count > 1) {
-      gather_chunk(grad, count, O, P, gathered);
-      grad = gathered;
+  const int64_t chunk = chunk_size(p.N, p.g), chunks = (p.N + chunk - 1) / chunk;
+  const int64_t weight_size = p.O * p.rows_g;
+  if (dw) std::fill_n(dw, weight_size, 0.0f);
+  // Each thread sums its chunks' dW^T in its own buffer, then adds it to dw.
+  auto own_weight_grad = [&]() -> float* {
+    if (!dw) return nullptr;
+    float* dw_t = scratch(weight_grad_scratch, weight_size);
+    std::fill_n(dw_t, weight_size, 0.0f);
+    return dw_t;
+  };
+  auto run = [&](float* dw_t, int64_t c) {
+    backward_chunk(p, x, w, gy, dx, dw_t, c * chunk, std::min(chunk, p.N - c * chunk));
+  };
+  if (batch_parallel(chunks)) {
+    SingleThreadedBlas single;
+#pragma omp parallel
+    {
+      float* dw_t = own_weight_grad();
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
+      if (dw_t) {
+#pragma omp critical(conv2d_weight_grad)
+        add_transposed(p, dw_t, dw);
+      }
     }
-    if (dw) {
-      im2col(x + n0 * image, count, g, columns);
-      const float beta = n0 == 0 ? 0.0f : 1.0f;
-      for (int64_t gi = 0; gi < groups; ++gi)
-        sgemm(false, true, O_g, rows_g, ld, 1.0f, grad + gi * O_g * ld, ld,
-              columns + gi * rows_g * ld, ld, beta, dw + gi * O_g * rows_g, rows_g);
-    }
-    if (dx) {
-      for (int64_t gi = 0; gi < groups; ++gi)
-        sgemm(true, false, rows_g, ld, O_g, 1.0f, w + gi * O_g * rows_g, rows_g,
-              grad + gi * O_g * ld, ld, 0.0f, columns + gi * rows_g * ld, ld);
-      col2im(columns, count, g, dx + n0 * image);
-    }
+  } else {
+    float* dw_t = own_weight_grad();
+    for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
+    if (dw_t) add_transposed(p, dw_t, dw);
   }
 }
 
@@ -218,8 +287,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
-  conv2d_forward_raw(x.data(), N, g, w.data(), b.defined() ? b.data() : nullptr, O, groups,
-                     out.data());
+  const ConvProblem problem(g, N, O, groups);
+  conv2d_forward_raw(problem, x.data(), w.data(), b.defined() ? b.data() : nullptr, out.data());
 
   const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
   const bool need_db = bias.defined() && bias.requires_grad();
@@ -232,8 +301,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
-                     conv2d_backward_raw(need_dw ? saved_x.data() : nullptr, gy.data(), N, g,
-                                         saved_w.data(), O, groups,
+                     conv2d_backward_raw(problem, need_dw ? saved_x.data() : nullptr,
+                                         gy.data(), saved_w.data(),
                                          need_dx ? dx.data() : nullptr,
                                          need_dw ? dw.data() : nullptr,
                                          need_db ? db.data() : nullptr);

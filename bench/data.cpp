@@ -55,11 +55,11 @@ int main() {
         images += batch->images.size(0);
         checksum += batch->images.data()[0];
       }
-      std::printf("epoch %d, %s: %lld images in %zu-image batches, crop+flip+normalize: %.3f s "
-                  "(checksum %.3f)\n",
-                  epoch, prefetch ? "prefetch thread" : "caller thread ",
-                  static_cast<long long>(images), static_cast<size_t>(options.batch_size),
-                  seconds_since(start), checksum);
+      std::printf(
+          "epoch %d, %s: %lld images in %zu-image batches, crop+flip+normalize: %.3f s "
+          "(checksum %.3f)\n",
+          epoch, prefetch ? "prefetch thread" : "caller thread ", static_cast<long long>(images),
+          static_cast<size_t>(options.batch_size), seconds_since(start), checksum);
     }
   }
   return 0;

@@ -30,8 +30,10 @@ std::vector<std::string> read_class_names(const std::string& root) {
     }
   }
   if (names.size() != kCifar10Classes) {
-    spdlog::warn("{}: expected 10 class names, one a line, found {}; using the standard "
-                 "CIFAR-10 names", path, in ? std::to_string(names.size()) : "no such file");
+    spdlog::warn(
+        "{}: expected 10 class names, one a line, found {}; using the standard "
+        "CIFAR-10 names",
+        path, in ? std::to_string(names.size()) : "no such file");
     names.assign(kStandardClasses, kStandardClasses + kCifar10Classes);
   }
   return names;
@@ -52,8 +54,8 @@ void read_cifar10_batch(const std::string& path, ImageDataset& dataset, int64_t 
   CNN_CHECK(fs::is_regular_file(path, error), "CIFAR-10: cannot find ", path,
             "; check data.root or CIFAR10_DIR (scripts/get_cifar10.sh downloads the data)");
   const auto bytes = static_cast<int64_t>(fs::file_size(path, error));
-  CNN_CHECK(!error && bytes > 0 && bytes % kCifar10RecordBytes == 0, "CIFAR-10: ", path,
-            " has ", bytes, " bytes, which is not a whole number of ", kCifar10RecordBytes,
+  CNN_CHECK(!error && bytes > 0 && bytes % kCifar10RecordBytes == 0, "CIFAR-10: ", path, " has ",
+            bytes, " bytes, which is not a whole number of ", kCifar10RecordBytes,
             "-byte records (", bytes / kCifar10RecordBytes, " records and ",
             bytes % kCifar10RecordBytes,
             " bytes over); the file is truncated or not a CIFAR-10 batch - download it again");
@@ -80,7 +82,8 @@ void read_cifar10_batch(const std::string& path, ImageDataset& dataset, int64_t 
               ", expected 0-9; the file is damaged or not a CIFAR-10 batch");
     dataset.labels[first + r] = record[0];
     // The record's pixels are already channel planes (R, G, B), i.e. CHW.
-    std::copy(record + 1, record + kCifar10RecordBytes, dataset.images.data() + (first + r) * pixels);
+    std::copy(record + 1, record + kCifar10RecordBytes,
+              dataset.images.data() + (first + r) * pixels);
   }
 }
 

@@ -16,15 +16,19 @@ namespace fs = std::filesystem;
 
 const std::vector<DataKeySpec>& data_keys() {
   static const std::vector<DataKeySpec> keys = {
-      {"dataset", "cifar10", "cifar10 (binary batches) or imagefolder (root/<split>/<class>/<image>)"},
-      {"root", "\"\"", "dataset folder; CIFAR-10 falls back to $CIFAR10_DIR, then data/cifar-10-batches-bin"},
+      {"dataset", "cifar10",
+       "cifar10 (binary batches) or imagefolder (root/<split>/<class>/<image>)"},
+      {"root", "\"\"",
+       "dataset folder; CIFAR-10 falls back to $CIFAR10_DIR, then data/cifar-10-batches-bin"},
       {"batch_size", "128", "images per batch"},
       {"shuffle", "true", "reshuffle the training set every epoch"},
       {"drop_last", "false", "drop the last, smaller training batch"},
       {"augment", "[]", "training augmentations: random_crop, hflip, cutout"},
       {"crop_padding", "4", "zero padding on each side for random_crop"},
       {"cutout_size", "8", "side of the square that cutout zeroes"},
-      {"normalize", "null", "null (pixels in [0, 1]), auto (training-set statistics), cifar10, or {mean: [..], std: [..]}"},
+      {"normalize", "null",
+       "null (pixels in [0, 1]), auto (training-set statistics), cifar10, or {mean: [..], std: "
+       "[..]}"},
       {"limit_train", "0", "use only the first N training images (0 = all)"},
       {"limit_test", "0", "use only the first N test images (0 = all)"},
       {"val_size", "0", "validation images carved from training: a count, or a fraction below 1"},
@@ -92,7 +96,8 @@ void parse_normalize(const YAML::Node& node, const std::string& path, DataConfig
     } else if (value == "none") {
       config.normalize_mode = NormalizeMode::None;
     } else {
-      CNN_FAIL(path, ": expected auto, cifar10, none or {mean: [..], std: [..]}, found '", value, "'");
+      CNN_FAIL(path, ": expected auto, cifar10, none or {mean: [..], std: [..]}, found '", value,
+               "'");
     }
     return;
   }
@@ -100,10 +105,12 @@ void parse_normalize(const YAML::Node& node, const std::string& path, DataConfig
             describe_node(node));
   for (const auto& entry : node) {
     const std::string key = entry.first.as<std::string>();
-    CNN_CHECK(key == "mean" || key == "std", path, ".", key, ": unknown key; normalize takes mean and std");
+    CNN_CHECK(key == "mean" || key == "std", path, ".", key,
+              ": unknown key; normalize takes mean and std");
   }
   CNN_CHECK(node["mean"] && node["std"], path, ": needs both mean and std lists");
-  Normalization normalization{float_list(node["mean"], path + ".mean"), float_list(node["std"], path + ".std")};
+  Normalization normalization{float_list(node["mean"], path + ".mean"),
+                              float_list(node["std"], path + ".std")};
   CNN_CHECK(normalization.mean.size() == normalization.std.size(), path, ": mean has ",
             normalization.mean.size(), " values but std has ", normalization.std.size());
   for (size_t i = 0; i < normalization.std.size(); ++i)
@@ -146,7 +153,9 @@ ImageDataset load_split(const DataConfig& config, const std::string& root, bool 
 
 AugmentOptions DataConfig::augment_options() const {
   AugmentOptions options;
-  auto has = [&](const char* name) { return std::find(augment.begin(), augment.end(), name) != augment.end(); };
+  auto has = [&](const char* name) {
+    return std::find(augment.begin(), augment.end(), name) != augment.end();
+  };
   options.random_crop = has("random_crop");
   options.hflip = has("hflip");
   options.cutout = has("cutout");
@@ -181,8 +190,8 @@ DataConfig parse_data_config(const YAML::Node& data, const std::string& path) {
     } else if (key == "drop_last") {
       config.drop_last = convert<bool>(value, key_path, "true or false");
     } else if (key == "augment") {
-      CNN_CHECK(value.IsSequence(), key_path, ": expected a list of random_crop, hflip, cutout, found ",
-                describe_node(value));
+      CNN_CHECK(value.IsSequence(), key_path,
+                ": expected a list of random_crop, hflip, cutout, found ", describe_node(value));
       config.augment.clear();
       for (size_t i = 0; i < value.size(); ++i) {
         const std::string item_path = key_path + "[" + std::to_string(i) + "]";
@@ -206,8 +215,8 @@ DataConfig parse_data_config(const YAML::Node& data, const std::string& path) {
       config.split_seed = static_cast<uint64_t>(non_negative(value, key_path));
     } else if (key == "image_size") {
       if (value.IsSequence()) {
-        CNN_CHECK(value.size() == 2, key_path, ": expected an integer or [height, width], found a list of ",
-                  value.size());
+        CNN_CHECK(value.size() == 2, key_path,
+                  ": expected an integer or [height, width], found a list of ", value.size());
         config.image_height = positive(value[0], key_path + "[0]");
         config.image_width = positive(value[1], key_path + "[1]");
       } else {
@@ -235,8 +244,10 @@ Datasets load_datasets(const DataConfig& config) {
   if (config.dataset == "cifar10") {
     datasets.root = resolve_cifar10_root(config.root);
   } else {
-    CNN_CHECK(!config.root.empty(), "data.root: an imagefolder dataset needs its folder "
-              "(root/", config.train_dir, "/<class>/<image>)");
+    CNN_CHECK(!config.root.empty(),
+              "data.root: an imagefolder dataset needs its folder "
+              "(root/",
+              config.train_dir, "/<class>/<image>)");
     datasets.root = config.root;
   }
   datasets.train = load_split(config, datasets.root, true, {});
@@ -244,7 +255,8 @@ Datasets load_datasets(const DataConfig& config) {
 
   int64_t val_size = config.val_size;
   if (config.val_fraction > 0.0)
-    val_size = static_cast<int64_t>(config.val_fraction * static_cast<double>(datasets.train.size()) + 0.5);
+    val_size = static_cast<int64_t>(
+        config.val_fraction * static_cast<double>(datasets.train.size()) + 0.5);
   if (val_size > 0) {
     auto split = split_validation(datasets.train, val_size, config.split_seed);
     datasets.train = std::move(split.train);
@@ -265,14 +277,16 @@ Datasets load_datasets(const DataConfig& config) {
   // Checks the channel count now rather than when the first loader is built.
   normalization_table(datasets.normalization, datasets.train.channels);
 
-  spdlog::info("data: {} from {}: {} training, {} validation, {} test images of {}x{}x{}, {} classes",
-               config.dataset, datasets.root, datasets.train.size(), datasets.val.size(),
-               datasets.test.size(), datasets.train.channels, datasets.train.height,
-               datasets.train.width, datasets.train.classes.size());
+  spdlog::info(
+      "data: {} from {}: {} training, {} validation, {} test images of {}x{}x{}, {} classes",
+      config.dataset, datasets.root, datasets.train.size(), datasets.val.size(),
+      datasets.test.size(), datasets.train.channels, datasets.train.height, datasets.train.width,
+      datasets.train.classes.size());
   return datasets;
 }
 
-LoaderOptions loader_options(const DataConfig& config, const Normalization& normalization, bool train) {
+LoaderOptions loader_options(const DataConfig& config, const Normalization& normalization,
+                             bool train) {
   LoaderOptions options;
   options.batch_size = config.batch_size;
   options.prefetch = config.prefetch;

@@ -51,7 +51,7 @@ DataConfig parse_data_config(const YAML::Node& data, const std::string& path = "
 
 struct Datasets {
   ImageDataset train;
-  ImageDataset val;   // empty unless val_size is set
+  ImageDataset val;  // empty unless val_size is set
   ImageDataset test;
   Normalization normalization;  // resolved (`auto` computed from train)
   std::string root;             // the folder actually read

@@ -46,7 +46,8 @@ TrainValSplit split_validation(const ImageDataset& dataset, int64_t val_size, ui
   // Fisher-Yates with our own generator: std::shuffle's algorithm differs between
   // standard libraries, and the split must be the same everywhere.
   Generator generator(seed);
-  for (int64_t i = dataset.size() - 1; i > 0; --i) std::swap(order[i], order[generator.randint(0, i + 1)]);
+  for (int64_t i = dataset.size() - 1; i > 0; --i)
+    std::swap(order[i], order[generator.randint(0, i + 1)]);
   std::vector<int64_t> val(order.begin(), order.begin() + val_size);
   std::vector<int64_t> train(order.begin() + val_size, order.end());
   std::sort(val.begin(), val.end());

@@ -10,8 +10,8 @@
 namespace cnn {
 
 struct ImageDataset {
-  std::vector<uint8_t> images;  // [N, C, H, W], 0..255
-  std::vector<int64_t> labels;  // [N], each in [0, classes.size())
+  std::vector<uint8_t> images;       // [N, C, H, W], 0..255
+  std::vector<int64_t> labels;       // [N], each in [0, classes.size())
   std::vector<std::string> classes;  // label -> name
   int64_t channels = 3;
   int64_t height = 32;

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 bool is_image_file(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
 }
 
@@ -62,8 +63,10 @@ ImageDataset load_image_folder(const std::string& root, const ImageFolderOptions
   CNN_CHECK(fs::is_directory(root, error), "image folder: ", root,
             " is not a folder; expected root/<class>/<image> (set data.root and "
             "data.train_dir / data.test_dir)");
-  CNN_CHECK(options.height > 0 && options.width > 0, "image folder: the image size must be "
-            "positive, found ", options.height, "x", options.width);
+  CNN_CHECK(options.height > 0 && options.width > 0,
+            "image folder: the image size must be "
+            "positive, found ",
+            options.height, "x", options.width);
 
   ImageDataset dataset;
   dataset.channels = 3;
@@ -88,14 +91,16 @@ ImageDataset load_image_folder(const std::string& root, const ImageFolderOptions
       labels.push_back(label);
       ++count;
     }
-    if (count == 0) spdlog::warn("image folder: class folder {} holds no PNG, JPEG or BMP images",
-                                 (fs::path(root) / folder).string());
+    if (count == 0)
+      spdlog::warn("image folder: class folder {} holds no PNG, JPEG or BMP images",
+                   (fs::path(root) / folder).string());
   }
   if (options.limit > 0 && options.limit < static_cast<int64_t>(files.size())) {
     files.resize(options.limit);
     labels.resize(options.limit);
   }
-  CNN_CHECK(!files.empty(), "image folder: ", root, " holds no PNG, JPEG or BMP images in "
+  CNN_CHECK(!files.empty(), "image folder: ", root,
+            " holds no PNG, JPEG or BMP images in "
             "class subfolders (expected root/<class>/<image>)");
 
   const auto count = static_cast<int64_t>(files.size());
@@ -105,7 +110,8 @@ ImageDataset load_image_folder(const std::string& root, const ImageFolderOptions
   // Files decode independently (stb keeps its failure reason per thread).
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < count; ++i)
-    failures[i] = decode_image(files[i], dataset.height, dataset.width, dataset.images.data() + i * numel);
+    failures[i] =
+        decode_image(files[i], dataset.height, dataset.width, dataset.images.data() + i * numel);
 
   int64_t kept = 0;
   for (int64_t i = 0; i < count; ++i) {
@@ -115,10 +121,12 @@ ImageDataset load_image_folder(const std::string& root, const ImageFolderOptions
       spdlog::warn("image folder: skipping {}: {}", files[i], failures[i]);
       continue;
     }
-    if (kept != i) std::copy_n(dataset.images.data() + i * numel, numel, dataset.images.data() + kept * numel);
+    if (kept != i)
+      std::copy_n(dataset.images.data() + i * numel, numel, dataset.images.data() + kept * numel);
     labels[kept++] = labels[i];
   }
-  CNN_CHECK(kept > 0, "image folder: none of the ", count, " images under ", root, " could be decoded");
+  CNN_CHECK(kept > 0, "image folder: none of the ", count, " images under ", root,
+            " could be decoded");
   labels.resize(kept);
   dataset.labels = std::move(labels);
   dataset.images.resize(kept * numel);

@@ -27,9 +27,10 @@ DataLoader::DataLoader(const ImageDataset& dataset, LoaderOptions options, uint6
             options_.augment.crop_padding);
   CNN_CHECK(!options_.augment.cutout || options_.augment.cutout_size > 0,
             "data.cutout_size: expected a positive integer, found ", options_.augment.cutout_size);
-  CNN_CHECK(static_cast<int64_t>(dataset_.images.size()) == dataset_.size() * dataset_.image_numel(),
-            "DataLoader: the dataset holds ", dataset_.images.size(), " pixel bytes for ",
-            dataset_.size(), " images of ", dataset_.image_numel());
+  CNN_CHECK(
+      static_cast<int64_t>(dataset_.images.size()) == dataset_.size() * dataset_.image_numel(),
+      "DataLoader: the dataset holds ", dataset_.images.size(), " pixel bytes for ",
+      dataset_.size(), " images of ", dataset_.image_numel());
   table_ = normalization_table(options_.normalization, dataset_.channels);
 }
 
@@ -43,8 +44,9 @@ int64_t DataLoader::batches_per_epoch() const {
 void DataLoader::begin_epoch(int64_t epoch, int64_t start_batch) {
   end_epoch();
   CNN_CHECK(epoch >= 0, "DataLoader::begin_epoch: the epoch must be non-negative, found ", epoch);
-  CNN_CHECK(start_batch >= 0 && start_batch <= batches_per_epoch(), "DataLoader::begin_epoch: ",
-            "start batch ", start_batch, " is outside the epoch's ", batches_per_epoch(), " batches");
+  CNN_CHECK(start_batch >= 0 && start_batch <= batches_per_epoch(),
+            "DataLoader::begin_epoch: ", "start batch ", start_batch, " is outside the epoch's ",
+            batches_per_epoch(), " batches");
   epoch_ = epoch;
   order_.resize(dataset_.size());
   std::iota(order_.begin(), order_.end(), 0);

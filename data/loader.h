@@ -27,16 +27,16 @@ namespace cnn {
 struct LoaderOptions {
   int64_t batch_size = 128;
   bool shuffle = true;
-  bool drop_last = false;  // drop a last batch smaller than batch_size
-  bool prefetch = true;    // prepare batches on a worker thread
+  bool drop_last = false;      // drop a last batch smaller than batch_size
+  bool prefetch = true;        // prepare batches on a worker thread
   int64_t queue_capacity = 2;  // prepared batches waiting at most (with prefetch)
   AugmentOptions augment;
   Normalization normalization;
 };
 
 struct Batch {
-  Tensor images;  // float [N, C, H, W]
-  Tensor labels;  // int64 [N]
+  Tensor images;      // float [N, C, H, W]
+  Tensor labels;      // int64 [N]
   int64_t index = 0;  // batch number within the epoch
 };
 
@@ -71,7 +71,7 @@ class DataLoader {
   const ImageDataset& dataset_;
   LoaderOptions options_;
   uint64_t seed_;
-  std::vector<float> table_;   // [C * 256] uint8 -> normalized float
+  std::vector<float> table_;    // [C * 256] uint8 -> normalized float
   std::vector<int64_t> order_;  // sample index at each position of the current epoch
   uint64_t augment_key_ = 0;    // keys the per-sample augmentation of the current epoch
   int64_t epoch_ = -1;

@@ -66,7 +66,8 @@ uint64_t SampleRandom::next() {
 
 int64_t SampleRandom::below(int64_t bound) {
   // Lemire's multiply-shift: unbiased enough for bounds this small, and branch-free.
-  return static_cast<int64_t>((static_cast<unsigned __int128>(next()) * static_cast<uint64_t>(bound)) >> 64);
+  return static_cast<int64_t>(
+      (static_cast<unsigned __int128>(next()) * static_cast<uint64_t>(bound)) >> 64);
 }
 
 uint64_t mix_key(uint64_t a, uint64_t b, uint64_t c) {
@@ -99,23 +100,25 @@ AugmentParams draw_augment_params(const AugmentOptions& options, int64_t height,
 }
 
 std::vector<float> normalization_table(const Normalization& normalization, int64_t channels) {
-  CNN_CHECK(!normalization.enabled() || (static_cast<int64_t>(normalization.mean.size()) == channels &&
-                                         static_cast<int64_t>(normalization.std.size()) == channels),
-            "data.normalize: expected ", channels, " means and ", channels,
-            " standard deviations (one per image channel), found ", normalization.mean.size(),
-            " and ", normalization.std.size());
+  CNN_CHECK(
+      !normalization.enabled() || (static_cast<int64_t>(normalization.mean.size()) == channels &&
+                                   static_cast<int64_t>(normalization.std.size()) == channels),
+      "data.normalize: expected ", channels, " means and ", channels,
+      " standard deviations (one per image channel), found ", normalization.mean.size(), " and ",
+      normalization.std.size());
   std::vector<float> table(channels * 256);
   for (int64_t c = 0; c < channels; ++c) {
     const float mean = normalization.enabled() ? normalization.mean[c] : 0.0f;
     const float inv_std = normalization.enabled() ? 1.0f / normalization.std[c] : 1.0f;
-    for (int v = 0; v < 256; ++v) table[c * 256 + v] = (static_cast<float>(v) / 255.0f - mean) * inv_std;
+    for (int v = 0; v < 256; ++v)
+      table[c * 256 + v] = (static_cast<float>(v) / 255.0f - mean) * inv_std;
   }
   return table;
 }
 
 void transform_image(const uint8_t* source, int64_t channels, int64_t height, int64_t width,
-                     const float* table, const AugmentOptions& options,
-                     const AugmentParams& params, float* output) {
+                     const float* table, const AugmentOptions& options, const AugmentParams& params,
+                     float* output) {
   const int64_t plane = height * width;
   if (!options.any()) {
     for (int64_t c = 0; c < channels; ++c) {
@@ -133,7 +136,8 @@ void transform_image(const uint8_t* source, int64_t channels, int64_t height, in
   // Source column of output x: x + shift_x, or W - 1 - x + shift_x when flipped; the output
   // columns whose source column is inside [0, W):
   const int64_t x_begin = std::clamp<int64_t>(params.flip ? shift_x : -shift_x, 0, width);
-  const int64_t x_end = std::clamp<int64_t>(params.flip ? width + shift_x : width - shift_x, 0, width);
+  const int64_t x_end =
+      std::clamp<int64_t>(params.flip ? width + shift_x : width - shift_x, 0, width);
   for (int64_t c = 0; c < channels; ++c) {
     const float* lut = table + c * 256;
     const float pad_value = lut[0];

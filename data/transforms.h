@@ -72,7 +72,7 @@ std::vector<float> normalization_table(const Normalization& normalization, int64
 // source: uint8 [C, H, W]; table: [C * 256]; output: float [C, H, W].
 // Without augmentation (options.any() false) this is just the table lookup.
 void transform_image(const uint8_t* source, int64_t channels, int64_t height, int64_t width,
-                     const float* table, const AugmentOptions& options,
-                     const AugmentParams& params, float* output);
+                     const float* table, const AugmentOptions& options, const AugmentParams& params,
+                     float* output);
 
 }  // namespace cnn

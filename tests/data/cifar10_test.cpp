@@ -1,5 +1,7 @@
 // CIFAR-10 binary reader: tiny batch files written here (good, truncated, bad label,
 // missing), root resolution, and the full copy from $CIFAR10_DIR when it is set.
+#include "data/cifar10.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,7 +11,6 @@
 #include <optional>
 
 #include "core/error.h"
-#include "data/cifar10.h"
 
 namespace fs = std::filesystem;
 using namespace cnn;
@@ -19,8 +20,8 @@ struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
     static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("cnnlab_cifar_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path = fs::temp_directory_path() / ("cnnlab_cifar_" + name + "_" + std::to_string(::getpid()) +
+                                        "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -33,22 +34,30 @@ struct EnvGuard {
   std::optional<std::string> saved;
   EnvGuard(std::string n, const char* value) : name(std::move(n)) {
     if (const char* old = std::getenv(name.c_str())) saved = old;
-    if (value) ::setenv(name.c_str(), value, 1); else ::unsetenv(name.c_str());
+    if (value)
+      ::setenv(name.c_str(), value, 1);
+    else
+      ::unsetenv(name.c_str());
   }
   ~EnvGuard() {
-    if (saved) ::setenv(name.c_str(), saved->c_str(), 1); else ::unsetenv(name.c_str());
+    if (saved)
+      ::setenv(name.c_str(), saved->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
   }
 };
 
 // Pixel p of channel c of the record `id`: a pattern that tells records apart.
 uint8_t pixel(int id, int c, int p) { return static_cast<uint8_t>(id * 7 + c * 3 + p); }
 
-void write_batch(const fs::path& path, const std::vector<int>& labels, int first_id, int extra_bytes = 0) {
+void write_batch(const fs::path& path, const std::vector<int>& labels, int first_id,
+                 int extra_bytes = 0) {
   std::ofstream out(path, std::ios::binary);
   for (size_t r = 0; r < labels.size(); ++r) {
     out.put(static_cast<char>(labels[r]));
     for (int c = 0; c < 3; ++c)
-      for (int p = 0; p < 1024; ++p) out.put(static_cast<char>(pixel(first_id + static_cast<int>(r), c, p)));
+      for (int p = 0; p < 1024; ++p)
+        out.put(static_cast<char>(pixel(first_id + static_cast<int>(r), c, p)));
   }
   for (int i = 0; i < extra_bytes; ++i) out.put(1);
 }
@@ -158,7 +167,8 @@ TEST_CASE("cifar10: a missing batch file is an error naming it", "[data][cifar10
              Catch::Contains("test_batch.bin"));
 }
 
-TEST_CASE("cifar10: without batches.meta.txt the standard class names are used", "[data][cifar10]") {
+TEST_CASE("cifar10: without batches.meta.txt the standard class names are used",
+          "[data][cifar10]") {
   TempDir dir("nometa");
   write_tiny_cifar(dir.path, false);
   ImageDataset test = load_cifar10(dir.path.string(), false);
@@ -214,7 +224,7 @@ TEST_CASE("cifar10: the full copy in CIFAR10_DIR", "[data][cifar10][full]") {
   ImageDataset test = load_cifar10(root, false);
   REQUIRE(test.size() == 10000);
   CHECK(test.classes == std::vector<std::string>{"airplane", "automobile", "bird", "cat", "deer",
-                                                  "dog", "frog", "horse", "ship", "truck"});
+                                                 "dog", "frog", "horse", "ship", "truck"});
   for (int64_t count : class_counts(test)) CHECK(count == 1000);
   ImageDataset train = load_cifar10(root, true);
   REQUIRE(train.size() == 50000);

@@ -1,5 +1,7 @@
 // The `data:` config section: defaults, every key, errors naming the key path, and
 // load_datasets on a tiny CIFAR-10 copy and on the JPEG sample.
+#include "data/config.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "data/config.h"
 
 namespace fs = std::filesystem;
 using namespace cnn;
@@ -28,8 +29,8 @@ struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
     static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("cnnlab_config_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path = fs::temp_directory_path() / ("cnnlab_config_" + name + "_" + std::to_string(::getpid()) +
+                                        "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -45,8 +46,11 @@ void write_tiny_cifar(const fs::path& root, int per_batch) {
       for (int p = 0; p < 3072; ++p) out.put(static_cast<char>((first + r) * 3 + p % 7));
     }
   };
-  for (int b = 0; b < 5; ++b) write(root / ("data_batch_" + std::to_string(b + 1) + ".bin"), per_batch, b * per_batch);
+  for (int b = 0; b < 5; ++b)
+    write(root / ("data_batch_" + std::to_string(b + 1) + ".bin"), per_batch, b * per_batch);
   write(root / "test_batch.bin", 6, 500);
+  std::ofstream meta(root / "batches.meta.txt");
+  for (int k = 0; k < 10; ++k) meta << "class" << k << "\n";
 }
 }  // namespace
 
@@ -146,15 +150,19 @@ TEST_CASE("data config: errors name the key path", "[data][config]") {
   CHECK_THAT(error_of("batch_size: 0"), Catch::Contains("data.batch_size: expected a positive"));
   CHECK_THAT(error_of("batchsize: 3"), Catch::Contains("data.batchsize: unknown key"));
   CHECK_THAT(error_of("batchsize: 3"), Catch::Contains("batch_size"));  // lists the real keys
-  CHECK_THAT(error_of("dataset: mnist"), Catch::Contains("data.dataset: expected cifar10 or imagefolder"));
+  CHECK_THAT(error_of("dataset: mnist"),
+             Catch::Contains("data.dataset: expected cifar10 or imagefolder"));
   CHECK_THAT(error_of("shuffle: maybe"), Catch::Contains("data.shuffle: expected true or false"));
   CHECK_THAT(error_of("augment: hflip"), Catch::Contains("data.augment: expected a list"));
   CHECK_THAT(error_of("augment: [hflip, rotate]"), Catch::Contains("data.augment[1]: expected"));
   CHECK_THAT(error_of("normalize: yes please"), Catch::Contains("data.normalize: expected auto"));
   CHECK_THAT(error_of("normalize: {mean: [0.5]}"), Catch::Contains("needs both mean and std"));
-  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [0]}"), Catch::Contains("data.normalize.std[0]"));
-  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [a]}"), Catch::Contains("data.normalize.std[0]: expected a number"));
-  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [1], scale: 2}"), Catch::Contains("data.normalize.scale"));
+  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [0]}"),
+             Catch::Contains("data.normalize.std[0]"));
+  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [a]}"),
+             Catch::Contains("data.normalize.std[0]: expected a number"));
+  CHECK_THAT(error_of("normalize: {mean: [0.5], std: [1], scale: 2}"),
+             Catch::Contains("data.normalize.scale"));
   CHECK_THAT(error_of("val_size: 1.5"), Catch::Contains("data.val_size"));
   CHECK_THAT(error_of("val_size: -3"), Catch::Contains("data.val_size"));
   CHECK_THAT(error_of("image_size: [1, 2, 3]"), Catch::Contains("data.image_size"));
@@ -169,8 +177,9 @@ TEST_CASE("data config: load_datasets on a CIFAR-10 copy with validation and aut
           "[data][config]") {
   TempDir dir("load");
   write_tiny_cifar(dir.path, 8);
-  DataConfig config = parse("{normalize: auto, val_size: 10, limit_test: 4, batch_size: 7, "
-                            "augment: [hflip], drop_last: true}");
+  DataConfig config = parse(
+      "{normalize: auto, val_size: 10, limit_test: 4, batch_size: 7, "
+      "augment: [hflip], drop_last: true}");
   config.root = dir.path.string();
   const Datasets datasets = load_datasets(config);
   CHECK(datasets.root == dir.path.string());
@@ -215,7 +224,8 @@ TEST_CASE("data config: a wrong channel count in normalize is caught at load", "
 }
 
 TEST_CASE("data config: load_datasets on an image folder", "[data][config]") {
-  const fs::path root = fs::path(CNNLAB_SOURCE_DIR) / ".." / "shared" / "data" / "cifar10-jpg-sample";
+  const fs::path root =
+      fs::path(CNNLAB_SOURCE_DIR) / ".." / "shared" / "data" / "cifar10-jpg-sample";
   if (!fs::is_directory(root)) {
     WARN(root.string() << " is absent; skipping");
     return;

@@ -1,5 +1,7 @@
 // Image folders (root/<class>/<image>): the JPEG sample from ../shared/data, lossless PNG
 // and BMP files written here (exact pixels, resizing, grey to RGB), and corrupt files.
+#include "data/image_folder.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "data/image_folder.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
@@ -29,8 +30,8 @@ struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name) {
     static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("cnnlab_folder_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    path = fs::temp_directory_path() / ("cnnlab_folder_" + name + "_" + std::to_string(::getpid()) +
+                                        "_" + std::to_string(counter++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -49,7 +50,9 @@ void write_png(const fs::path& path, int h, int w, int seed) {
   REQUIRE(stbi_write_png(path.c_str(), w, h, 3, pattern(h, w, seed).data(), w * 3));
 }
 
-fs::path sample_root() { return fs::path(CNNLAB_SOURCE_DIR) / ".." / "shared" / "data" / "cifar10-jpg-sample"; }
+fs::path sample_root() {
+  return fs::path(CNNLAB_SOURCE_DIR) / ".." / "shared" / "data" / "cifar10-jpg-sample";
+}
 
 std::string error_of(const std::function<void()>& fn) {
   try {
@@ -67,8 +70,8 @@ TEST_CASE("image folder: the CIFAR-10 JPEG sample", "[data][image_folder]") {
     WARN(root.string() << " is absent; skipping the JPEG sample checks");
     return;
   }
-  const std::vector<std::string> classes{"airplane", "automobile", "bird", "cat", "deer",
-                                         "dog", "frog", "horse", "ship", "truck"};
+  const std::vector<std::string> classes{"airplane", "automobile", "bird",  "cat",  "deer",
+                                         "dog",      "frog",       "horse", "ship", "truck"};
   const ImageDataset train = load_image_folder((root / "train").string());
   REQUIRE(train.size() == 500);
   CHECK(train.classes == classes);
@@ -131,7 +134,8 @@ TEST_CASE("image folder: other sizes are resized and grey becomes RGB", "[data][
   for (int i = 0; i < 3 * 8 * 12; ++i) REQUIRE(int(dataset.image(1)[i]) == Approx(77).margin(1));
 }
 
-TEST_CASE("image folder: a corrupt image is an error naming it, or skipped", "[data][image_folder]") {
+TEST_CASE("image folder: a corrupt image is an error naming it, or skipped",
+          "[data][image_folder]") {
   TempDir dir("corrupt");
   write_png(dir.path / "cat" / "good.png", 32, 32, 1);
   write_png(dir.path / "dog" / "good.png", 32, 32, 2);

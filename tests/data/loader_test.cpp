@@ -1,5 +1,7 @@
 // DataLoader: coverage of every sample, drop_last, order, seeding by (seed, epoch),
 // prefetch equivalence, starting mid-epoch, and clean shutdown of the worker thread.
+#include "data/loader.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -7,7 +9,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "data/loader.h"
 
 using namespace cnn;
 
@@ -45,7 +46,8 @@ bool same_batches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
     if (a[i].index != b[i].index || a[i].images.shape() != b[i].images.shape()) return false;
-    if (std::memcmp(a[i].images.data(), b[i].images.data(), a[i].images.numel() * sizeof(float)) != 0)
+    if (std::memcmp(a[i].images.data(), b[i].images.data(), a[i].images.numel() * sizeof(float)) !=
+        0)
       return false;
     if (a[i].labels.to_int64_vector() != b[i].labels.to_int64_vector()) return false;
   }
@@ -150,7 +152,8 @@ TEST_CASE("loader: batches depend only on (seed, epoch)", "[data][loader]") {
 TEST_CASE("loader: prefetch on and off give identical batches", "[data][loader]") {
   const ImageDataset dataset = numbered(45);
   DataLoader with(dataset, augmenting(true), 3), without(dataset, augmenting(false), 3);
-  for (int64_t epoch : {0, 1}) CHECK(same_batches(whole_epoch(with, epoch), whole_epoch(without, epoch)));
+  for (int64_t epoch : {0, 1})
+    CHECK(same_batches(whole_epoch(with, epoch), whole_epoch(without, epoch)));
   // make_batch (on the caller's thread) builds the same thing too.
   with.begin_epoch(1);
   CHECK(same_batches({with.make_batch(4)}, {whole_epoch(without, 1)[4]}));

@@ -41,8 +41,8 @@ TEST_CASE("split: validation split is deterministic, disjoint and complete", "[d
   CHECK(split.val.classes == dataset.classes);
   const auto train_ids = ids(split.train), val_ids = ids(split.val);
   std::set<int64_t> all(train_ids.begin(), train_ids.end());
-  for (int64_t id : val_ids) CHECK(all.insert(id).second);  // disjoint
-  CHECK(all.size() == 300);                                  // complete
+  for (int64_t id : val_ids) CHECK(all.insert(id).second);    // disjoint
+  CHECK(all.size() == 300);                                   // complete
   CHECK(std::is_sorted(train_ids.begin(), train_ids.end()));  // original order kept
   CHECK(std::is_sorted(val_ids.begin(), val_ids.end()));
 

@@ -1,11 +1,12 @@
 // The fused transform against a naive reference (pad, crop, flip, normalize, cutout done
 // one step at a time), normalization statistics, and the keyed random choices.
+#include "data/transforms.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
 
 #include "core/error.h"
-#include "data/transforms.h"
 
 using namespace cnn;
 
@@ -27,13 +28,15 @@ std::vector<float> reference(const std::vector<uint8_t>& image, const Normalizat
   std::vector<int> padded(C * ph * pw, 0);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) padded[(c * ph + y + pad) * pw + x + pad] = image[(c * H + y) * W + x];
+      for (int64_t x = 0; x < W; ++x)
+        padded[(c * ph + y + pad) * pw + x + pad] = image[(c * H + y) * W + x];
   std::vector<float> out(C * H * W);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) {
         const int64_t cx = params.flip ? W - 1 - x : x;
-        const int value = padded[(c * ph + y + pad + params.shift_y) * pw + cx + pad + params.shift_x];
+        const int value =
+            padded[(c * ph + y + pad + params.shift_y) * pw + cx + pad + params.shift_x];
         float v = value / 255.0f;
         if (norm.enabled()) v = (v - norm.mean[c]) / norm.std[c];
         out[(c * H + y) * W + x] = v;
@@ -41,8 +44,10 @@ std::vector<float> reference(const std::vector<uint8_t>& image, const Normalizat
   if (params.cutout_y >= 0) {
     const int64_t half = options.cutout_size / 2;
     for (int64_t c = 0; c < C; ++c)
-      for (int64_t y = params.cutout_y - half; y < params.cutout_y - half + options.cutout_size; ++y)
-        for (int64_t x = params.cutout_x - half; x < params.cutout_x - half + options.cutout_size; ++x)
+      for (int64_t y = params.cutout_y - half; y < params.cutout_y - half + options.cutout_size;
+           ++y)
+        for (int64_t x = params.cutout_x - half; x < params.cutout_x - half + options.cutout_size;
+             ++x)
           if (y >= 0 && y < H && x >= 0 && x < W) out[(c * H + y) * W + x] = 0.0f;
   }
   return out;
@@ -179,7 +184,8 @@ TEST_CASE("transforms: computed normalization matches a direct computation", "[d
   dataset.height = 3;
   dataset.width = 3;
   for (int n = 0; n < 5; ++n)
-    for (int i = 0; i < 18; ++i) dataset.images.push_back(static_cast<uint8_t>((n * 31 + i * i * 7) % 256));
+    for (int i = 0; i < 18; ++i)
+      dataset.images.push_back(static_cast<uint8_t>((n * 31 + i * i * 7) % 256));
   dataset.labels.assign(5, 0);
   dataset.classes = {"only"};
   const auto norm = compute_normalization(dataset);

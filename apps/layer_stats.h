@@ -7,16 +7,11 @@
 #include <vector>
 
 #include "apps/run_files.h"
+#include "apps/run_store.h"
 #include "layers/sequential.h"
 
 namespace cnn {
 
-struct LayerStat {
-  int64_t step;
-  std::string layer;  // "3.relu" or a parameter name "0.weight"
-  std::string kind;   // activation_mean | activation_std | grad_norm
-  double value;
-};
 
 class LayerStatsRecorder {
  public:
@@ -24,13 +19,14 @@ class LayerStatsRecorder {
   void attach(Sequential& model, int64_t step);  // records outputs of the next forward
   void detach(Sequential& model);
   void record_gradients(const std::vector<NamedTensor>& parameters, int64_t step);
-  // Statistics recorded since the last call (for the run store).
-  std::vector<LayerStat> take_recent();
+  // Statistics recorded since the last call (for the run store); layer names are
+  // "<index>.<type>" for activations and parameter names for gradients.
+  std::vector<LayerStatRow> take_recent();
 
  private:
-  void add(const LayerStat& stat);
+  void add(const LayerStatRow& stat);
   CsvWriter csv_;
-  std::vector<LayerStat> recent_;
+  std::vector<LayerStatRow> recent_;
 };
 
 }  // namespace cnn

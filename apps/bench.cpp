@@ -1,0 +1,216 @@
+// Synthetic-input benchmark of a config's model.
+#include "apps/bench.h"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "apps/model_setup.h"
+#include "apps/run_files.h"
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "data/config.h"
+#include "layers/conv2d.h"
+#include "layers/fold_batchnorm.h"
+#include "layers/linear.h"
+#include "layers/loss.h"
+#include "optim/factory.h"
+
+namespace cnn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // kilobytes on Linux
+}
+
+// Forward multiply-adds x2 of a layer for one batch (convolutions and linear layers).
+double layer_forward_flops(Module& layer, const Shape& input, const Shape& output) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&layer)) {
+    const Conv2dOptions& o = conv->options();
+    return 2.0 * shape_numel(output) * (o.in_channels / o.groups) * o.kernel_size.first *
+           o.kernel_size.second;
+  }
+  if (layer.type() == "linear") return 2.0 * shape_numel(output) * input.back();
+  return 0.0;
+}
+
+struct LayerTiming {
+  std::string name;
+  double forward = 0, backward = 0, flops = 0;
+};
+
+struct StepTimes {
+  std::vector<double> steps;
+  std::vector<LayerTiming> layers;
+};
+
+// Runs `steps` training steps, timing each layer's forward directly and its backward
+// through identity markers whose backward fires when the gradient reaches that layer.
+StepTimes time_training(Sequential& model, Optimizer& optimizer, const Tensor& images,
+                        const Tensor& labels, int64_t warmup, int64_t steps) {
+  size_t count = model.size();
+  StepTimes times;
+  times.layers.resize(count);
+  std::vector<std::vector<double>> forward(count), backward(count);
+  std::vector<Clock::time_point> reached(count + 1);
+  Shape shape = images.shape();
+  for (size_t i = 0; i < count; ++i) {
+    Shape out = model.at(i)->output_shape(shape);
+    times.layers[i].name = std::to_string(i) + "." + model.at(i)->describe();
+    times.layers[i].flops = layer_forward_flops(*model.at(i), shape, out);
+    shape = out;
+  }
+  model.train();
+  for (int64_t step = 0; step < warmup + steps; ++step) {
+    Clock::time_point step_start = Clock::now();
+    Tensor x = images;
+    for (size_t i = 0; i < count; ++i) {
+      Clock::time_point t = Clock::now();
+      x = model.at(i)->forward(x);
+      forward[i].push_back(since(t));
+      CustomOp marker{"bench_marker", [](const std::vector<Tensor>& in) { return in[0].detach(); },
+                      [&reached, i](const std::vector<Tensor>&, const Tensor&, const Tensor& g) {
+                        reached[i] = Clock::now();
+                        return std::vector<Tensor>{g};
+                      }};
+      if (x.requires_grad()) x = marker({x});
+    }
+    Tensor loss = cross_entropy(x, labels);
+    optimizer.zero_grad();
+    Clock::time_point backward_start = Clock::now();
+    loss.backward();
+    Clock::time_point backward_end = Clock::now();
+    // Layer i's backward runs between reaching its output marker and the previous one's.
+    for (size_t i = 0; i < count; ++i) {
+      Clock::time_point end = i == 0 ? backward_end : reached[i - 1];
+      Clock::time_point begin = reached[i];
+      if (begin < backward_start) begin = backward_start;
+      backward[i].push_back(std::max(0.0, std::chrono::duration<double>(end - begin).count()));
+    }
+    optimizer.step();
+    if (step >= warmup) times.steps.push_back(since(step_start));
+    std::fill(reached.begin(), reached.end(), backward_start);
+  }
+  for (size_t i = 0; i < count; ++i) {
+    std::vector<double> f(forward[i].begin() + warmup, forward[i].end());
+    std::vector<double> b(backward[i].begin() + warmup, backward[i].end());
+    times.layers[i].forward = median(f);
+    times.layers[i].backward = median(b);
+  }
+  return times;
+}
+
+double time_eval(Sequential& model, const Tensor& images, int64_t warmup, int64_t steps) {
+  NoGradGuard no_grad;
+  model.eval();
+  std::vector<double> seconds;
+  for (int64_t step = 0; step < warmup + steps; ++step) {
+    Clock::time_point t = Clock::now();
+    model.forward(images);
+    if (step >= warmup) seconds.push_back(since(t));
+  }
+  model.train();
+  return median(seconds);
+}
+
+struct BenchResult {
+  double train_step = 0, eval_step = 0, eval_folded_step = 0;
+  StepTimes detail;
+};
+
+BenchResult bench_once(const Config& config, const DataConfig& data, int64_t batch, int64_t steps) {
+  std::shared_ptr<Sequential> model = build_model_from_config(config, data);
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.root["optim"], *model, "optim");
+  Shape input = model_input_shape(data);
+  input[0] = batch;
+  Generator gen(config.seed);
+  Tensor images = randn(input, gen);
+  Shape out = model->output_shape(input);
+  std::vector<int64_t> label_values(batch);
+  for (int64_t i = 0; i < batch; ++i) label_values[i] = gen.randint(0, out.back());
+  Tensor labels = Tensor::from_int64({batch}, label_values);
+  BenchResult result;
+  int64_t warmup = std::max<int64_t>(2, steps / 10);
+  result.detail = time_training(*model, *optimizer, images, labels, warmup, steps);
+  result.train_step = median(result.detail.steps);
+  result.eval_step = time_eval(*model, images, warmup, steps);
+  model->eval();
+  fold_batchnorm(*model);
+  result.eval_folded_step = time_eval(*model, images, warmup, steps);
+  return result;
+}
+
+}  // namespace
+
+int run_bench(const Config& config, const BenchOptions& options) {
+  DataConfig data = parse_data_config(config.root["data"], "data");
+  int64_t batch = options.batch > 0 ? options.batch : data.batch_size;
+  int64_t threads = options.threads > 0 ? options.threads : config.train.threads;
+  apply_thread_setting(threads);
+  BenchResult r = bench_once(config, data, batch, options.steps);
+  double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
+         folded_ips = batch / r.eval_folded_step;
+  if (options.json) {
+    JsonObject out;
+    out.string("name", config.name)
+        .integer("batch", batch)
+        .integer("threads", omp_get_max_threads())
+        .number("train_images_per_s", train_ips)
+        .number("eval_images_per_s", eval_ips)
+        .number("eval_folded_images_per_s", folded_ips)
+        .number("median_step_ms", r.train_step * 1000)
+        .number("peak_rss_mb", peak_rss_mb());
+    std::printf("%s", out.str().c_str());
+    return 0;
+  }
+  std::printf("%s: batch %ld, %d threads, %ld timed steps (medians)\n", config.name.c_str(),
+              (long)batch, omp_get_max_threads(), (long)options.steps);
+  std::printf("  training:            %8.1f images/s   (step %.2f ms)\n", train_ips, r.train_step * 1000);
+  std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
+  std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
+  std::printf("  peak resident memory: %.0f MB\n\n", peak_rss_mb());
+  std::printf("  %-56s %9s %9s %9s %9s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s");
+  double total_f = 0, total_b = 0;
+  for (const LayerTiming& l : r.detail.layers) {
+    total_f += l.forward;
+    total_b += l.backward;
+    std::string name = l.name.size() > 56 ? l.name.substr(0, 53) + "..." : l.name;
+    if (l.flops > 0)
+      std::printf("  %-56s %9.2f %9.2f %9.1f %9.1f\n", name.c_str(), l.forward * 1000, l.backward * 1000,
+                  l.flops / l.forward / 1e9, 2 * l.flops / l.backward / 1e9);
+    else
+      std::printf("  %-56s %9.2f %9.2f %9s %9s\n", name.c_str(), l.forward * 1000, l.backward * 1000, "", "");
+  }
+  std::printf("  %-56s %9.2f %9.2f\n", "total (layers)", total_f * 1000, total_b * 1000);
+  if (options.scaling) {
+    std::printf("\n  scaling (training step, ms):\n  %8s %12s %12s\n", "batch", "1 thread", "2 threads");
+    for (int64_t b : {32, 64, 128, 256}) {
+      double ms[2];
+      for (int t = 1; t <= 2; ++t) {
+        apply_thread_setting(t);
+        ms[t - 1] = bench_once(config, data, b, std::max<int64_t>(5, options.steps / 2)).train_step * 1000;
+      }
+      std::printf("  %8ld %12.1f %12.1f\n", (long)b, ms[0], ms[1]);
+    }
+  }
+  return 0;
+}
+
+}  // namespace cnn

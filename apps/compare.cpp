@@ -1,0 +1,63 @@
+// Running an experiment's variants and reporting them.
+#include "apps/compare.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/experiment.h"
+#include "apps/report.h"
+#include "apps/run_files.h"
+#include "apps/signals.h"
+#include "apps/trainer.h"
+#include "core/error.h"
+
+namespace fs = std::filesystem;
+
+namespace cnn {
+
+std::string run_comparison(const std::string& experiment_path, const CompareOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  Experiment experiment = load_experiment(experiment_path, options.overrides);  // validates all
+  std::string out_dir = options.out_dir.empty()
+                            ? (fs::path("runs") / (experiment.name + "-" + timestamp_for_names())).string()
+                            : options.out_dir;
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  CNN_CHECK(!ec, "compare: cannot create '", out_dir, "': ", ec.message());
+  std::string runs_db = (fs::path(out_dir).parent_path().empty() ? fs::path(".")
+                                                                  : fs::path(out_dir).parent_path()) /
+                        "runs.db";
+
+  std::vector<std::string> run_dirs;
+  size_t index = 0;
+  for (const Variant& variant : experiment.variants) {
+    ++index;
+    std::string changes;
+    for (const auto& [key, value] : variant.settings) changes += (changes.empty() ? "" : ", ") + key + "=" + value;
+    spdlog::info("[{}/{}] variant '{}' ({})", index, experiment.variants.size(), variant.name,
+                 changes.empty() ? "base config" : changes);
+    TrainOptions train_options;
+    train_options.out_dir = (fs::path(out_dir) / variant.name).string();
+    train_options.runs_db = runs_db;
+    train_options.quiet = options.quiet;
+    fs::remove(fs::path(train_options.out_dir) / "state.safetensors");  // a rerun into the same folder
+    TrainResult result = train_run(variant.config, train_options);
+    run_dirs.push_back(result.run_dir);
+    if (result.status == "interrupted") {
+      spdlog::warn("compare stopped during variant '{}'; the finished variants are reported", variant.name);
+      break;
+    }
+  }
+  std::vector<RunReport> runs = read_runs(run_dirs);
+  std::string report = write_report(runs, out_dir, "Experiment " + experiment.name);
+  double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;
+  std::printf("\n%s\n", comparison_table(runs).c_str());
+  std::printf("report: %s\nplots:  %s\nwall time: %.1f min\n", report.c_str(),
+              (fs::path(out_dir) / "plots").string().c_str(), minutes);
+  return report;
+}
+
+}  // namespace cnn

@@ -1,0 +1,172 @@
+// Experiment files: base config + shared settings + listed or grid variants.
+#include "apps/experiment.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "apps/model_setup.h"
+#include "core/error.h"
+#include "data/config.h"
+#include "optim/factory.h"
+
+namespace fs = std::filesystem;
+
+namespace cnn {
+
+namespace {
+
+void check_keys(const YAML::Node& node, const std::set<std::string>& known, const std::string& path) {
+  CNN_CHECK(node.IsMap(), path, ": expected a mapping");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    if (known.count(key)) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    CNN_FAIL(path, ".", key, ": unknown key (known keys here: ", list, ")");
+  }
+}
+
+std::string scalar_text(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << value;
+  return out.c_str();
+}
+
+// "optim.lr" -> "lr", for readable grid variant names.
+std::string last_component(const std::string& key) {
+  size_t dot = key.rfind('.');
+  return dot == std::string::npos ? key : key.substr(dot + 1);
+}
+
+std::string safe_name(std::string name) {
+  for (char& c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '='))
+      c = '_';
+  return name;
+}
+
+// Applies a `set:` mapping of dotted keys.
+void apply_set(YAML::Node& root, const YAML::Node& set, const std::string& path, bool must_exist,
+               std::vector<std::pair<std::string, std::string>>* record) {
+  if (!set.IsDefined() || set.IsNull()) return;
+  CNN_CHECK(set.IsMap(), path, ": expected a mapping of dotted keys to values, e.g. {optim.lr: 0.1}");
+  for (auto it = set.begin(); it != set.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    set_dotted(root, key, YAML::Clone(it->second), must_exist, path + "." + key);
+    if (record) record->emplace_back(key, scalar_text(it->second));
+  }
+}
+
+}  // namespace
+
+void validate_runnable(const Config& config, const std::string& where) {
+  try {
+    DataConfig data = parse_data_config(config.root["data"], "data");
+    auto model = build_model_from_config(config, data);
+    auto optimizer = make_optimizer(config.root["optim"], *model, "optim");
+    make_schedule(config.root["schedule"], optimizer->base_lr(), 100, config.train.epochs, "schedule");
+  } catch (const Error& e) {
+    CNN_FAIL(where, ": ", e.what());
+  }
+}
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    CNN_FAIL("experiment '", path, "': cannot open the file");
+  } catch (const YAML::Exception& e) {
+    CNN_FAIL("experiment '", path, "': invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
+  }
+  check_keys(doc, {"name", "base", "set", "variants", "grid"}, path);
+  CNN_CHECK(doc["base"].IsDefined(), path, ": 'base' is required (the config the variants change)");
+  CNN_CHECK(doc["variants"].IsDefined() != doc["grid"].IsDefined(), path,
+            ": give either 'variants' (a list) or 'grid' (a mapping of keys to value lists), not ",
+            doc["variants"].IsDefined() ? "both" : "neither");
+
+  Experiment experiment;
+  experiment.source_path = path;
+  experiment.name = doc["name"].IsDefined() ? doc["name"].as<std::string>()
+                                            : fs::path(path).stem().string();
+  fs::path base_path = fs::path(path).parent_path() / doc["base"].as<std::string>();
+  YAML::Node base;
+  try {
+    base = YAML::LoadFile(base_path.string());
+  } catch (const YAML::BadFile&) {
+    CNN_FAIL(path, ".base: cannot open '", base_path.string(), "' (resolved relative to the experiment file)");
+  } catch (const YAML::Exception& e) {
+    CNN_FAIL(base_path.string(), ": invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
+  }
+  apply_set(base, doc["set"], path + ".set", false, nullptr);
+
+  // Each variant: (name, mapping of dotted key -> value, whether keys must exist).
+  struct Spec {
+    std::string name;
+    YAML::Node set;
+    bool must_exist;
+  };
+  std::vector<Spec> specs;
+  if (doc["variants"].IsDefined()) {
+    YAML::Node list = doc["variants"];
+    CNN_CHECK(list.IsSequence() && list.size() > 0, path, ".variants: expected a non-empty list");
+    std::set<std::string> names;
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string where = path + ".variants[" + std::to_string(i) + "]";
+      check_keys(list[i], {"name", "set"}, where);
+      CNN_CHECK(list[i]["name"].IsDefined(), where, ": 'name' is required");
+      std::string name = list[i]["name"].as<std::string>();
+      CNN_CHECK(names.insert(name).second, where, ": the name '", name, "' is used twice");
+      specs.push_back({name, list[i]["set"], false});
+    }
+  } else {
+    YAML::Node grid = doc["grid"];
+    CNN_CHECK(grid.IsMap() && grid.size() > 0, path, ".grid: expected a mapping of dotted keys to lists");
+    std::vector<std::pair<std::string, YAML::Node>> axes;
+    for (auto it = grid.begin(); it != grid.end(); ++it) {
+      std::string key = it->first.as<std::string>();
+      CNN_CHECK(it->second.IsSequence() && it->second.size() > 0, path, ".grid.", key,
+                ": expected a non-empty list of values");
+      CNN_CHECK(get_dotted(base, key).IsDefined(), path, ".grid.", key, ": the key '", key,
+                "' does not exist in the base config '", base_path.string(), "'");
+      axes.emplace_back(key, it->second);
+    }
+    // Cartesian product, first axis slowest.
+    std::vector<size_t> index(axes.size(), 0);
+    while (true) {
+      YAML::Node set(YAML::NodeType::Map);
+      std::string name;
+      for (size_t a = 0; a < axes.size(); ++a) {
+        YAML::Node value = axes[a].second[index[a]];
+        set[axes[a].first] = value;
+        name += (a ? "_" : "") + last_component(axes[a].first) + "=" + scalar_text(value);
+      }
+      specs.push_back({safe_name(name), set, true});
+      size_t a = axes.size();
+      while (a > 0 && ++index[a - 1] == axes[a - 1].second.size()) index[--a] = 0;
+      if (a == 0) break;
+    }
+  }
+
+  for (const Spec& spec : specs) {
+    YAML::Node root = YAML::Clone(base);
+    Variant variant;
+    variant.name = spec.name;
+    std::string where = path + " variant '" + spec.name + "'";
+    apply_set(root, spec.set, where + " set", spec.must_exist, &variant.settings);
+    for (const std::string& assignment : overrides) apply_override(root, assignment);
+    if (!root["name"].IsDefined() || root["name"].IsNull()) root["name"] = spec.name;
+    try {
+      variant.config = config_from_yaml(root, base_path.string());
+    } catch (const Error& e) {
+      CNN_FAIL(where, ": ", e.what());
+    }
+    validate_runnable(variant.config, where);
+    experiment.variants.push_back(std::move(variant));
+  }
+  return experiment;
+}
+
+}  // namespace cnn

@@ -1,0 +1,27 @@
+// Model and thread set-up shared by the subcommands.
+#include "apps/model_setup.h"
+
+#include <omp.h>
+
+#include "core/gemm.h"
+#include "layers/builder.h"
+
+namespace cnn {
+
+Shape model_input_shape(const DataConfig& data) {
+  if (data.dataset == "cifar10") return {1, 3, 32, 32};
+  return {1, 3, data.image_height, data.image_width};
+}
+
+std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data) {
+  Generator generator(config.seed);
+  return build_model(config.root["model"], model_input_shape(data), generator, "model");
+}
+
+void apply_thread_setting(int64_t threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(static_cast<int>(threads));
+  set_blas_threads(static_cast<int>(threads));
+}
+
+}  // namespace cnn

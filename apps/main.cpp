@@ -5,11 +5,16 @@
 //   cnnlab report  RUN_DIR... [--out DIR]
 //   cnnlab bench   --config FILE [--batch B] [--steps N] [--json]
 //   cnnlab layers
+// User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
+// colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <dlfcn.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -29,6 +34,10 @@ int main(int argc, char** argv) {
                "Data: CIFAR-10 is found through the config's data.root, then $CIFAR10_DIR, then "
                "data/cifar-10-batches-bin."};
   app.require_subcommand(1);
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins,
+                 "Load a shared library of user-defined layers first (repeatable; also "
+                 "$CNNLAB_PLUGINS, colon-separated)");
 
   // ---- train ----
   auto* train = app.add_subcommand("train", "Train a model described by a YAML config");
@@ -94,6 +103,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (const char* env = std::getenv("CNNLAB_PLUGINS")) {
+      std::string list = env;
+      for (size_t start = 0; start <= list.size();) {
+        size_t end = list.find(':', start);
+        if (end == std::string::npos) end = list.size();
+        if (end > start) plugins.push_back(list.substr(start, end - start));
+        start = end + 1;
+      }
+    }
+    for (const std::string& plugin : plugins)
+      if (!dlopen(plugin.c_str(), RTLD_NOW | RTLD_GLOBAL))
+        throw cnn::Error("--plugin '" + plugin + "': cannot load it: " + dlerror());
+
     if (train->parsed()) {
       cnn::TrainOptions options;
       options.out_dir = out_dir;

@@ -52,21 +52,25 @@ ValidRange valid_range(int64_t out, int64_t size, int64_t stride, int64_t offset
   return {begin, end};
 }
 
-// One image plane [H, W] -> its kh*kw column rows (row stride `ld`).
-void unfold_plane(const float* plane, float* rows, int64_t ld, const ConvGeometry& g) {
-  const int64_t H = g.height, W = g.width, OH = g.out_h, OW = g.out_w;
+// Output rows [row_begin, row_end) of one image plane [H, W] -> its kh*kw column rows
+// (row stride `ld`, B = (row_end - row_begin) * OW columns used).
+void unfold_plane(const float* plane, int64_t row_begin, int64_t row_end, float* rows,
+                  int64_t ld, const ConvGeometry& g) {
+  const int64_t W = g.width, OW = g.out_w;
   for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
     const int64_t row_offset = ki * g.dilation_h - g.pad_h;
-    const ValidRange rows_ok = valid_range(OH, H, g.stride_h, row_offset);
+    ValidRange rows_ok = valid_range(g.out_h, g.height, g.stride_h, row_offset);
+    rows_ok.begin = std::clamp(rows_ok.begin, row_begin, row_end);
+    rows_ok.end = std::clamp(rows_ok.end, rows_ok.begin, row_end);
     for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
       const int64_t col_offset = kj * g.dilation_w - g.pad_w;
       const ValidRange cols_ok = valid_range(OW, W, g.stride_w, col_offset);
-      float* row = rows + (ki * g.kernel_w + kj) * ld;
+      float* row = rows + (ki * g.kernel_w + kj) * ld;  // output row oh at (oh - row_begin)*OW
       // Output rows whose tap falls in the padding above or below read zero.
-      std::memset(row, 0, sizeof(float) * rows_ok.begin * OW);
-      std::memset(row + rows_ok.end * OW, 0, sizeof(float) * (OH - rows_ok.end) * OW);
+      std::fill(row, row + (rows_ok.begin - row_begin) * OW, 0.0f);
+      std::fill(row + (rows_ok.end - row_begin) * OW, row + (row_end - row_begin) * OW, 0.0f);
       for (int64_t oh = rows_ok.begin; oh < rows_ok.end; ++oh) {
-        float* dst = row + oh * OW;
+        float* dst = row + (oh - row_begin) * OW;
         const float* src = plane + (oh * g.stride_h + row_offset) * W;  // input row
         std::fill(dst, dst + cols_ok.begin, 0.0f);
         std::fill(dst + cols_ok.end, dst + OW, 0.0f);
@@ -82,18 +86,21 @@ void unfold_plane(const float* plane, float* rows, int64_t ld, const ConvGeometr
   }
 }
 
-// The adjoint of unfold_plane: adds the kh*kw column rows back into the plane.
-void fold_plane(const float* rows, int64_t ld, const ConvGeometry& g, float* plane) {
-  const int64_t H = g.height, W = g.width, OH = g.out_h, OW = g.out_w;
+// The adjoint of unfold_plane: adds the band's kh*kw column rows into the plane.
+void fold_plane(const float* rows, int64_t ld, int64_t row_begin, int64_t row_end,
+                const ConvGeometry& g, float* plane) {
+  const int64_t W = g.width, OW = g.out_w;
   for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
     const int64_t row_offset = ki * g.dilation_h - g.pad_h;
-    const ValidRange rows_ok = valid_range(OH, H, g.stride_h, row_offset);
+    ValidRange rows_ok = valid_range(g.out_h, g.height, g.stride_h, row_offset);
+    rows_ok.begin = std::clamp(rows_ok.begin, row_begin, row_end);
+    rows_ok.end = std::clamp(rows_ok.end, rows_ok.begin, row_end);
     for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
       const int64_t col_offset = kj * g.dilation_w - g.pad_w;
       const ValidRange cols_ok = valid_range(OW, W, g.stride_w, col_offset);
       const float* row = rows + (ki * g.kernel_w + kj) * ld;
       for (int64_t oh = rows_ok.begin; oh < rows_ok.end; ++oh) {
-        const float* src = row + oh * OW;
+        const float* src = row + (oh - row_begin) * OW;
         float* dst = plane + (oh * g.stride_h + row_offset) * W;  // input row
         for (int64_t ow = cols_ok.begin; ow < cols_ok.end; ++ow)
           dst[ow * g.stride_w + col_offset] += src[ow];
@@ -104,26 +111,41 @@ void fold_plane(const float* rows, int64_t ld, const ConvGeometry& g, float* pla
 
 }  // namespace
 
-void im2col(const float* images, int64_t count, const ConvGeometry& g, float* columns) {
+void im2col_rows(const float* images, int64_t count, const ConvGeometry& g, int64_t row_begin,
+                 int64_t row_end, float* columns) {
   const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
-  const int64_t ld = count * g.out_pixels(), plane_size = g.height * g.width;
-#pragma omp parallel for schedule(static) if (planes * taps * g.out_pixels() > 32768)
+  const int64_t band = (row_end - row_begin) * g.out_w, ld = count * band;
+  const int64_t plane_size = g.height * g.width;
+#pragma omp parallel for schedule(static) if (planes * taps * band > 32768)
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t s = p / g.channels, c = p % g.channels;
-    unfold_plane(images + p * plane_size, columns + c * taps * ld + s * g.out_pixels(), ld, g);
+    unfold_plane(images + p * plane_size, row_begin, row_end, columns + c * taps * ld + s * band,
+                 ld, g);
   }
 }
 
-void col2im(const float* columns, int64_t count, const ConvGeometry& g, float* images) {
+void col2im_rows_add(const float* columns, int64_t count, const ConvGeometry& g,
+                     int64_t row_begin, int64_t row_end, float* images) {
   const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
-  const int64_t ld = count * g.out_pixels(), plane_size = g.height * g.width;
-#pragma omp parallel for schedule(static) if (planes * taps * g.out_pixels() > 32768)
+  const int64_t band = (row_end - row_begin) * g.out_w, ld = count * band;
+  const int64_t plane_size = g.height * g.width;
+#pragma omp parallel for schedule(static) if (planes * taps * band > 32768)
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t s = p / g.channels, c = p % g.channels;
-    float* plane = images + p * plane_size;
-    std::memset(plane, 0, sizeof(float) * plane_size);
-    fold_plane(columns + c * taps * ld + s * g.out_pixels(), ld, g, plane);
+    fold_plane(columns + c * taps * ld + s * band, ld, row_begin, row_end, g,
+               images + p * plane_size);
   }
+}
+
+void im2col(const float* images, int64_t count, const ConvGeometry& g, float* columns) {
+  im2col_rows(images, count, g, 0, g.out_h, columns);
+}
+
+void col2im(const float* columns, int64_t count, const ConvGeometry& g, float* images) {
+  const int64_t planes = count * g.channels, plane_size = g.height * g.width;
+#pragma omp parallel for schedule(static) if (planes * plane_size > 32768)
+  for (int64_t p = 0; p < planes; ++p) std::fill_n(images + p * plane_size, plane_size, 0.0f);
+  col2im_rows_add(columns, count, g, 0, g.out_h, images);
 }
 
 }  // namespace cnn

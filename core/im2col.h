@@ -44,4 +44,12 @@ void im2col(const float* images, int64_t count, const ConvGeometry& geometry, fl
 // written by one thread only.
 void col2im(const float* columns, int64_t count, const ConvGeometry& geometry, float* images);
 
+// A band of output rows [row_begin, row_end) only, so a large map can be unfolded a piece
+// at a time that fits in cache: columns [C*kh*kw, count*B] with B = (row_end-row_begin)*OW.
+void im2col_rows(const float* images, int64_t count, const ConvGeometry& geometry,
+                 int64_t row_begin, int64_t row_end, float* columns);
+// Adds the band's columns into images (not zeroed first: bands overlap in the input).
+void col2im_rows_add(const float* columns, int64_t count, const ConvGeometry& geometry,
+                     int64_t row_begin, int64_t row_end, float* images);
+
 }  // namespace cnn

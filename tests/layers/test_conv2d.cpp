@@ -89,12 +89,18 @@ TEST_CASE("conv2d matches the naive convolution over a grid of settings", "[conv
   REQUIRE(cases > 150);
 }
 
-TEST_CASE("conv2d batch chunking: one sample per sgemm, and chunks with a remainder",
+TEST_CASE("conv2d tiling: chunks of samples, single samples, bands of output rows",
           "[conv2d]") {
-  // 33x32 output pixels: wide enough for one sgemm per sample (no scatter).
+  // 33x32 output pixels: one sample per sgemm (no copy through a product buffer).
   compare_with_naive("wide maps", 3, 33, 32, options(3, 5, {3, 3}, 1, 1), 1);
-  // 20x20 = 400 pixels: chunks of 3 samples, so a batch of 5 ends with a chunk of 2.
-  compare_with_naive("chunk remainder", 5, 20, 20, options(3, 4, {3, 3}, 1, 1, 1, 1, false), 2);
+  // 10x10 = 100 pixels: several samples per chunk; a batch of 7 leaves a remainder.
+  compare_with_naive("chunk remainder", 7, 10, 10, options(3, 4, {3, 3}, 1, 1, 1, 1, false), 2);
+  // Columns of 288 x 1024 floats per sample: one sample is cut into bands of output rows
+  // (forward writes each band into the output, backward adds each band into dx).
+  compare_with_naive("bands", 2, 32, 32, options(32, 3, {3, 3}, 1, 1), 4);
+  compare_with_naive("bands, strided", 3, 63, 64, options(32, 2, {3, 3}, 2, 1), 5);
+  compare_with_naive("bands, dilated and grouped", 2, 36, 34,
+                     options(32, 4, {3, 3}, 1, 2, 2, 2), 6);
   // Depthwise with a channel multiplier of 2 and a rectangular stride.
   Conv2dOptions o = options(3, 6, {3, 3}, 1, 1, 1, 3);
   o.stride = {2, 1};

@@ -99,7 +99,7 @@ float* scratch(std::vector<float>& buffer, int64_t floats) {
   if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
   return buffer.data();
 }
-thread_local std::vector<float> columns_scratch, product_scratch, weight_grad_scratch;
+thread_local std::vector<float> columns_scratch, product_scratch;
 
 // How the batch is cut into tiles. A tile's column matrix should fit in the core's L2
 // cache (written by im2col, read at once by sgemm), and tiny maps need several samples
@@ -271,33 +271,29 @@ void conv2d_backward_raw(const ConvProblem& p, const float* x, const float* gy, 
   if (!dx && !dw) return;
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   const int64_t weight_size = p.O * p.rows_g;
-  if (dw) std::fill_n(dw, weight_size, 0.0f);
-  // Each thread sums its chunks' dW^T in its own buffer, then adds it to dw.
-  auto own_weight_grad = [&]() -> float* {
-    if (!dw) return nullptr;
-    float* dw_t = scratch(weight_grad_scratch, weight_size);
-    std::fill_n(dw_t, weight_size, 0.0f);
-    return dw_t;
-  };
   auto run = [&](float* dw_t, int64_t c) {
     backward_chunk(p, x, w, gy, dx, dw_t, c * chunk, std::min(chunk, p.N - c * chunk));
   };
-  if (batch_parallel(chunks)) {
+  // Each thread sums its chunks' dW^T in its own slice; the slices are added in thread
+  // order afterwards, so the result does not depend on which thread finished first.
+  const bool parallel = batch_parallel(chunks);
+  const int slices = parallel ? omp_get_max_threads() : 1;
+  std::vector<float> partial(dw ? slices * weight_size : 0, 0.0f);
+  if (parallel) {
     SingleThreadedBlas single;
-#pragma omp parallel
+#pragma omp parallel num_threads(slices)
     {
-      float* dw_t = own_weight_grad();
+      float* dw_t = dw ? partial.data() + omp_get_thread_num() * weight_size : nullptr;
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
-      if (dw_t) {
-#pragma omp critical(conv2d_weight_grad)
-        add_transposed(p, dw_t, dw);
-      }
     }
   } else {
-    float* dw_t = own_weight_grad();
-    for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
-    if (dw_t) add_transposed(p, dw_t, dw);
+    for (int64_t c = 0; c < chunks; ++c) run(dw ? partial.data() : nullptr, c);
+  }
+  if (dw) {
+    std::fill_n(dw, weight_size, 0.0f);
+    for (int slice = 0; slice < slices; ++slice)
+      add_transposed(p, partial.data() + slice * weight_size, dw);
   }
 }
 

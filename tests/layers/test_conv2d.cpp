@@ -107,6 +107,23 @@ TEST_CASE("conv2d tiling: chunks of samples, single samples, bands of output row
   compare_with_naive("depthwise multiplier 2", 4, 9, 8, o, 3);
 }
 
+TEST_CASE("conv2d gradients repeat bit for bit", "[conv2d]") {
+  // The batch-parallel backward adds per-thread weight-gradient sums in a fixed order.
+  Generator gen(8);
+  Conv2dOptions o = options(5, 7, {3, 3}, 1, 1);
+  Tensor x = uniform_tensor({9, 5, 12, 12}, gen);
+  Tensor w = uniform_tensor({7, 5, 3, 3}, gen).set_requires_grad();
+  Tensor gy = randn({9, 7, 12, 12}, gen);
+  std::vector<std::vector<float>> runs;
+  for (int run = 0; run < 3; ++run) {
+    w.zero_grad();
+    conv2d(x, w, Tensor(), o).backward(gy);
+    runs.push_back(w.grad().to_vector());
+  }
+  REQUIRE(runs[0] == runs[1]);
+  REQUIRE(runs[0] == runs[2]);
+}
+
 TEST_CASE("conv2d gradients pass the finite-difference check", "[conv2d][grad]") {
   Generator gen(5);
   Conv2dOptions o = options(4, 4, {3, 3}, 2, 1, 1, 2, true);

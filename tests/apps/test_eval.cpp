@@ -1,0 +1,193 @@
+// `cnnlab eval`: test loss and accuracy, per-class accuracy and the confusion matrix of saved
+// weights, as JSON; with BN's batch statistics (leaving the running ones untouched) and with
+// BN folded into the convolutions (same predictions).
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/config.h"
+#include "apps/eval_command.h"
+#include "apps/evaluate.h"
+#include "apps/model_setup.h"
+#include "apps/trainer.h"
+#include "core/safetensors.h"
+#include "data/config.h"
+#include "tests/apps/tiny_cifar.h"
+
+using namespace cnn;
+using namespace cnn::testing;
+using Catch::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Redirects this process's stdout (file descriptor 1) into a file while alive.
+class CaptureStdout {
+ public:
+  explicit CaptureStdout(const std::string& path) : path_(path) {
+    std::fflush(stdout);
+    saved_ = ::dup(1);
+    FILE* file = std::fopen(path.c_str(), "w");
+    ::dup2(::fileno(file), 1);
+    std::fclose(file);
+  }
+  std::string finish() {
+    std::fflush(stdout);
+    if (saved_ >= 0) {
+      ::dup2(saved_, 1);
+      ::close(saved_);
+      saved_ = -1;
+    }
+    return read_text(path_);
+  }
+  ~CaptureStdout() { finish(); }
+
+ private:
+  std::string path_;
+  int saved_ = -1;
+};
+
+struct TrainedRun {
+  TempDir tmp{"cnnlab_eval"};
+  Config config;
+  TrainResult result;
+  TrainedRun() {
+    write_tiny_cifar(tmp / "data", 128, 64);
+    write_text(tmp / "tiny.yaml", tiny_config_yaml(tmp / "data", "batch", 2));
+    config = load_config(tmp / "tiny.yaml");
+    TrainOptions options;
+    options.out_dir = tmp / "runs/run";
+    options.quiet = true;
+    result = train_run(config, options);
+  }
+  std::string weights() const { return tmp / "runs/run/checkpoint.safetensors"; }
+};
+
+YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
+                     const std::string& name) {
+  CaptureStdout capture(run.tmp / (name + ".out"));
+  int status = run_eval_command(run.config, run.weights(), true, use_batch_stats, 0, fold_bn);
+  std::string output = capture.finish();
+  REQUIRE(status == 0);
+  INFO(output);
+  // From the first brace: a log line may precede it (see the [!mayfail] case below).
+  size_t brace = output.find('{');
+  REQUIRE(brace != std::string::npos);
+  return YAML::Load(output.substr(brace));  // JSON is YAML
+}
+
+}  // namespace
+
+TEST_CASE("eval --json: loss, accuracy, per-class accuracy and confusion matrix", "[apps][eval]") {
+  TrainedRun run;
+  REQUIRE(run.result.status == "completed");
+  YAML::Node json = eval_json(run, false, false, "plain");
+  CHECK(json["test_acc"].as<double>() == Approx(run.result.final_test_acc));
+  CHECK(json["test_loss"].as<double>() == Approx(run.result.epochs.back().test_loss).epsilon(1e-5));
+  CHECK(json["images"].as<int>() == 64);
+  REQUIRE(json["per_class_accuracy"].IsMap());
+  CHECK(json["per_class_accuracy"].size() == 10);
+  CHECK(json["per_class_accuracy"]["airplane"].IsDefined());
+  REQUIRE(json["confusion_matrix"].IsSequence());
+  REQUIRE(json["confusion_matrix"].size() == 10);
+  int64_t total = 0, diagonal = 0;
+  for (size_t k = 0; k < 10; ++k) {
+    REQUIRE(json["confusion_matrix"][k].size() == 10);
+    for (size_t p = 0; p < 10; ++p) total += json["confusion_matrix"][k][p].as<int64_t>();
+    diagonal += json["confusion_matrix"][k][k].as<int64_t>();
+  }
+  CHECK(total == 64);
+  CHECK(static_cast<double>(diagonal) / total == Approx(json["test_acc"].as<double>()));
+
+  SECTION("--fold-bn: the same predictions") {
+    YAML::Node folded = eval_json(run, false, true, "folded");
+    CHECK(folded["test_acc"].as<double>() == json["test_acc"].as<double>());
+    CHECK(folded["test_loss"].as<double>() == Approx(json["test_loss"].as<double>()).epsilon(1e-4));
+  }
+  SECTION("--use-batch-stats runs") {
+    YAML::Node batch_stats = eval_json(run, true, false, "batch_stats");
+    CHECK(batch_stats["images"].as<int>() == 64);
+    CHECK(batch_stats["test_acc"].as<double>() > 0.1);
+  }
+}
+
+TEST_CASE("eval with batch statistics leaves the running statistics as they were",
+          "[apps][eval]") {
+  TrainedRun run;
+  DataConfig data = parse_data_config(run.config.root["data"], "data");
+  auto model = build_model_from_config(run.config, data);
+  model->load_state_dict(load_safetensors(run.weights()).tensors, true);
+  std::vector<std::vector<float>> before;
+  for (auto& [name, buffer] : model->named_buffers())
+    if (buffer.dtype() == DType::Float32) before.push_back(buffer.to_vector());
+  REQUIRE(before.size() == 2);  // running_mean, running_var
+
+  Datasets datasets = load_datasets(data);
+  DataLoader loader(datasets.test, loader_options(data, datasets.normalization, false), 0);
+  EvalResult with_batch_stats = evaluate(*model, loader, 10, true);
+  CHECK(with_batch_stats.images == 64);
+  size_t i = 0;
+  for (auto& [name, buffer] : model->named_buffers())
+    if (buffer.dtype() == DType::Float32) CHECK(buffer.to_vector() == before[i++]);
+  CHECK(model->training());  // the mode it was in before
+  EvalResult with_running = evaluate(*model, loader, 10, false);
+  CHECK(with_running.accuracy == run.result.final_test_acc);
+}
+
+TEST_CASE("eval: mismatching weights name the tensor", "[apps][eval]") {
+  TrainedRun run;
+  YAML::Node document = YAML::Clone(run.config.root);
+  document["model"]["layers"][5]["linear"]["out_features"] = 5;
+  Config other = config_from_yaml(document, "other.yaml");
+  CHECK_THROWS_WITH(run_eval_command(other, run.weights(), true, false, 0, false),
+                    Contains("--weights") && Contains("5.weight"));
+}
+
+static std::string eval_command_line(const std::string& binary, const TrainedRun& run,
+                                     const std::string& flags) {
+  return "'" + binary + "' eval --config '" + (run.tmp / "tiny.yaml") + "' --weights '" +
+         run.weights() + "' " + flags;
+}
+
+TEST_CASE("cnnlab eval --json and --use-batch-stats through the binary", "[apps][eval][cli]") {
+  const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
+  if (!fs::exists(binary)) {
+    WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");
+    return;
+  }
+  TrainedRun run;
+  CommandResult result = run_command(eval_command_line(binary, run, "--json 2>/dev/null"));
+  REQUIRE(result.status == 0);
+  INFO(result.output);
+  size_t brace = result.output.find('{');  // see the next case for what may come before it
+  REQUIRE(brace != std::string::npos);
+  YAML::Node json = YAML::Load(result.output.substr(brace));
+  CHECK(json["test_acc"].as<double>() == Approx(run.result.final_test_acc));
+  CHECK(json["per_class_accuracy"].size() == 10);
+  CHECK(json["confusion_matrix"].size() == 10);
+
+  CommandResult batch_stats = run_command(eval_command_line(binary, run, "--use-batch-stats 2>&1"));
+  CHECK(batch_stats.status == 0);
+  CHECK_THAT(batch_stats.output, Contains("batch statistics") && Contains("confusion matrix"));
+}
+
+// KNOWN BUG (apps, owned by the lead): the data loader's "data: cifar10 from ..." info line is
+// logged through spdlog's default logger, which writes to STDOUT, so `cnnlab eval --json | jq`
+// gets a log line before the JSON. Fix (docs/apps-tests.md): send the default logger to stderr
+// in apps/main.cpp. Marked [!mayfail] until then: it runs and reports, without failing ctest.
+TEST_CASE("cnnlab eval --json prints only the JSON object on stdout", "[apps][eval][cli][!mayfail]") {
+  const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
+  if (!fs::exists(binary)) {
+    WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");
+    return;
+  }
+  TrainedRun run;
+  CommandResult result = run_command(eval_command_line(binary, run, "--json 2>/dev/null"));
+  REQUIRE(result.status == 0);
+  INFO(result.output);
+  REQUIRE_FALSE(result.output.empty());
+  CHECK(result.output.front() == '{');
+  CHECK_NOTHROW(YAML::Load(result.output)["test_acc"].as<double>());
+}

@@ -119,7 +119,7 @@ TEST_CASE("checkpoint: loads into a fresh model with identical values and output
   CHECK(eval.loss == Approx(result.epochs.back().test_loss).epsilon(1e-6));
 }
 
-TEST_CASE("--init-from: matching weights are the starting point", "[apps][checkpoint]") {
+TEST_CASE("checkpoint: --init-from matching weights are the starting point", "[apps][checkpoint]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
   REQUIRE(train(tiny_config(tmp / "data", 1, 0.05), tmp / "source").status == "completed");
@@ -141,7 +141,7 @@ TEST_CASE("--init-from: matching weights are the starting point", "[apps][checkp
   CHECK_FALSE(same_values(*find(fresh.tensors, "0.weight"), *find(source.tensors, "0.weight")));
 }
 
-TEST_CASE("--init-from: mismatching weights are refused before anything is written",
+TEST_CASE("checkpoint: --init-from mismatching weights are refused before anything is written",
           "[apps][checkpoint]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);

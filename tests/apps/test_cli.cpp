@@ -93,7 +93,7 @@ TEST_CASE("cli: a bad config exits 1 with the key on stderr and writes nothing",
   CHECK_THAT(no_file.err, Contains("nothing.yaml") && Contains("cannot open"));
 }
 
-TEST_CASE("cli: train, resume refusal, report, and a plugin that cannot load", "[apps][cli]") {
+TEST_CASE("cli: train and report through the binary with refusals and a plugin that cannot load", "[apps][cli]") {
   if (!have_binary()) return;
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);

@@ -108,7 +108,7 @@ TEST_CASE("compare: runs every variant and writes the report with every column",
   CHECK(fs::exists(tmp / "runs/norms/plots/bn_epochs.dat"));
 }
 
-TEST_CASE("report: over finished run directories, with a note when gnuplot is missing",
+TEST_CASE("report: over finished run directories with a note when gnuplot is missing",
           "[apps][compare]") {
   TempDir tmp;
   std::string experiment = write_experiment(tmp);

@@ -80,7 +80,7 @@ YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
 
 }  // namespace
 
-TEST_CASE("eval --json: loss, accuracy, per-class accuracy and confusion matrix", "[apps][eval]") {
+TEST_CASE("eval: --json gives loss and accuracy and per-class accuracy and the confusion matrix", "[apps][eval]") {
   TrainedRun run;
   REQUIRE(run.result.status == "completed");
   YAML::Node json = eval_json(run, false, false, "plain");
@@ -113,7 +113,7 @@ TEST_CASE("eval --json: loss, accuracy, per-class accuracy and confusion matrix"
   }
 }
 
-TEST_CASE("eval with batch statistics leaves the running statistics as they were",
+TEST_CASE("eval: batch statistics leave the running statistics as they were",
           "[apps][eval]") {
   TrainedRun run;
   DataConfig data = parse_data_config(run.config.root["data"], "data");
@@ -151,7 +151,7 @@ static std::string eval_command_line(const std::string& binary, const TrainedRun
          run.weights() + "' " + flags;
 }
 
-TEST_CASE("cnnlab eval --json and --use-batch-stats through the binary", "[apps][eval][cli]") {
+TEST_CASE("eval: the cnnlab binary with --json and --use-batch-stats", "[apps][eval][cli]") {
   const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
   if (!fs::exists(binary)) {
     WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");
@@ -177,7 +177,7 @@ TEST_CASE("cnnlab eval --json and --use-batch-stats through the binary", "[apps]
 // logged through spdlog's default logger, which writes to STDOUT, so `cnnlab eval --json | jq`
 // gets a log line before the JSON. Fix (docs/apps-tests.md): send the default logger to stderr
 // in apps/main.cpp. Marked [!mayfail] until then: it runs and reports, without failing ctest.
-TEST_CASE("cnnlab eval --json prints only the JSON object on stdout", "[apps][eval][cli][!mayfail]") {
+TEST_CASE("eval: cnnlab eval --json prints only the JSON object on stdout", "[apps][eval][cli][!mayfail]") {
   const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
   if (!fs::exists(binary)) {
     WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");

@@ -18,7 +18,7 @@ using namespace cnn::testing;
 using Catch::Contains;
 namespace fs = std::filesystem;
 
-TEST_CASE("layer stats: recorded at exactly the requested steps, for every layer",
+TEST_CASE("layer stats: recorded at exactly the requested steps for every layer",
           "[apps][layer_stats]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 160, 32);  // 5 steps per epoch: 10 steps in all
@@ -79,7 +79,7 @@ TEST_CASE("layer stats: recorded at exactly the requested steps, for every layer
   }
 }
 
-TEST_CASE("layer stats: off by default, and no plots for them in the report",
+TEST_CASE("layer stats: off by default and no plots for them in the report",
           "[apps][layer_stats]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);

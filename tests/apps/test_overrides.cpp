@@ -10,7 +10,7 @@ using namespace cnn;
 using namespace cnn::testing;
 using Catch::Contains;
 
-TEST_CASE("--set replaces a nested value, parsed as YAML", "[apps][overrides]") {
+TEST_CASE("overrides: --set replaces a nested value parsed as YAML", "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   apply_override(root, "optim.lr=0.125");
   CHECK(root["optim"]["lr"].as<double>() == 0.125);
@@ -38,7 +38,7 @@ TEST_CASE("--set replaces a nested value, parsed as YAML", "[apps][overrides]") 
   CHECK(root["data"]["root"].as<std::string>() == "a=b");
 }
 
-TEST_CASE("--set creates missing mappings on the way", "[apps][overrides]") {
+TEST_CASE("overrides: --set creates missing mappings on the way", "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   root.remove("train");
   apply_override(root, "train.layer_stats_every=5");
@@ -54,7 +54,7 @@ TEST_CASE("--set creates missing mappings on the way", "[apps][overrides]") {
   CHECK(with_null["train"]["epochs"].as<int>() == 2);
 }
 
-TEST_CASE("--set through a value that is not a mapping is an error naming both keys",
+TEST_CASE("overrides: --set through a value that is not a mapping is an error naming both keys",
           "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   CHECK_THROWS_WITH(apply_override(root, "optim.lr.x=1"),
@@ -64,7 +64,7 @@ TEST_CASE("--set through a value that is not a mapping is an error naming both k
   CHECK(root["optim"]["lr"].as<double>() == 0.05);  // nothing changed
 }
 
-TEST_CASE("--set without '=' or with a bad key or value is an error", "[apps][overrides]") {
+TEST_CASE("overrides: --set without '=' or with a bad key or value is an error", "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   CHECK_THROWS_WITH(apply_override(root, "optim.lr"), Contains("key=value"));
   CHECK_THROWS_WITH(apply_override(root, "=3"), Contains("key=value"));
@@ -72,7 +72,7 @@ TEST_CASE("--set without '=' or with a bad key or value is an error", "[apps][ov
   CHECK_THROWS_WITH(apply_override(root, "optim.lr=[1, 2"), Contains("not valid YAML"));
 }
 
-TEST_CASE("an override of an unknown or mistyped key fails when the config is checked",
+TEST_CASE("overrides: an override of an unknown or mistyped key fails when the config is checked",
           "[apps][overrides]") {
   TempDir tmp;
   write_text(tmp / "tiny.yaml", tiny_config_yaml(tmp / "data"));
@@ -86,7 +86,7 @@ TEST_CASE("an override of an unknown or mistyped key fails when the config is ch
   CHECK(config.source_path == tmp / "tiny.yaml");
 }
 
-TEST_CASE("get_dotted and set_dotted with must_exist", "[apps][overrides]") {
+TEST_CASE("overrides: get_dotted and set_dotted with must_exist", "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   CHECK(get_dotted(root, "optim.lr").as<double>() == 0.05);
   CHECK_FALSE(get_dotted(root, "optim.lrr").IsDefined());

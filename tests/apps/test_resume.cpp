@@ -132,7 +132,7 @@ void check_same_run(const TempDir& tmp, const std::string& a, const std::string&
 
 }  // namespace
 
-TEST_CASE("resume after a finished epoch equals the uninterrupted run", "[apps][resume]") {
+TEST_CASE("resume: after a finished epoch equals the uninterrupted run", "[apps][resume]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 128, 64);
   Config three = config_from_yaml(YAML::Load(resume_config_yaml(tmp / "data", 3)), "tiny.yaml");
@@ -153,7 +153,7 @@ TEST_CASE("resume after a finished epoch equals the uninterrupted run", "[apps][
   check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
 }
 
-TEST_CASE("resume after Ctrl-C mid-epoch equals the uninterrupted run", "[apps][resume]") {
+TEST_CASE("resume: after Ctrl-C mid-epoch equals the uninterrupted run", "[apps][resume]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 128, 64);
   Config config = config_from_yaml(YAML::Load(resume_config_yaml(tmp / "data", 3)), "tiny.yaml");
@@ -183,7 +183,7 @@ TEST_CASE("resume after Ctrl-C mid-epoch equals the uninterrupted run", "[apps][
 // end-of-epoch code saves state.safetensors at (next epoch, batch 0), so a resume skips the
 // rest of that epoch (here steps 6-7). The fix is in docs/apps-tests.md. Marked [!mayfail]
 // until it lands: it runs and reports its failures without failing ctest.
-TEST_CASE("resume after train.max_steps mid-epoch equals the uninterrupted run",
+TEST_CASE("resume: after train.max_steps mid-epoch equals the uninterrupted run",
           "[apps][resume][!mayfail]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 128, 64);
@@ -207,7 +207,7 @@ TEST_CASE("resume after train.max_steps mid-epoch equals the uninterrupted run",
   check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
 }
 
-TEST_CASE("resume of a folder without state.safetensors says how to start again",
+TEST_CASE("resume: a folder without state.safetensors says how to start again",
           "[apps][resume]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);

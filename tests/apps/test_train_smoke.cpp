@@ -119,7 +119,7 @@ TEST_CASE("train: loss falls on tiny data and the run directory is complete", "[
   }
 }
 
-TEST_CASE("train: runs_db puts the database elsewhere; max_steps stops early", "[apps][train]") {
+TEST_CASE("train: runs_db puts the database elsewhere and max_steps stops early", "[apps][train]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
   Config config = config_from_yaml(

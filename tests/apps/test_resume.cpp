@@ -94,8 +94,11 @@ std::map<int64_t, double> logged_losses(const std::string& db, const std::string
   return losses;
 }
 
-// Everything that must match between the uninterrupted run A and the resumed run B.
-void check_same_run(const TempDir& tmp, const std::string& a, const std::string& b) {
+// Everything that must match between the uninterrupted run A and the resumed run B. With
+// `extra_evaluation`, B's first part ended with an evaluation that A never made (a max_steps
+// stop evaluates the weights it stops with), so B's best checkpoint may differ by design.
+void check_same_run(const TempDir& tmp, const std::string& a, const std::string& b,
+                    bool extra_evaluation = false) {
   std::vector<std::string> a_metrics = read_lines(a + "/metrics.csv");
   std::vector<std::string> b_metrics = read_lines(b + "/metrics.csv");
   REQUIRE(a_metrics.size() == 1 + 3 * 4);
@@ -119,13 +122,14 @@ void check_same_run(const TempDir& tmp, const std::string& a, const std::string&
     CHECK(b_epochs[e].train_loss == Approx(a_epochs[e].train_loss).epsilon(1e-6));
   }
   CHECK(same_tensors(a + "/checkpoint.safetensors", b + "/checkpoint.safetensors"));
-  CHECK(same_tensors(a + "/best.safetensors", b + "/best.safetensors"));
   CHECK(same_tensors(a + "/state.safetensors", b + "/state.safetensors"));  // optimizer too
+  if (!extra_evaluation) CHECK(same_tensors(a + "/best.safetensors", b + "/best.safetensors"));
   auto a_summary = read_flat_json(a + "/summary.json");
   auto b_summary = read_flat_json(b + "/summary.json");
   for (const char* key : {"status", "final_test_acc", "best_test_acc", "steps", "epochs_completed",
                           "final_train_acc", "final_test_loss"}) {
     INFO(key);
+    if (extra_evaluation && std::string(key) == "best_test_acc") continue;
     CHECK(b_summary[key] == a_summary[key]);
   }
 }
@@ -204,7 +208,7 @@ TEST_CASE("resume: after train.max_steps mid-epoch equals the uninterrupted run"
   write_text(tmp / "runs/b/config.yaml", to_yaml_string(config.root));  // max_steps lifted
   TrainResult resumed = run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true);
   CHECK(resumed.status == "completed");
-  check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
+  check_same_run(tmp, tmp / "runs/a", tmp / "runs/b", /*extra_evaluation=*/true);
 }
 
 TEST_CASE("resume: a folder without state.safetensors says how to start again",

@@ -27,17 +27,17 @@ SEBlock::SEBlock(int64_t channels, int64_t reduction, bool bias, Generator& gene
 Tensor SEBlock::forward(const Tensor& input) {
   output_shape(input.shape());  // the same checks as at build time
   const int64_t N = input.size(0), C = channels_;
-  Tensor squeezed = mean(input, {2, 3});              // [N, C]: global average pool
-  Tensor hidden = relu(fc1_->forward(squeezed));      // [N, C/r]
-  Tensor gates = sigmoid(fc2_->forward(hidden));      // [N, C], each in (0, 1)
-  return mul(input, reshape(gates, {N, C, 1, 1}));    // [N, C, H, W]: rescaled channels
+  Tensor squeezed = mean(input, {2, 3});            // [N, C]: global average pool
+  Tensor hidden = relu(fc1_->forward(squeezed));    // [N, C/r]
+  Tensor gates = sigmoid(fc2_->forward(hidden));    // [N, C], each in (0, 1)
+  return mul(input, reshape(gates, {N, C, 1, 1}));  // [N, C, H, W]: rescaled channels
 }
 
 Shape SEBlock::output_shape(const Shape& input) const {
   CNN_CHECK(input.size() == 4, describe(), ": expected a 4-d input [N, C, H, W], got ",
             shape_str(input), " (put se_block after a convolution, before flatten)");
-  CNN_CHECK(input[1] == channels_, describe(), ": expected ", channels_,
-            " input channels, got ", shape_str(input));
+  CNN_CHECK(input[1] == channels_, describe(), ": expected ", channels_, " input channels, got ",
+            shape_str(input));
   return input;
 }
 
@@ -57,8 +57,8 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
      {"bias", "true", "biases in the two fully connected layers"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       const Shape& in = context.input_shape;
-      CNN_CHECK(in.size() == 4, "se_block: expected a 4-d input [N, C, H, W], got ",
-                shape_str(in), " (put it after a convolution, before flatten)");
+      CNN_CHECK(in.size() == 4, "se_block: expected a 4-d input [N, C, H, W], got ", shape_str(in),
+                " (put it after a convolution, before flatten)");
       int64_t reduction = args.get_int("reduction", 4);
       CNN_CHECK(reduction >= 1, args.key_path("reduction"), ": must be at least 1, got ",
                 reduction);

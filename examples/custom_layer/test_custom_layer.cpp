@@ -141,8 +141,9 @@ TEST_CASE("examples: se_block matches the formula and its gradients check", "[ex
       "se_block", [&](const std::vector<Tensor>& in) { return block.forward(in[0]); },
       {x, block.fc1().weight(), block.fc1().bias(), block.fc2().weight(), block.fc2().bias()});
 
-  CHECK_THROWS_WITH(block.forward(randn({2, 4, 3, 3}, generator)),
-                    Contains("se_block") && Contains("8 input channels") && Contains("[2, 4, 3, 3]"));
+  CHECK_THROWS_WITH(
+      block.forward(randn({2, 4, 3, 3}, generator)),
+      Contains("se_block") && Contains("8 input channels") && Contains("[2, 4, 3, 3]"));
 }
 
 TEST_CASE("examples: swish_beta matches the formula and its hand-written backward checks",
@@ -161,9 +162,9 @@ TEST_CASE("examples: swish_beta matches the formula and its hand-written backwar
     std::vector<float> y = layer.forward(input).to_vector(), v = input.to_vector();
     for (size_t i = 0; i < v.size(); ++i)
       CHECK(y[i] == Approx(v[i] / (1.0 + std::exp(-beta * v[i]))).margin(1e-6));
-    check_gradients(
-        "swish_beta", [&](const std::vector<Tensor>& in) { return layer.forward(in[0]); },
-        {input, layer.beta()});
+    check_gradients("swish_beta",
+                    [&](const std::vector<Tensor>& in) { return layer.forward(in[0]); },
+                    {input, layer.beta()});
   }
 
   SwishBeta fixed(1.5f, false);
@@ -171,10 +172,10 @@ TEST_CASE("examples: swish_beta matches the formula and its hand-written backwar
   REQUIRE(fixed.named_buffers().size() == 1);
   CHECK(fixed.named_buffers()[0].first == "beta");
   Tensor input = randn({2, 3}, generator).set_requires_grad();
-  check_gradients(
-      "swish_beta (fixed beta)", [&](const std::vector<Tensor>& in) { return fixed.forward(in[0]); },
-      {input});
-  CHECK_THROWS_WITH(swish_beta(input, Tensor::full({2}, 1.0f)), Contains("beta must have shape [1]"));
+  check_gradients("swish_beta (fixed beta)",
+                  [&](const std::vector<Tensor>& in) { return fixed.forward(in[0]); }, {input});
+  CHECK_THROWS_WITH(swish_beta(input, Tensor::full({2}, 1.0f)),
+                    Contains("beta must have shape [1]"));
 }
 
 TEST_CASE("examples: config mistakes with the plugin layers name the layer", "[examples]") {
@@ -194,9 +195,9 @@ TEST_CASE("examples: config mistakes with the plugin layers name the layer", "[e
 TEST_CASE("examples: se_vgg trains on tiny data and its loss falls", "[examples]") {
   TempDir tmp("cnnlab_example");
   write_tiny_cifar(tmp / "data", 128, 32);
-  Config config = load_config(kConfig, {"data.root=" + (tmp / "data"), "data.augment=[]",
-                                        "data.batch_size=32", "train.epochs=2", "train.threads=1",
-                                        "schedule={name: constant}", "optim.lr=0.02"});
+  Config config = load_config(
+      kConfig, {"data.root=" + (tmp / "data"), "data.augment=[]", "data.batch_size=32",
+                "train.epochs=2", "train.threads=1", "schedule={name: constant}", "optim.lr=0.02"});
   TrainOptions options;
   options.out_dir = tmp / "runs/se_vgg";
   options.quiet = true;
@@ -206,7 +207,8 @@ TEST_CASE("examples: se_vgg trains on tiny data and its loss falls", "[examples]
   std::vector<std::string> lines = read_lines(tmp / "runs/se_vgg/metrics.csv");
   REQUIRE(lines.size() == 1 + 2 * 4);
   double first = std::stod(split_csv(lines[1])[3]), last = 0;
-  for (size_t i = lines.size() - 3; i < lines.size(); ++i) last += std::stod(split_csv(lines[i])[3]) / 3;
+  for (size_t i = lines.size() - 3; i < lines.size(); ++i)
+    last += std::stod(split_csv(lines[i])[3]) / 3;
   INFO("first step loss " << first << ", mean of the last three " << last);
   CHECK(last < 0.8 * first);
   CHECK(result.epochs.back().train_loss < result.epochs.front().train_loss);
@@ -241,14 +243,16 @@ TEST_CASE("examples: the cnnlab program loads the plugin with --plugin", "[examp
   CommandResult without = run_command("'" + binary + "' train --config '" + kConfig + "' --out '" +
                                       (tmp / "runs/none") + "' 2>&1");
   CHECK(without.status == 1);
-  CHECK_THAT(without.output, Contains("unknown layer type 'swish_beta'") && Contains("model.layers[2]"));
+  CHECK_THAT(without.output,
+             Contains("unknown layer type 'swish_beta'") && Contains("model.layers[2]"));
 
   // With it, a short run of the example config.
   write_tiny_cifar(tmp / "data", 64, 32);
-  CommandResult train = run_command(
-      "'" + binary + "' --plugin '" + plugin + "' train --config '" + kConfig + "' --set data.root='" +
-      (tmp / "data") + "' --set 'data.augment=[]' --set data.batch_size=32 --set train.epochs=1 " +
-      "--set train.threads=1 --out '" + (tmp / "runs/se_vgg") + "' 2>&1");
+  CommandResult train =
+      run_command("'" + binary + "' --plugin '" + plugin + "' train --config '" + kConfig +
+                  "' --set data.root='" + (tmp / "data") +
+                  "' --set 'data.augment=[]' --set data.batch_size=32 --set train.epochs=1 " +
+                  "--set train.threads=1 --out '" + (tmp / "runs/se_vgg") + "' 2>&1");
   INFO(train.output);
   CHECK(train.status == 0);
   CHECK_THAT(train.output, Contains("se_vgg: completed"));

@@ -43,7 +43,8 @@ Config tiny_config(const std::string& data_root, int64_t epochs, double lr,
                           "tiny.yaml");
 }
 
-TrainResult train(const Config& config, const std::string& out_dir, const std::string& init_from = "") {
+TrainResult train(const Config& config, const std::string& out_dir,
+                  const std::string& init_from = "") {
   TrainOptions options;
   options.out_dir = out_dir;
   options.init_from = init_from;
@@ -93,7 +94,8 @@ TEST_CASE("checkpoint: loads into a fresh model with identical values and output
     CHECK(same_values(tensor, *find(state.tensors, "model." + name)));
   }
   bool has_optimizer_state = false;
-  for (const auto& [name, t] : state.tensors) has_optimizer_state |= name.rfind("optimizer.", 0) == 0;
+  for (const auto& [name, t] : state.tensors)
+    has_optimizer_state |= name.rfind("optimizer.", 0) == 0;
   CHECK(has_optimizer_state);
   CHECK(state.metadata["epoch"] == "2");
   CHECK(state.metadata["batch"] == "0");
@@ -112,7 +114,8 @@ TEST_CASE("checkpoint: loads into a fresh model with identical values and output
     CHECK(same_values(model->forward(input), twin->forward(input)));
   }
   Datasets datasets = load_datasets(data);
-  DataLoader loader(datasets.test, loader_options(data, datasets.normalization, false), config.seed);
+  DataLoader loader(datasets.test, loader_options(data, datasets.normalization, false),
+                    config.seed);
   EvalResult eval = evaluate(*model, loader, 10);
   CHECK(eval.images == 64);
   CHECK(eval.accuracy == result.final_test_acc);
@@ -129,7 +132,8 @@ TEST_CASE("checkpoint: --init-from matching weights are the starting point", "[a
   // what it started from (BN's running statistics do move: they are updated by the forward).
   Config config = tiny_config(tmp / "data", 1, 0.0, "max_steps: 1");
   config.seed = 42;  // another initialisation, which --init-from must replace
-  REQUIRE(train(config, tmp / "start", tmp / "source/checkpoint.safetensors").status == "completed");
+  REQUIRE(train(config, tmp / "start", tmp / "source/checkpoint.safetensors").status ==
+          "completed");
   SafetensorsFile start = load_safetensors(tmp / "start/checkpoint.safetensors");
   for (const char* name : {"0.weight", "1.weight", "1.bias", "5.weight", "5.bias"}) {
     INFO(name);
@@ -163,9 +167,9 @@ TEST_CASE("checkpoint: --init-from mismatching weights are refused before anythi
     CHECK_FALSE(fs::exists(tmp / "runs/wide"));
   }
   SECTION("a missing file") {
-    CHECK_THROWS_WITH(train(tiny_config(tmp / "data", 1, 0.05), tmp / "runs/none",
-                            tmp / "nothing.safetensors"),
-                      Contains("nothing.safetensors"));
+    CHECK_THROWS_WITH(
+        train(tiny_config(tmp / "data", 1, 0.05), tmp / "runs/none", tmp / "nothing.safetensors"),
+        Contains("nothing.safetensors"));
     CHECK_FALSE(fs::exists(tmp / "runs/none"));
   }
   SECTION("a model without normalization lacks the BN tensors") {

@@ -31,8 +31,9 @@ struct Cli {
   std::string out, err;
 };
 Cli cnnlab(const TempDir& tmp, const std::string& arguments) {
-  CommandResult result = run_command(quoted(kBinary) + " " + arguments + " > " +
-                                     quoted(tmp / "stdout.txt") + " 2> " + quoted(tmp / "stderr.txt"));
+  CommandResult result =
+      run_command(quoted(kBinary) + " " + arguments + " > " + quoted(tmp / "stdout.txt") + " 2> " +
+                  quoted(tmp / "stderr.txt"));
   return Cli{result.status, read_text(tmp / "stdout.txt"), read_text(tmp / "stderr.txt")};
 }
 
@@ -46,9 +47,10 @@ TEST_CASE("cli: cnnlab layers lists the layer types with their keys", "[apps][cl
   for (const char* type : {"conv2d", "batchnorm2d", "batchnorm1d", "groupnorm", "linear",
                            "maxpool2d", "relu", "flatten", "dropout", "norm"}) {
     INFO(type);
-    CHECK_THAT(cli.out, Contains("\n" + std::string(type)));
+    CHECK_THAT(cli.out, Contains(std::string("\n").append(type)));
   }
-  CHECK_THAT(cli.out, Contains("out_channels") && Contains("kernel_size") && Contains("[normalization]"));
+  CHECK_THAT(cli.out,
+             Contains("out_channels") && Contains("kernel_size") && Contains("[normalization]"));
 }
 
 TEST_CASE("cli: train --help lists the options", "[apps][cli]") {
@@ -68,11 +70,12 @@ TEST_CASE("cli: a bad config exits 1 with the key on stderr and writes nothing",
   if (!have_binary()) return;
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 10, 5);
-  write_text(tmp / "bad.yaml",
-             tiny_config_yaml(tmp / "data", "batch", 1, 0.05, "epochz: 3"));
-  Cli cli = cnnlab(tmp, "train --config " + quoted(tmp / "bad.yaml") + " --out " + quoted(tmp / "runs/bad"));
+  write_text(tmp / "bad.yaml", tiny_config_yaml(tmp / "data", "batch", 1, 0.05, "epochz: 3"));
+  Cli cli = cnnlab(
+      tmp, "train --config " + quoted(tmp / "bad.yaml") + " --out " + quoted(tmp / "runs/bad"));
   CHECK(cli.status == 1);
-  CHECK_THAT(cli.err, Contains("cnnlab: error:") && Contains("train.epochz") && Contains("unknown key"));
+  CHECK_THAT(cli.err,
+             Contains("cnnlab: error:") && Contains("train.epochz") && Contains("unknown key"));
   CHECK_FALSE(fs::exists(tmp / "runs"));
 
   write_text(tmp / "good.yaml", tiny_config_yaml(tmp / "data"));
@@ -93,7 +96,8 @@ TEST_CASE("cli: a bad config exits 1 with the key on stderr and writes nothing",
   CHECK_THAT(no_file.err, Contains("nothing.yaml") && Contains("cannot open"));
 }
 
-TEST_CASE("cli: train and report through the binary with refusals and a plugin that cannot load", "[apps][cli]") {
+TEST_CASE("cli: train and report through the binary with refusals and a plugin that cannot load",
+          "[apps][cli]") {
   if (!have_binary()) return;
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
@@ -116,7 +120,8 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
   CHECK(resume_with_set.status == 1);
   CHECK_THAT(resume_with_set.err, Contains("--resume") && Contains("drop --config/--set"));
 
-  Cli report = cnnlab(tmp, "report " + quoted(run) + " --out " + quoted(tmp / "report") + " --title T");
+  Cli report =
+      cnnlab(tmp, "report " + quoted(run) + " --out " + quoted(tmp / "report") + " --title T");
   CHECK(report.status == 0);
   CHECK(fs::exists(tmp / "report/report.md"));
   CHECK_THAT(report.out, Contains("| cli | batch |"));
@@ -126,7 +131,8 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
 
   Cli plugin = cnnlab(tmp, "--plugin " + quoted(tmp / "libnothing.so") + " layers");
   CHECK(plugin.status == 1);
-  CHECK_THAT(plugin.err, Contains("--plugin") && Contains("libnothing.so") && Contains("cannot load"));
+  CHECK_THAT(plugin.err,
+             Contains("--plugin") && Contains("libnothing.so") && Contains("cannot load"));
   CommandResult env = run_command("CNNLAB_PLUGINS=" + quoted(tmp / "libenv.so") + " " +
                                   quoted(kBinary) + " layers 2>&1");
   CHECK(env.status == 1);

@@ -37,7 +37,9 @@ std::string write_experiment(const TempDir& tmp) {
 // Runs with $PATH emptied, so that no `gnuplot` can be found.
 struct NoPath {
   std::string saved;
-  NoPath() : saved(std::getenv("PATH") ? std::getenv("PATH") : "") { ::setenv("PATH", "/nonexistent", 1); }
+  NoPath() : saved(std::getenv("PATH") ? std::getenv("PATH") : "") {
+    ::setenv("PATH", "/nonexistent", 1);
+  }
   ~NoPath() { ::setenv("PATH", saved.c_str(), 1); }
 };
 
@@ -73,17 +75,19 @@ TEST_CASE("compare: runs every variant and writes the report with every column",
 
   std::string report = read_text(report_path);
   CHECK_THAT(report, Contains("# Experiment norms"));
-  CHECK_THAT(report, Contains("| variant | norm | final test acc | best test acc | epochs to 50.00% "
-                              "| diverged | step time (ms) | images/s | norm overhead | "
-                              "train-test gap |"));
+  CHECK_THAT(report,
+             Contains("| variant | norm | final test acc | best test acc | epochs to 50.00% "
+                      "| diverged | step time (ms) | images/s | norm overhead | "
+                      "train-test gap |"));
   std::string bn = table_row(report, "bn"), plain = table_row(report, "plain"),
               blowup = table_row(report, "blowup");
   INFO(report);
-  // Ten cells each: | name | norm | final | best | epochs to | diverged | ms | img/s | overhead | gap |
+  // Ten cells each: | name | norm | final | best | epochs to | diverged | ms | img/s | overhead |
+  // gap |
   for (const std::string& row : {bn, plain, blowup})
     CHECK(std::count(row.begin(), row.end(), '|') == 11);
-  CHECK_THAT(bn, Contains("| bn | batch |") && Contains("| no |") && Contains("%") &&
-                     Contains(" pts |"));
+  CHECK_THAT(
+      bn, Contains("| bn | batch |") && Contains("| no |") && Contains("%") && Contains(" pts |"));
   CHECK((bn.find("| +") != std::string::npos || bn.find("| -") != std::string::npos));  // overhead
   CHECK_THAT(plain, Contains("| plain | none |") && Contains("(baseline)"));
   auto blowup_summary = read_flat_json(tmp / "runs/norms/blowup/summary.json");
@@ -98,7 +102,8 @@ TEST_CASE("compare: runs every variant and writes the report with every column",
       INFO(plot);
       CHECK(is_png(tmp / ("runs/norms/" + std::string(plot))));
     }
-    CHECK_THAT(report, Contains("](plots/loss_accuracy.png)") && Contains("](plots/step_loss.png)"));
+    CHECK_THAT(report,
+               Contains("](plots/loss_accuracy.png)") && Contains("](plots/step_loss.png)"));
     CHECK_THAT(report, !Contains("gnuplot is not installed") && !Contains("gnuplot failed"));
   } else {
     WARN("gnuplot is not installed: PNG plots not checked");

@@ -66,8 +66,9 @@ TEST_CASE("config: an unknown train key is named by its path", "[apps][config]")
 TEST_CASE("config: a wrong type is named by its path with the value found", "[apps][config]") {
   expect_error_before_training([](YAML::Node& d) { d["train"]["epochs"] = "abc"; },
                                {"train.epochs", "integer", "'abc'"});
-  expect_error_before_training([](YAML::Node& d) { d["train"]["clip_grad_norm"] = YAML::Load("[1]"); },
-                               {"train.clip_grad_norm", "a number", "a list"});
+  expect_error_before_training(
+      [](YAML::Node& d) { d["train"]["clip_grad_norm"] = YAML::Load("[1]"); },
+      {"train.clip_grad_norm", "a number", "a list"});
   expect_error_before_training([](YAML::Node& d) { d["train"]["epochs"] = 0; },
                                {"train.epochs", "at least 1"});
   expect_error_before_training([](YAML::Node& d) { d["train"]["nan_check"] = "always"; },
@@ -81,8 +82,9 @@ TEST_CASE("config: a missing section or layer list is named", "[apps][config]") 
 }
 
 TEST_CASE("config: an unknown layer type names the layer index", "[apps][config]") {
-  expect_error_before_training([](YAML::Node& d) { d["model"]["layers"][2] = YAML::Load("{relux: {}}"); },
-                               {"model.layers[2]", "unknown layer type 'relux'", "relu"});
+  expect_error_before_training(
+      [](YAML::Node& d) { d["model"]["layers"][2] = YAML::Load("{relux: {}}"); },
+      {"model.layers[2]", "unknown layer type 'relux'", "relu"});
 }
 
 TEST_CASE("config: an unknown layer key names the layer and key", "[apps][config]") {
@@ -139,7 +141,8 @@ TEST_CASE("config: load_config names the file and the YAML line of a syntax erro
   } catch (const Error& e) {
     CHECK_THAT(e.what(), Contains("broken.yaml") && Contains("line"));
   }
-  CHECK_THROWS_WITH(load_config(tmp / "missing.yaml"), Contains("missing.yaml") && Contains("cannot open"));
+  CHECK_THROWS_WITH(load_config(tmp / "missing.yaml"),
+                    Contains("missing.yaml") && Contains("cannot open"));
   write_text(tmp / "list.yaml", "- a\n- b\n");
   CHECK_THROWS_WITH(load_config(tmp / "list.yaml"), Contains("list.yaml") && Contains("mapping"));
 }

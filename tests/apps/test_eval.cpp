@@ -80,7 +80,8 @@ YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
 
 }  // namespace
 
-TEST_CASE("eval: --json gives loss and accuracy and per-class accuracy and the confusion matrix", "[apps][eval]") {
+TEST_CASE("eval: --json gives loss and accuracy and per-class accuracy and the confusion matrix",
+          "[apps][eval]") {
   TrainedRun run;
   REQUIRE(run.result.status == "completed");
   YAML::Node json = eval_json(run, false, false, "plain");
@@ -113,8 +114,7 @@ TEST_CASE("eval: --json gives loss and accuracy and per-class accuracy and the c
   }
 }
 
-TEST_CASE("eval: batch statistics leave the running statistics as they were",
-          "[apps][eval]") {
+TEST_CASE("eval: batch statistics leave the running statistics as they were", "[apps][eval]") {
   TrainedRun run;
   DataConfig data = parse_data_config(run.config.root["data"], "data");
   auto model = build_model_from_config(run.config, data);
@@ -177,7 +177,8 @@ TEST_CASE("eval: the cnnlab binary with --json and --use-batch-stats", "[apps][e
 // logged through spdlog's default logger, which writes to STDOUT, so `cnnlab eval --json | jq`
 // gets a log line before the JSON. Fix (docs/apps-tests.md): send the default logger to stderr
 // in apps/main.cpp. Marked [!mayfail] until then: it runs and reports, without failing ctest.
-TEST_CASE("eval: cnnlab eval --json prints only the JSON object on stdout", "[apps][eval][cli][!mayfail]") {
+TEST_CASE("eval: cnnlab eval --json prints only the JSON object on stdout",
+          "[apps][eval][cli][!mayfail]") {
   const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
   if (!fs::exists(binary)) {
     WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");

@@ -61,14 +61,14 @@ TEST_CASE("experiment: list form with shared settings and --set", "[apps][experi
   CHECK(bn.config.root["optim"]["lr"].as<double>() == 0.05);
   for (const Variant& v : experiment.variants) {
     INFO(v.name);
-    CHECK(v.config.train.epochs == 3);                                  // shared set
-    CHECK(v.config.root["data"]["batch_size"].as<int>() == 16);         // shared set
-    CHECK(v.config.root["optim"]["momentum"].as<double>() == 0.5);      // --set
+    CHECK(v.config.train.epochs == 3);                              // shared set
+    CHECK(v.config.root["data"]["batch_size"].as<int>() == 16);     // shared set
+    CHECK(v.config.root["optim"]["momentum"].as<double>() == 0.5);  // --set
   }
   // The base config's own name wins; the variant name is the run folder's name.
   CHECK(bn.config.name == "tiny");
-  CHECK(plain.settings == std::vector<std::pair<std::string, std::string>>{
-                              {"model.norm", "none"}, {"optim.lr", "0.01"}});
+  CHECK(plain.settings == std::vector<std::pair<std::string, std::string>>{{"model.norm", "none"},
+                                                                           {"optim.lr", "0.01"}});
   CHECK(experiment.variants[2].settings.empty());
 }
 
@@ -78,8 +78,7 @@ TEST_CASE("experiment: a variant without a name in its base config is named afte
   YAML::Node base = YAML::LoadFile(folder.tmp / "models/base.yaml");
   base.remove("name");
   write_text(folder.tmp / "models/base.yaml", to_yaml_string(base));
-  Experiment experiment =
-      load_experiment(folder.write("named", "variants:\n  - {name: only}\n"));
+  Experiment experiment = load_experiment(folder.write("named", "variants:\n  - {name: only}\n"));
   CHECK(experiment.name == "named");  // the file's stem when the experiment has no name
   REQUIRE(experiment.variants.size() == 1);
   CHECK(experiment.variants[0].config.name == "only");
@@ -108,19 +107,20 @@ TEST_CASE("experiment: grid form gives the cartesian product with readable names
 TEST_CASE("experiment: mistakes are named before anything runs", "[apps][experiment]") {
   ExperimentFolder folder;
   SECTION("an unknown key in a variant") {
-    std::string message = load_error(folder.write(
-        "typo", "variants:\n  - {name: bn, set: {model.norm: batch}}\n"
-                "  - {name: plain, sett: {model.norm: none}}\n"));
+    std::string message =
+        load_error(folder.write("typo",
+                                "variants:\n  - {name: bn, set: {model.norm: batch}}\n"
+                                "  - {name: plain, sett: {model.norm: none}}\n"));
     CHECK_THAT(message, Contains("variants[1].sett") && Contains("unknown key") && Contains("set"));
   }
   SECTION("a grid over a key that the base config lacks") {
     std::string message = load_error(folder.write("grid_typo", "grid: {optim.lrr: [0.1, 0.2]}\n"));
-    CHECK_THAT(message, Contains("grid.optim.lrr") && Contains("does not exist") &&
-                            Contains("base.yaml"));
+    CHECK_THAT(message,
+               Contains("grid.optim.lrr") && Contains("does not exist") && Contains("base.yaml"));
   }
   SECTION("both variants and grid") {
-    std::string message = load_error(folder.write(
-        "both", "variants:\n  - {name: a}\ngrid: {model.norm: [batch, none]}\n"));
+    std::string message = load_error(
+        folder.write("both", "variants:\n  - {name: a}\ngrid: {model.norm: [batch, none]}\n"));
     CHECK_THAT(message, Contains("either 'variants'") && Contains("not both"));
   }
   SECTION("neither variants nor grid") {

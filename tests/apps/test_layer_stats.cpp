@@ -46,8 +46,8 @@ TEST_CASE("layer stats: recorded at exactly the requested steps for every layer"
   for (const auto& [step, kinds] : seen) steps.insert(step);
   CHECK(steps == std::set<int64_t>{0, 2, 4, 6, 8});
 
-  const std::set<std::string> layers{"0.conv2d", "1.batchnorm2d", "2.relu",
-                                     "3.maxpool2d", "4.flatten", "5.linear"};
+  const std::set<std::string> layers{"0.conv2d",    "1.batchnorm2d", "2.relu",
+                                     "3.maxpool2d", "4.flatten",     "5.linear"};
   const std::set<std::string> parameters{"0.weight", "1.weight", "1.bias", "5.weight", "5.bias"};
   for (const auto& [step, kinds] : seen) {
     INFO("step " << step);
@@ -83,12 +83,14 @@ TEST_CASE("layer stats: off by default and no plots for them in the report",
           "[apps][layer_stats]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
-  Config config = config_from_yaml(YAML::Load(tiny_config_yaml(tmp / "data", "batch", 1)), "tiny.yaml");
+  Config config =
+      config_from_yaml(YAML::Load(tiny_config_yaml(tmp / "data", "batch", 1)), "tiny.yaml");
   TrainOptions options;
   options.out_dir = tmp / "runs/plain";
   options.quiet = true;
   REQUIRE(train_run(config, options).status == "completed");
   CHECK_FALSE(fs::exists(tmp / "runs/plain/layer_stats.csv"));
-  std::string report = read_text(write_report(read_runs({tmp / "runs/plain"}), tmp / "report", "x"));
+  std::string report =
+      read_text(write_report(read_runs({tmp / "runs/plain"}), tmp / "report", "x"));
   CHECK_THAT(report, !Contains("activation_std.png"));
 }

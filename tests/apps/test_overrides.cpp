@@ -64,7 +64,8 @@ TEST_CASE("overrides: --set through a value that is not a mapping is an error na
   CHECK(root["optim"]["lr"].as<double>() == 0.05);  // nothing changed
 }
 
-TEST_CASE("overrides: --set without '=' or with a bad key or value is an error", "[apps][overrides]") {
+TEST_CASE("overrides: --set without '=' or with a bad key or value is an error",
+          "[apps][overrides]") {
   YAML::Node root = YAML::Load(tiny_config_yaml("data"));
   CHECK_THROWS_WITH(apply_override(root, "optim.lr"), Contains("key=value"));
   CHECK_THROWS_WITH(apply_override(root, "=3"), Contains("key=value"));

@@ -37,13 +37,12 @@ class InterruptAt : public Module {
   std::string type() const override { return "test_interrupt"; }
 };
 
-CNNLAB_REGISTER_LAYER(LayerInfo{"test_interrupt",
-                                "test only: raises SIGINT in a chosen training forward pass",
-                                {},
-                                [](const LayerArgs&, BuildContext&) -> ModulePtr {
-                                  return std::make_shared<InterruptAt>();
-                                },
-                                false});
+CNNLAB_REGISTER_LAYER(LayerInfo{
+    "test_interrupt",
+    "test only: raises SIGINT in a chosen training forward pass",
+    {},
+    [](const LayerArgs&, BuildContext&) -> ModulePtr { return std::make_shared<InterruptAt>(); },
+    false});
 
 // The tiny run with augmentation (random choices keyed by seed, epoch and position must
 // line up on resume) and the interrupt layer last (so it shifts no parameter names).
@@ -211,8 +210,7 @@ TEST_CASE("resume: after train.max_steps mid-epoch equals the uninterrupted run"
   check_same_run(tmp, tmp / "runs/a", tmp / "runs/b", /*extra_evaluation=*/true);
 }
 
-TEST_CASE("resume: a folder without state.safetensors says how to start again",
-          "[apps][resume]") {
+TEST_CASE("resume: a folder without state.safetensors says how to start again", "[apps][resume]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
   Config config = config_from_yaml(YAML::Load(tiny_config_yaml(tmp / "data")), "tiny.yaml");
@@ -220,6 +218,7 @@ TEST_CASE("resume: a folder without state.safetensors says how to start again",
   TrainOptions options;
   options.resume_dir = tmp / "runs/empty";
   options.quiet = true;
-  CHECK_THROWS_WITH(train_run(config, options),
-                    Contains("--resume") && Contains("state.safetensors") && Contains("runs/empty"));
+  CHECK_THROWS_WITH(train_run(config, options), Contains("--resume") &&
+                                                    Contains("state.safetensors") &&
+                                                    Contains("runs/empty"));
 }

@@ -33,9 +33,9 @@ TEST_CASE("train: loss falls on tiny data and the run directory is complete", "[
   CHECK(result.train_images_per_s > 0);
 
   const fs::path dir = options.out_dir;
-  for (const char* file : {"config.yaml", "train.log", "metrics.csv", "epochs.csv",
-                           "checkpoint.safetensors", "best.safetensors", "state.safetensors",
-                           "summary.json"}) {
+  for (const char* file :
+       {"config.yaml", "train.log", "metrics.csv", "epochs.csv", "checkpoint.safetensors",
+        "best.safetensors", "state.safetensors", "summary.json"}) {
     INFO(file);
     CHECK(fs::is_regular_file(dir / file));
     CHECK(fs::file_size(dir / file) > 0);

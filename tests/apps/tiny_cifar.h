@@ -25,8 +25,7 @@ namespace cnn::testing {
 struct TempDir {
   std::string path;
   explicit TempDir(const std::string& prefix = "cnnlab_apps") {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error("TempDir: mkdtemp failed for " + pattern);
     path = pattern;
@@ -45,10 +44,9 @@ struct TempDir {
 // One 3,073-byte record of class `label`: the class colour, darkened on every other pair of
 // rows (even classes) or columns (odd classes), plus uniform noise of +-40.
 inline void append_tiny_record(std::vector<uint8_t>& out, int label, std::mt19937& rng) {
-  static const int palette[10][3] = {{230, 40, 40},  {40, 230, 40},  {40, 40, 230},
-                                     {230, 230, 40}, {230, 40, 230}, {40, 230, 230},
-                                     {230, 130, 40}, {130, 40, 230}, {130, 230, 130},
-                                     {120, 120, 120}};
+  static const int palette[10][3] = {
+      {230, 40, 40},  {40, 230, 40},  {40, 40, 230},  {230, 230, 40},  {230, 40, 230},
+      {40, 230, 230}, {230, 130, 40}, {130, 40, 230}, {130, 230, 130}, {120, 120, 120}};
   std::uniform_int_distribution<int> noise(-40, 40);
   out.push_back(static_cast<uint8_t>(label));
   for (int c = 0; c < 3; ++c)
@@ -79,7 +77,8 @@ inline void write_tiny_cifar(const std::string& folder, int64_t train_images = 1
     std::vector<uint8_t> bytes;
     for (int label : file_labels) append_tiny_record(bytes, label, rng);
     std::ofstream out(std::filesystem::path(folder) / name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
   };
   std::vector<int> train = labels(train_images);
   for (int64_t f = 0; f < 5; ++f) {
@@ -101,11 +100,15 @@ inline std::string tiny_config_yaml(const std::string& data_root, const std::str
   out << "name: tiny\n"
          "seed: 3\n"
          "data:\n"
-         "  root: '" << data_root << "'\n"
+         "  root: '"
+      << data_root
+      << "'\n"
          "  batch_size: 32\n"
          "  normalize: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}\n"
          "model:\n"
-         "  norm: " << norm << "\n"
+         "  norm: "
+      << norm
+      << "\n"
          "  layers:\n"
          "    - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}\n"
          "    - norm: {}\n"
@@ -113,9 +116,12 @@ inline std::string tiny_config_yaml(const std::string& data_root, const std::str
          "    - maxpool2d: {kernel_size: 4}\n"
          "    - flatten: {}\n"
          "    - linear: {out_features: 10}\n"
-         "optim: {name: sgd, lr: " << lr << ", momentum: 0.9}\n"
+         "optim: {name: sgd, lr: "
+      << lr
+      << ", momentum: 0.9}\n"
          "schedule: {name: constant}\n"
-         "train: {epochs: " << epochs << ", threads: 1, log_every: 1000"
+         "train: {epochs: "
+      << epochs << ", threads: 1, log_every: 1000"
       << (extra_train.empty() ? "" : ", " + extra_train) << "}\n";
   return out.str();
 }

@@ -7,6 +7,7 @@
 //   cnnlab layers
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
@@ -30,6 +31,8 @@
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  // Log lines go to stderr so stdout carries only results (`eval --json | jq` works).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("cnnlab_console"));
   CLI::App app{"cnnlab: train CNNs with and without batch normalization and compare them.\n"
                "Data: CIFAR-10 is found through the config's data.root, then $CIFAR10_DIR, then "
                "data/cifar-10-batches-bin."};

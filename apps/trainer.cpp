@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -194,6 +195,12 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
 
   // ---- Checkpointing. ----------------------------------------------------------------------
   int64_t position_epoch = start_epoch, position_batch = start_batch;
+  // Doubles cross the checkpoint as text: print them exactly (std::to_string keeps 6 decimals).
+  auto exact = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.17g", value);
+    return std::string(text);
+  };
   auto save_checkpoint = [&]() {
     std::vector<NamedTensor> weights = model->state_dict();
     save_safetensors((dir / kCheckpointFile).string(), weights, {{"format", "pt"}});
@@ -203,12 +210,12 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
         {"epoch", std::to_string(position_epoch)},
         {"batch", std::to_string(position_batch)},
         {"step", std::to_string(step)},
-        {"best_test_acc", std::to_string(best_test_acc)},
+        {"best_test_acc", exact(best_test_acc)},
         {"epoch_images", std::to_string(sums.images)},
         {"epoch_correct", std::to_string(sums.correct)},
         {"epoch_steps", std::to_string(sums.steps)},
-        {"epoch_loss_sum", std::to_string(sums.loss_sum)},
-        {"epoch_step_seconds", std::to_string(sums.step_seconds)}};
+        {"epoch_loss_sum", exact(sums.loss_sum)},
+        {"epoch_step_seconds", exact(sums.step_seconds)}};
     save_safetensors((dir / kStateFile).string(), state, meta);
   };
 
@@ -278,9 +285,10 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
       double loss_value = loss.item();
       int64_t n = batch->labels.numel();
       int64_t correct = count_correct(logits, batch->labels);
-      metrics.row(std::to_string(epoch + 1) + "," + std::to_string(step) + "," +
-                  std::to_string(lr) + "," + std::to_string(loss_value) + "," +
-                  std::to_string(static_cast<double>(correct) / n));
+      char row[160];
+      std::snprintf(row, sizeof(row), "%ld,%ld,%.6g,%.6g,%.6g", (long)(epoch + 1), (long)step, lr,
+                    loss_value, static_cast<double>(correct) / n);
+      metrics.row(row);
       pending_steps.push_back(StepRow{epoch + 1, step, lr, loss_value, static_cast<double>(correct) / n});
 
       std::string problem;
@@ -369,9 +377,13 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                  epoch + 1, settings.epochs, record.train_loss, record.train_acc, record.test_loss,
                  record.test_acc, record.seconds, record.images_per_s);
 
-    position_epoch = epoch + 1;
-    position_batch = 0;
-    sums = EpochSums{};
+    // A max_steps stop inside the epoch keeps its position (and the epoch's sums), so a
+    // resume with max_steps lifted continues with the epoch's remaining batches.
+    if (batch_index >= steps_per_epoch) {
+      position_epoch = epoch + 1;
+      position_batch = 0;
+      sums = EpochSums{};
+    }
     bool improved = test.accuracy > best_test_acc;
     if (improved) best_test_acc = test.accuracy;
     save_checkpoint();

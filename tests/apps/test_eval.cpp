@@ -72,7 +72,7 @@ YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
   std::string output = capture.finish();
   REQUIRE(status == 0);
   INFO(output);
-  // From the first brace: a log line may precede it (see the [!mayfail] case below).
+  // From the first brace (the case below checks nothing precedes it).
   size_t brace = output.find('{');
   REQUIRE(brace != std::string::npos);
   return YAML::Load(output.substr(brace));  // JSON is YAML
@@ -173,12 +173,10 @@ TEST_CASE("eval: the cnnlab binary with --json and --use-batch-stats", "[apps][e
   CHECK_THAT(batch_stats.output, Contains("batch statistics") && Contains("confusion matrix"));
 }
 
-// KNOWN BUG (apps, owned by the lead): the data loader's "data: cifar10 from ..." info line is
-// logged through spdlog's default logger, which writes to STDOUT, so `cnnlab eval --json | jq`
-// gets a log line before the JSON. Fix (docs/apps-tests.md): send the default logger to stderr
-// in apps/main.cpp. Marked [!mayfail] until then: it runs and reports, without failing ctest.
+// Log lines (e.g. the loader's "data: cifar10 from ...") go to stderr, so that
+// `cnnlab eval --json | jq` reads pure JSON.
 TEST_CASE("eval: cnnlab eval --json prints only the JSON object on stdout",
-          "[apps][eval][cli][!mayfail]") {
+          "[apps][eval][cli]") {
   const std::string binary = CNNLAB_BINARY_DIR "/cnnlab";
   if (!fs::exists(binary)) {
     WARN("cnnlab is not built at " << binary << "; build the `cnnlab` target first");

@@ -5,9 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdlib>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "data/jpeg_guard.h"
 #include "data/stb.h"
 
 namespace cnn {
@@ -22,12 +26,38 @@ bool is_image_file(const std::string& path) {
 }
 
 namespace {
+constexpr int64_t kMaxImagePixels = 100'000'000;
+
 // Decodes one file into `out` ([3, height, width]); returns "" or why it failed.
 std::string decode_image(const std::string& path, int64_t height, int64_t width, uint8_t* out) {
+  // Read here rather than by stbi_load: the bytes are checked before stb_image sees them.
+  std::string bytes;
+  try {
+    bytes = read_file(path, "image");
+  } catch (const Error& e) {
+    return e.what();  // inside an OpenMP loop: report, never throw
+  }
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) return "the file is larger than 2 GiB";
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (std::string problem = jpeg_huffman_problem(data, bytes.size()); !problem.empty())
+    return problem;
   int w = 0, h = 0, channels_in_file = 0;
+  // A header can claim a huge image in a few hundred bytes, and stb_image allocates and
+  // decodes all of it (up to 2 GiB, minutes of work per file). Refuse it before decoding.
+  // (stbi_info reports a top-down BMP's height as negative, as it is stored.)
+  if (stbi_info_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &channels_in_file) &&
+      std::abs(static_cast<int64_t>(w)) * std::abs(static_cast<int64_t>(h)) > kMaxImagePixels)
+    return "the image is " + std::to_string(w) + "x" + std::to_string(std::abs(h)) +
+           ", more than the " + std::to_string(kMaxImagePixels / 1000000) +
+           " megapixels cnnlab decodes (a header this large is usually a corrupt file)";
   // Ask for 3 channels: stb converts grey, grey+alpha and RGBA to RGB for us.
-  uint8_t* pixels = stbi_load(path.c_str(), &w, &h, &channels_in_file, 3);
+  uint8_t* pixels =
+      stbi_load_from_memory(data, static_cast<int>(bytes.size()), &w, &h, &channels_in_file, 3);
   if (!pixels) return stbi_failure_reason() ? stbi_failure_reason() : "unknown decoder error";
+  if (w <= 0 || h <= 0) {  // stb_image accepts a BMP of height 0; resizing it divides by 0
+    stbi_image_free(pixels);
+    return "the image is " + std::to_string(w) + "x" + std::to_string(h) + ": it has no pixels";
+  }
   std::vector<uint8_t> resized;
   const uint8_t* hwc = pixels;
   if (h != height || w != width) {

@@ -18,7 +18,9 @@ Shape Flatten::output_shape(const Shape& input) const {
             "..", end_dim_, " do not fit an input ", shape_str(input));
   Shape out(input.begin(), input.begin() + start);
   int64_t merged = 1;
-  for (int64_t d = start; d <= end; ++d) merged *= input[d];
+  for (int64_t d = start; d <= end; ++d)
+    CNN_CHECK(!__builtin_mul_overflow(merged, input[d], &merged), describe(),
+              ": the merged size of input ", shape_str(input), " overflows int64");
   out.push_back(merged);
   out.insert(out.end(), input.begin() + end + 1, input.end());
   return out;

@@ -4,6 +4,7 @@
 #include "optim/factory.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "optim/adam.h"
@@ -259,6 +260,8 @@ std::unique_ptr<Schedule> make_schedule(const YAML::Node& schedule, double base_
              "' (known: constant, step, multistep, exponential, cosine, onecycle)");
   }
   section.check_keys(schedule_keys(), name, used);
+  CNN_CHECK(epochs <= std::numeric_limits<int64_t>::max() / steps_per_epoch, path, ": ", epochs,
+            " epochs of ", steps_per_epoch, " steps is more steps than int64 counts");
   const int64_t total_steps = steps_per_epoch * epochs;
 
   std::unique_ptr<Schedule> out;
@@ -318,7 +321,9 @@ std::unique_ptr<Schedule> make_schedule(const YAML::Node& schedule, double base_
     warmup_key = "warmup_epochs";
     const double warmup_epochs = section.number("warmup_epochs", 0.0);
     check_at_least(section, "warmup_epochs", warmup_epochs, 0.0);
-    warmup_steps = std::llround(warmup_epochs * static_cast<double>(steps_per_epoch));
+    const double warmup = warmup_epochs * static_cast<double>(steps_per_epoch);
+    // llround of a value past int64 is undefined; so long a warmup fails the check below.
+    warmup_steps = warmup < 9.0e18 ? std::llround(warmup) : std::numeric_limits<int64_t>::max();
   } else {
     warmup_steps = section.integer("warmup_steps", 0);
     check_at_least(section, "warmup_steps", static_cast<double>(warmup_steps), 0.0);

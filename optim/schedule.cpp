@@ -3,6 +3,7 @@
 #include "optim/schedule.h"
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 namespace cnn {
@@ -49,6 +50,9 @@ StepSchedule::StepSchedule(double base_lr, int64_t step_size_epochs, double gamm
   CNN_CHECK(step_size_epochs > 0, "step schedule: step_size must be > 0 epochs, got ",
             step_size_epochs);
   check_steps_per_epoch(steps_per_epoch, "step");
+  CNN_CHECK(step_size_epochs <= std::numeric_limits<int64_t>::max() / steps_per_epoch,
+            "step schedule: step_size of ", step_size_epochs, " epochs of ", steps_per_epoch,
+            " steps is more steps than int64 counts");
 }
 
 double StepSchedule::lr_at(int64_t step) const {
@@ -77,6 +81,9 @@ MultiStepSchedule::MultiStepSchedule(double base_lr, std::vector<int64_t> milest
     CNN_CHECK(i == 0 || milestone_epochs_[i] > milestone_epochs_[i - 1],
               "multistep schedule: milestones must increase, but milestones[", i,
               "] = ", milestone_epochs_[i], " follows ", milestone_epochs_[i - 1]);
+    CNN_CHECK(milestone_epochs_[i] <= std::numeric_limits<int64_t>::max() / steps_per_epoch,
+              "multistep schedule: milestones[", i, "] = ", milestone_epochs_[i], " epochs of ",
+              steps_per_epoch, " steps is more steps than int64 counts");
   }
 }
 

@@ -49,14 +49,16 @@ for target in "${TARGETS[@]}"; do
   "$BUILD_DIR/fuzz/$target" "$corpus" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$FUZZ_ARTIFACTS/$target-" \
     >"$log" 2>&1 || status=$?
-  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
   [ -n "$executions" ] || executions=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
   coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
   if [ "$status" -ne 0 ]; then
     failed+=("$target")
     summary+=("$target: FOUND A PROBLEM after ${executions:-?} executions (exit $status)")
-    echo "---- $target log (last 60 lines) ----"
-    tail -60 "$log"
+    # The report: from the first sanitizer or libFuzzer error line, without the long stacks.
+    echo "---- $target: $log ----"
+    first=$(grep -n -m1 -E 'runtime error|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|uncaught|terminate called' "$log" | cut -d: -f1 || true)
+    sed -n "${first:-1},\$p" "$log" | grep -v -E '^    #([2-9][0-9]|1[0-9]) ' | head -60
   else
     summary+=("$target: ${executions:-?} executions, ${coverage:-cov: ?}, no finding")
   fi

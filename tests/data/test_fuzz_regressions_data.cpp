@@ -184,3 +184,20 @@ TEST_CASE("An image header declaring a gigantic image is refused before decoding
   CHECK(dataset.size() == 1);
   CHECK(dataset.labels[0] == 1);
 }
+
+TEST_CASE("A PNG whose first IDAT chunk is empty decodes or fails cleanly", "[data][fuzz]") {
+  // stb_image called memcpy(nullptr, ..., 0) here (UBSan: null argument; seen under
+  // scripts/sanitize.sh and the fuzzer). data/stb_image_impl.cpp skips empty copies.
+  const fs::path found =
+      fs::path(CNNLAB_SOURCE_DIR) / "fuzz/corpus/fuzz_image_decode/regression_png_empty_idat";
+  ScratchImages images;
+  images.write("empty_idat.png", read_bytes(found, 2));
+  ImageFolderOptions options;
+  options.height = options.width = 5;
+  try {
+    ImageDataset dataset = load_image_folder(images.root.string(), options);
+    CHECK(dataset.size() == 1);
+  } catch (const Error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("empty_idat.png"));
+  }
+}

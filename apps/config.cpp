@@ -6,23 +6,11 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/yaml_read.h"
 
 namespace cnn {
 
 namespace {
-
-template <typename T>
-T read_scalar(const YAML::Node& node, const std::string& path, const char* expected) {
-  try {
-    if (!node.IsScalar()) throw YAML::BadConversion(node.Mark());
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    std::string found = node.IsScalar() ? "'" + node.Scalar() + "'"
-                        : node.IsSequence() ? "a list"
-                        : node.IsMap() ? "a mapping" : "nothing";
-    CNN_FAIL(path, ": expected ", expected, ", found ", found);
-  }
-}
 
 void check_known_keys(const YAML::Node& node, const std::set<std::string>& known,
                       const std::string& path) {
@@ -134,9 +122,9 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   config.root = document;
   config.source_path = source;
   if (document["name"].IsDefined())
-    config.name = read_scalar<std::string>(document["name"], "name", "a string");
+    config.name = convert<std::string>(document["name"], "name", "a string");
   if (document["seed"].IsDefined())
-    config.seed = read_scalar<uint64_t>(document["seed"], "seed", "a non-negative integer");
+    config.seed = convert<uint64_t>(document["seed"], "seed", "a non-negative integer");
 
   YAML::Node train = document["train"];
   if (train.IsDefined() && !train.IsNull()) {
@@ -146,10 +134,10 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
     check_known_keys(train, known, "train");
     TrainSettings& t = config.train;
     auto get_int = [&](const char* key, int64_t& out) {
-      if (train[key].IsDefined()) out = read_scalar<int64_t>(train[key], std::string("train.") + key, "an integer");
+      if (train[key].IsDefined()) out = convert<int64_t>(train[key], std::string("train.") + key, "an integer");
     };
     auto get_double = [&](const char* key, double& out) {
-      if (train[key].IsDefined()) out = read_scalar<double>(train[key], std::string("train.") + key, "a number");
+      if (train[key].IsDefined()) out = convert<double>(train[key], std::string("train.") + key, "a number");
     };
     get_int("epochs", t.epochs);
     get_int("log_every", t.log_every);
@@ -161,7 +149,7 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
     get_double("label_smoothing", t.label_smoothing);
     get_double("accuracy_threshold", t.accuracy_threshold);
     if (train["nan_check"].IsDefined())
-      t.nan_check = read_scalar<std::string>(train["nan_check"], "train.nan_check", "a string");
+      t.nan_check = convert<std::string>(train["nan_check"], "train.nan_check", "a string");
     CNN_CHECK(t.epochs >= 1, "train.epochs: expected at least 1, found ", t.epochs);
     CNN_CHECK(t.log_every >= 1, "train.log_every: expected at least 1, found ", t.log_every);
     CNN_CHECK(t.layer_stats_every >= 0, "train.layer_stats_every: expected >= 0");

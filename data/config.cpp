@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/yaml_read.h"
 #include "data/cifar10.h"
 #include "data/image_folder.h"
 
@@ -43,23 +44,6 @@ const std::vector<DataKeySpec>& data_keys() {
 }
 
 namespace {
-std::string describe_node(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "nothing";
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsSequence()) return "a list";
-  return "a mapping";
-}
-
-template <typename T>
-T convert(const YAML::Node& node, const std::string& path, const char* expected) {
-  try {
-    if (!node.IsScalar()) throw YAML::BadConversion(node.Mark());
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    CNN_FAIL(path, ": expected ", expected, ", found ", describe_node(node));
-  }
-}
-
 int64_t non_negative(const YAML::Node& node, const std::string& path) {
   const auto value = convert<int64_t>(node, path, "an integer");
   CNN_CHECK(value >= 0, path, ": expected a non-negative integer, found ", value);

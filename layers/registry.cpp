@@ -1,5 +1,6 @@
 // Layer registry and the typed accessors over a layer's YAML keys.
 #include "layers/registry.h"
+#include "core/yaml_read.h"
 
 #include <algorithm>
 #include <map>
@@ -12,22 +13,6 @@ std::map<std::string, LayerInfo>& registry() {
   return layers;
 }
 
-std::string describe_node(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "nothing";
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsSequence()) return "a list";
-  return "a mapping";
-}
-
-template <typename T>
-T convert(const YAML::Node& node, const std::string& path, const char* expected) {
-  try {
-    if (!node.IsScalar()) throw YAML::BadConversion(node.Mark());
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    CNN_FAIL(path, ": expected ", expected, ", found ", describe_node(node));
-  }
-}
 }  // namespace
 
 void register_layer(LayerInfo info) {

@@ -2,6 +2,7 @@
 // keys it uses; a key that is unknown, or known but not used by the chosen name, is an
 // error naming its path (a silently ignored key is a silently different experiment).
 #include "optim/factory.h"
+#include "core/yaml_read.h"
 
 #include <cmath>
 #include <limits>
@@ -52,13 +53,6 @@ const std::vector<KeySpec>& schedule_keys() {
 }
 
 namespace {
-
-std::string describe_node(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "nothing";
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsSequence()) return "a list";
-  return "a mapping";
-}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;

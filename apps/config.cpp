@@ -10,26 +10,6 @@
 
 namespace cnn {
 
-namespace {
-
-void check_known_keys(const YAML::Node& node, const std::set<std::string>& known,
-                      const std::string& path) {
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = it->first.as<std::string>();
-    if (known.count(key)) continue;
-    std::ostringstream list;
-    bool first = true;
-    for (const std::string& k : known) {
-      list << (first ? "" : ", ") << k;
-      first = false;
-    }
-    CNN_FAIL(path.empty() ? key : path + "." + key, ": unknown key (known keys here: ",
-             list.str(), ")");
-  }
-}
-
-}  // namespace
-
 const std::vector<ConfigKeyDoc>& train_keys() {
   static const std::vector<ConfigKeyDoc> keys{
       {"epochs", "1", "passes over the training set"},

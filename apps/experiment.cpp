@@ -7,6 +7,7 @@
 
 #include "apps/model_setup.h"
 #include "core/error.h"
+#include "core/yaml_read.h"
 #include "data/config.h"
 #include "optim/factory.h"
 
@@ -15,17 +16,6 @@ namespace fs = std::filesystem;
 namespace cnn {
 
 namespace {
-
-void check_keys(const YAML::Node& node, const std::set<std::string>& known, const std::string& path) {
-  CNN_CHECK(node.IsMap(), path, ": expected a mapping");
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    std::string key = it->first.as<std::string>();
-    if (known.count(key)) continue;
-    std::string list;
-    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-    CNN_FAIL(path, ".", key, ": unknown key (known keys here: ", list, ")");
-  }
-}
 
 std::string scalar_text(const YAML::Node& value) {
   if (value.IsScalar()) return value.Scalar();
@@ -81,7 +71,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   } catch (const YAML::Exception& e) {
     CNN_FAIL("experiment '", path, "': invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
   }
-  check_keys(doc, {"name", "base", "set", "variants", "grid"}, path);
+  CNN_CHECK(doc.IsMap(), path, ": expected a YAML mapping");
+  check_known_keys(doc, {"name", "base", "set", "variants", "grid"}, path);
   CNN_CHECK(doc["base"].IsDefined(), path, ": 'base' is required (the config the variants change)");
   CNN_CHECK(doc["variants"].IsDefined() != doc["grid"].IsDefined(), path,
             ": give either 'variants' (a list) or 'grid' (a mapping of keys to value lists), not ",
@@ -115,7 +106,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     std::set<std::string> names;
     for (size_t i = 0; i < list.size(); ++i) {
       std::string where = path + ".variants[" + std::to_string(i) + "]";
-      check_keys(list[i], {"name", "set"}, where);
+      CNN_CHECK(list[i].IsMap(), where, ": expected a mapping with name and set");
+      check_known_keys(list[i], {"name", "set"}, where);
       CNN_CHECK(list[i]["name"].IsDefined(), where, ": 'name' is required");
       std::string name = list[i]["name"].as<std::string>();
       CNN_CHECK(names.insert(name).second, where, ": the name '", name, "' is used twice");

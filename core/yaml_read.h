@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <set>
 #include <string>
 
 #include "core/error.h"
@@ -27,6 +28,20 @@ T convert(const YAML::Node& node, const std::string& path, const char* expected)
     return node.as<T>();
   } catch (const YAML::Exception&) {
     CNN_FAIL(path, ": expected ", expected, ", found ", describe_node(node));
+  }
+}
+
+// Every key of the mapping `node` must be in `known`; else "<path>.<key>: unknown key
+// (known keys here: ...)".
+inline void check_known_keys(const YAML::Node& node, const std::set<std::string>& known,
+                             const std::string& path) {
+  if (!node.IsMap()) return;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    if (known.count(key)) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    CNN_FAIL(path.empty() ? key : path + "." + key, ": unknown key (known keys here: ", list, ")");
   }
 }
 

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -185,6 +186,7 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
 
   // Data files for gnuplot (kept even when gnuplot is missing).
   bool any_stats = false;
+  std::map<std::string, int> stat_blocks;  // "<run>_<kind>" -> layers written
   for (const RunReport& r : runs) {
     std::ofstream epochs(plots / (r.name + "_epochs.dat"));
     epochs << "# epoch train_loss train_acc test_loss test_acc\n";
@@ -200,18 +202,29 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
       LayerSeries series = read_layer_stats(stats_csv.string());
       if (series.empty()) continue;
       any_stats = true;
+      // Activations after each ReLU (and the logits), weights' gradients: one block each,
+      // in layer order, so gnuplot draws one labelled line per layer.
+      std::vector<std::string> layers;
+      for (const auto& [layer, kinds] : series) layers.push_back(layer);
+      std::stable_sort(layers.begin(), layers.end(), [](const std::string& a, const std::string& b) {
+        return std::atoi(a.c_str()) < std::atoi(b.c_str());
+      });
       std::ofstream act(plots / (r.name + "_activation_std.dat"));
       std::ofstream grad(plots / (r.name + "_grad_norm.dat"));
-      for (const auto& [layer, kinds] : series) {
-        if (kinds.count("activation_std")) {
+      for (const std::string& layer : layers) {
+        const auto& kinds = series.at(layer);
+        bool shown_activation = layer.ends_with(".relu") || layer.ends_with(".linear");
+        if (kinds.count("activation_std") && shown_activation) {
           act << "\"" << layer << "\"\n";
           for (auto [step, v] : kinds.at("activation_std")) act << step << " " << v << "\n";
           act << "\n\n";
+          stat_blocks[r.name + "_activation_std"] += 1;
         }
-        if (kinds.count("grad_norm") && layer.find("weight") != std::string::npos) {
+        if (kinds.count("grad_norm") && layer.ends_with(".weight")) {
           grad << "\"" << layer << "\"\n";
           for (auto [step, v] : kinds.at("grad_norm")) grad << step << " " << v << "\n";
           grad << "\n\n";
+          stat_blocks[r.name + "_grad_norm"] += 1;
         }
       }
     }
@@ -244,13 +257,16 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
              << quoted(std::string(kind == std::string("grad_norm")
                                        ? "gradient L2 norm per weight over training"
                                        : "activation std per layer over training"))
-             << "\nset xlabel 'step'\nset logscale y\nset key inside top right font ',7'\n";
+             << "\nset xlabel 'step'\nset ylabel "
+             << quoted(kind == std::string("grad_norm") ? "gradient L2 norm" : "output std (ReLUs, logits)")
+             << "\nset logscale y\nset key outside right font ',7'\n";
       for (const RunReport& r : runs) {
         fs::path data = plots / (r.name + "_" + kind + ".dat");
         script << "set title " << quoted(r.name) << "\n";
-        if (fs::exists(data) && fs::file_size(data) > 0)
-          script << "plot " << quoted(data.string())
-                 << " using 1:2 index 0:999 with lines title columnheader(1)\n";
+        int blocks = stat_blocks[r.name + "_" + kind];
+        if (blocks > 0)
+          script << "plot for [i=0:" << blocks - 1 << "] " << quoted(data.string())
+                 << " index i using 1:2 with lines title columnheader(1)\n";
         else
           script << "plot 0 title 'no data'\n";
       }

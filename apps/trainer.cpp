@@ -86,6 +86,7 @@ std::vector<NamedTensor> strip_prefix(const std::vector<NamedTensor>& tensors, c
 struct EpochSums {
   int64_t images = 0, correct = 0, steps = 0;
   double loss_sum = 0.0, step_seconds = 0.0;
+  double loop_seconds = 0.0;  // wall time of the training loop, waiting for data included
 };
 
 }  // namespace
@@ -166,6 +167,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     sums.steps = std::stoll(meta("epoch_steps"));
     sums.loss_sum = std::stod(meta("epoch_loss_sum"));
     sums.step_seconds = std::stod(meta("epoch_step_seconds"));
+    sums.loop_seconds = std::stod(meta("epoch_loop_seconds"));
     for (const EpochRecord& r : read_epochs_csv((dir / "epochs.csv").string()))
       if (r.epoch < start_epoch) history.push_back(r);
     spdlog::info("resuming '{}' at epoch {}, batch {} (step {})", run_dir, start_epoch + 1,
@@ -215,7 +217,8 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
         {"epoch_correct", std::to_string(sums.correct)},
         {"epoch_steps", std::to_string(sums.steps)},
         {"epoch_loss_sum", exact(sums.loss_sum)},
-        {"epoch_step_seconds", exact(sums.step_seconds)}};
+        {"epoch_step_seconds", exact(sums.step_seconds)},
+        {"epoch_loop_seconds", exact(sums.loop_seconds)}};
     save_safetensors((dir / kStateFile).string(), state, meta);
   };
 
@@ -273,6 +276,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     Progress progress(epoch, settings.epochs, steps_per_epoch, settings.log_every, options.quiet);
     model->train();
     int64_t batch_index = first_batch;
+    Clock::time_point loop_mark = Clock::now();
     while (auto batch = train_loader.next()) {
       Clock::time_point step_start = Clock::now();
       double lr = schedule->lr_at(step);
@@ -332,6 +336,8 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
       sums.loss_sum += loss_value * n;
       sums.steps += 1;
       sums.step_seconds += step_seconds;
+      sums.loop_seconds += seconds_since(loop_mark);
+      loop_mark = Clock::now();
       progress.update(batch_index, n, loss_value, correct);
       ++step;
       ++batch_index;
@@ -358,7 +364,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     store.log_steps(run_id, pending_steps);
     pending_steps.clear();
 
-    double train_seconds = sums.step_seconds;
+    double train_seconds = sums.loop_seconds;  // images/s counts waiting for data too
     EvalResult test = evaluate(*model, test_loader, num_classes);
     EpochRecord record;
     record.epoch = epoch;

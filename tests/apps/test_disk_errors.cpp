@@ -96,7 +96,7 @@ TEST_CASE("A disk that fills up mid-run: clear error naming the path, the last c
   CHECK(summary_status(run_dir) == "completed");
 }
 
-TEST_CASE("--out on a read-only file system: clear error, non-zero exit", "[apps][reliability]") {
+TEST_CASE("A read-only file system as --out: clear error, non-zero exit", "[apps][reliability]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;
   ScratchFolder scratch("cnnlab_rofs");
@@ -118,7 +118,8 @@ TEST_CASE("--out on a read-only file system: clear error, non-zero exit", "[apps
   CHECK_THAT(output, Catch::Contains("Read-only file system"));
 }
 
-TEST_CASE("--out under a regular file: clear error, non-zero exit", "[apps][reliability]") {
+TEST_CASE("A regular file as the parent of --out: clear error, non-zero exit",
+          "[apps][reliability]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;
   ScratchFolder scratch("cnnlab_notdir");

@@ -69,7 +69,7 @@ void check_graceful_stop(int signal) {
 
 }  // namespace
 
-TEST_CASE("SIGINT stops training at a step boundary with a checkpoint; --resume completes",
+TEST_CASE("SIGINT stops training at a step boundary with a checkpoint, then --resume completes",
           "[apps][reliability]") {
   check_graceful_stop(SIGINT);
 }
@@ -78,7 +78,7 @@ TEST_CASE("SIGTERM stops training like SIGINT", "[apps][reliability]") {
   check_graceful_stop(SIGTERM);
 }
 
-TEST_CASE("A second SIGINT exits at once with status 130; the last checkpoint still loads",
+TEST_CASE("A second SIGINT exits at once with status 130 and the last checkpoint still loads",
           "[apps][reliability]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;

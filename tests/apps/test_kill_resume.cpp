@@ -34,8 +34,9 @@ TEST_CASE("SIGKILL during training leaves loadable checkpoints and --resume comp
   if (binary.empty()) return;
   ScratchFolder scratch("cnnlab_kill");
   const std::string data_root = scratch.path + "/cifar";
-  const int64_t train_images = 256, batch = 8, epochs = 2;
-  const int64_t total_steps = train_images / batch * epochs;  // 64
+  const int64_t train_images = 1024, batch = 8, epochs = 2;
+  const int64_t steps_per_epoch = train_images / batch;  // 128
+  const int64_t total_steps = steps_per_epoch * epochs;
   write_tiny_cifar10(data_root, train_images, 16);
   const std::string config = scratch.path + "/config.yaml";
   write_text(config, tiny_config(data_root, train_images, epochs, batch));
@@ -45,18 +46,23 @@ TEST_CASE("SIGKILL during training leaves loadable checkpoints and --resume comp
   const int kills = 5;
   for (int trial = 0; trial < kills; ++trial) {
     const std::string run_dir = scratch.path + "/run" + std::to_string(trial);
-    // The first kill comes early (start-up, before any checkpoint may exist); the others at
-    // a random moment once training is under way, whatever the machine's speed.
+    // The first kill comes during start-up (before any checkpoint may exist); the others
+    // once the log shows a random step of either epoch, plus 0-20 ms, so that they land at
+    // any point of a step (forward, backward, checkpoint write) whatever the machine's speed.
+    const int64_t kill_epoch = 1 + static_cast<int64_t>(random() % epochs);
+    const int64_t kill_step = 1 + static_cast<int64_t>(random() % (steps_per_epoch - 8));
     const int delay_ms =
-        trial == 0 ? static_cast<int>(random() % 50) : 50 + static_cast<int>(random() % 350);
-    INFO("trial " << trial << ": SIGKILL " << delay_ms << " ms "
-                  << (trial == 0 ? "after start" : "after the first step"));
+        trial == 0 ? static_cast<int>(random() % 50) : static_cast<int>(random() % 21);
+    const std::string needle = "epoch " + std::to_string(kill_epoch) + "/" +
+                               std::to_string(epochs) + " step " + std::to_string(kill_step) + "/";
+    INFO("trial " << trial << ": SIGKILL " << delay_ms << " ms after "
+                  << (trial == 0 ? "start" : "'" + needle + "'"));
     {
       CnnlabProcess train(binary, {"train", "--config", config, "--out", run_dir});
       if (trial == 0) {
         train.read_until_ms_after_start(delay_ms);
       } else {
-        REQUIRE(train.wait_for_output("step 1/", 60000));
+        REQUIRE(train.wait_for_output(needle, 60000));
         train.read_for_ms(delay_ms);
       }
       train.send(SIGKILL);
@@ -93,8 +99,8 @@ TEST_CASE("SIGKILL during training leaves loadable checkpoints and --resume comp
                Catch::Contains("\"steps\": " + std::to_string(total_steps)));
     CHECK(check_checkpoints_load(run_dir) == 3);
   }
-  // The schedule above always lands most kills after the first checkpoint; if none did,
-  // this test checked nothing about torn checkpoints.
+  // Trials 1-4 kill after a logged step, so after a checkpoint: if none resumed, this test
+  // checked nothing about torn checkpoints.
   CHECK(killed_mid_run >= 1);
   if (leftover_temporaries > 0)
     WARN(leftover_temporaries

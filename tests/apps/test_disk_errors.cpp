@@ -3,6 +3,7 @@
 // naming the path and a non-zero exit, never a crash or a torn checkpoint. The full and
 // read-only disks are small tmpfs mounts, which need root (CAP_SYS_ADMIN): without it those
 // cases WARN and return.
+#include <sched.h>
 #include <sys/mount.h>
 
 #include <catch2/catch.hpp>
@@ -24,7 +25,13 @@ struct TmpfsMount {
   TmpfsMount(const std::string& where, const std::string& options, unsigned long flags = 0)
       : folder(where) {
     fs::create_directories(folder);
-    mounted = ::mount("tmpfs", folder.c_str(), "tmpfs", flags, options.c_str()) == 0;
+    // In a mount namespace of this process's own (cnnlab, its child, shares it), so the
+    // mount disappears with the process even when it is killed before unmounting.
+    static const bool private_mounts =
+        ::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
+    mounted =
+        private_mounts && ::mount("tmpfs", folder.c_str(), "tmpfs", flags, options.c_str()) == 0;
     if (!mounted)
       WARN("skipped: cannot mount a tmpfs on " << folder << " (" << std::strerror(errno)
                                                << "; needs root)");

@@ -55,10 +55,15 @@ TensorImpl& Tensor::checked_impl() const {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  for (int64_t d : shape)
+  int64_t bytes = static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t d : shape) {
     CNN_CHECK(d >= 0, "tensor: negative dimension in shape ", shape_str(shape));
+    // A wrapped-around size would allocate a tiny buffer for a huge shape (a fuzz finding).
+    CNN_CHECK(!__builtin_mul_overflow(bytes, d, &bytes), "tensor: shape ", shape_str(shape),
+              " holds more bytes than int64 can count");
+  }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype));
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(bytes));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

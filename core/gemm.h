@@ -15,4 +15,17 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
 void set_blas_threads(int threads);
 int blas_threads();
 
+// OpenBLAS single-threaded for a scope (restored after), while OpenMP threads call it: no
+// handing work between two thread pools for every small product.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : before_(blas_threads()) { set_blas_threads(1); }
+  ~SingleThreadedBlas() { set_blas_threads(before_); }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int before_;
+};
+
 }  // namespace cnn

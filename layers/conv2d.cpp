@@ -1,4 +1,5 @@
-// Conv2d forward and backward with im2col + sgemm.
+// Conv2d forward and backward with im2col + sgemm (Winograd F(4x4,3x3) for the 3x3 stride-1
+// layers it suits: core/winograd.h).
 //
 // The batch is processed in chunks of `count` samples: im2col unfolds the chunk into
 // columns [C*kh*kw, count*OH*OW], then one sgemm per group
@@ -23,12 +24,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/im2col.h"
+#include "core/winograd.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -80,13 +83,22 @@ ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
             shape_str(input));
   CNN_CHECK(input[1] == o.in_channels, layer, ": expected ", o.in_channels,
             " input channels, got input ", shape_str(input));
-  const int64_t extent_h = o.dilation.first * (o.kernel_size.first - 1) + 1;
-  const int64_t extent_w = o.dilation.second * (o.kernel_size.second - 1) + 1;
-  CNN_CHECK(extent_h <= input[2] + 2 * o.padding.first &&
-                extent_w <= input[3] + 2 * o.padding.second,
-            layer, ": the kernel (extent ", extent_h, "x", extent_w,
-            " with dilation) is larger than the padded input ", input[2] + 2 * o.padding.first,
-            "x", input[3] + 2 * o.padding.second, " of input ", shape_str(input));
+  // Sizes from a config can be anything up to int64's limit: overflow is an error too.
+  int64_t extent_h = 0, extent_w = 0, padded_h = 0, padded_w = 0;
+  const bool overflow =
+      __builtin_mul_overflow(o.dilation.first, o.kernel_size.first - 1, &extent_h) ||
+      __builtin_add_overflow(extent_h, 1, &extent_h) ||
+      __builtin_mul_overflow(o.dilation.second, o.kernel_size.second - 1, &extent_w) ||
+      __builtin_add_overflow(extent_w, 1, &extent_w) ||
+      __builtin_mul_overflow(o.padding.first, 2, &padded_h) ||
+      __builtin_add_overflow(padded_h, input[2], &padded_h) ||
+      __builtin_mul_overflow(o.padding.second, 2, &padded_w) ||
+      __builtin_add_overflow(padded_w, input[3], &padded_w);
+  CNN_CHECK(!overflow, layer, ": kernel_size, dilation or padding too large for input ",
+            shape_str(input), " (the sizes overflow int64)");
+  CNN_CHECK(extent_h <= padded_h && extent_w <= padded_w, layer, ": the kernel (extent ",
+            extent_h, "x", extent_w, " with dilation) is larger than the padded input ",
+            padded_h, "x", padded_w, " of input ", shape_str(input));
   return make_conv_geometry(o.in_channels, input[2], input[3], o.kernel_size.first,
                             o.kernel_size.second, o.stride.first, o.stride.second,
                             o.padding.first, o.padding.second, o.dilation.first,
@@ -153,18 +165,6 @@ bool batch_parallel(int64_t chunks) {
   return threads > 1 && chunks >= threads && !omp_in_parallel();
 }
 
-// OpenBLAS single-threaded for a scope (restored after), while OpenMP threads call it.
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() : before_(blas_threads()) { set_blas_threads(1); }
-  ~SingleThreadedBlas() { set_blas_threads(before_); }
-  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
-  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
-
- private:
-  int before_;
-};
-
 // Forward of samples [n0, n0 + count): x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null ->
 // y [N,O,OH,OW]. A single sample's product goes straight into y, band by band (row
 // stride P); several samples' product [O, count*P] is copied out with the bias.
@@ -230,6 +230,16 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
   }
 }
 
+// Winograd for the 3x3 stride-1 layers it suits; CNNLAB_CONV_ALGORITHM=im2col turns it off
+// (to compare the two in a benchmark).
+bool use_winograd(const ConvGeometry& g, int64_t groups) {
+  static const bool disabled = [] {
+    const char* algorithm = std::getenv("CNNLAB_CONV_ALGORITHM");
+    return algorithm && std::string(algorithm) == "im2col";
+  }();
+  return !disabled && winograd_applies(g, groups);
+}
+
 // x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW]
 void conv2d_forward_raw(const ConvProblem& p, const float* x, const float* w, const float* b,
                         float* y) {
@@ -255,8 +265,8 @@ void add_transposed(const ConvProblem& p, const float* dw_t, float* dw) {
 }
 
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx), dw [O,C/g,kh,kw] (if dw), db [O] (if db)
-void conv2d_backward_raw(const ConvProblem& p, const float* x, const float* gy, const float* w,
-                         float* dx, float* dw, float* db) {
+void conv2d_backward_raw(const ConvProblem& p, bool winograd, const float* x, const float* gy,
+                         const float* w, float* dx, float* dw, float* db) {
   if (db) {
 #pragma omp parallel for schedule(static) if (p.N * p.O * p.P > 32768)
     for (int64_t o = 0; o < p.O; ++o) {
@@ -271,6 +281,7 @@ void conv2d_backward_raw(const ConvProblem& p, const float* x, const float* gy, 
     }
   }
   if (!dx && !dw) return;
+  if (winograd) return winograd_conv3x3_backward(p.g, p.N, p.O, x, w, gy, dx, dw);
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   const int64_t weight_size = p.O * p.rows_g;
   auto run = [&](float* dw_t, int64_t c) {
@@ -316,7 +327,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
   const ConvProblem problem(g, N, O, groups);
-  conv2d_forward_raw(problem, x.data(), w.data(), b.defined() ? b.data() : nullptr, out.data());
+  const bool winograd = use_winograd(g, groups);
+  if (winograd) {
+    winograd_conv3x3_forward(g, N, O, x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                             out.data());
+  } else {
+    conv2d_forward_raw(problem, x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                       out.data());
+  }
 
   const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
   const bool need_db = bias.defined() && bias.requires_grad();
@@ -329,7 +347,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
-                     conv2d_backward_raw(problem, need_dw ? saved_x.data() : nullptr,
+                     conv2d_backward_raw(problem, winograd, need_dw ? saved_x.data() : nullptr,
                                          gy.data(), saved_w.data(),
                                          need_dx ? dx.data() : nullptr,
                                          need_dw ? dw.data() : nullptr,

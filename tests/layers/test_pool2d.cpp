@@ -1,6 +1,8 @@
 // Pooling: output sizes (ceil_mode as PyTorch), values and gradients against PyTorch,
 // gradient checks, the registry and the errors.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <catch2/catch.hpp>
 
 #include "core/random.h"
@@ -163,4 +165,41 @@ TEST_CASE("pooling rejects bad inputs with the layer and the shapes", "[pool2d][
   Generator gen(0);
   REQUIRE_THROWS_WITH(build_model(YAML::Load("layers: [{maxpool2d: {stride: 2}}]"), {1, 3, 8, 8}, gen),
                       Catch::Contains("model.layers[0].maxpool2d.kernel_size"));
+}
+
+TEST_CASE("maxpool2d's 2x2 fast path matches the window-by-window definition",
+          "[pool2d]") {
+  // Values from a small set (ties: the first maximum in row-major order wins), one NaN
+  // (it wins its window, as in PyTorch), and odd sizes (the last row and column unused).
+  const int64_t N = 2, C = 3, H = 7, W = 9, OH = 3, OW = 4;
+  Generator gen(11);
+  Tensor x = Tensor::empty({N, C, H, W});
+  uniform_(x, 0.0f, 4.0f, gen);
+  float* px = x.data();
+  for (int64_t i = 0; i < x.numel(); ++i) px[i] = std::floor(px[i]);
+  px[W + 3] = std::numeric_limits<float>::quiet_NaN();  // plane 0, row 1, column 3
+  x.set_requires_grad(true);
+  Tensor y = max_pool2d(x, pool({2, 2}, {2, 2}, {0, 0}, false));
+  REQUIRE(y.shape() == Shape{N, C, OH, OW});
+  Tensor gy = randn(y.shape(), gen);
+  y.backward(gy);
+  std::vector<float> expected_dx(x.numel(), 0.0f);
+  for (int64_t plane = 0; plane < N * C; ++plane)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t best = (plane * H + 2 * oh) * W + 2 * ow;
+        for (int64_t h = 2 * oh; h < 2 * oh + 2; ++h)
+          for (int64_t w = 2 * ow; w < 2 * ow + 2; ++w) {
+            const int64_t i = (plane * H + h) * W + w;
+            if (px[i] > px[best] || (std::isnan(px[i]) && !std::isnan(px[best]))) best = i;
+          }
+        const int64_t k = (plane * OH + oh) * OW + ow;
+        if (std::isnan(px[best])) {
+          REQUIRE(std::isnan(y.data()[k]));
+        } else {
+          REQUIRE(y.data()[k] == px[best]);
+        }
+        expected_dx[best] += gy.data()[k];
+      }
+  REQUIRE(x.grad().to_vector() == expected_dx);
 }

@@ -1,0 +1,36 @@
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray 2016) for 3x3 kernels with stride 1,
+// dilation 1 and one group: each 4x4 block of outputs is computed from a 6x6 input patch
+// with 36 multiplications per channel pair instead of 144, as 36 matrix products
+//   M[xi] (tiles x O) = V[xi] (tiles x C) * U[xi] (C x O)
+// between transformed input patches V = B^T d B and transformed kernels U = G g G^T,
+// followed by the output transform Y = A^T M A. Interpolation points 0, 1, -1, 2, -2, inf.
+//
+// The backward pass is the same algorithm run backwards (the adjoint of every linear step):
+//   dM = A dY A^T,  dU[xi] += V[xi]^T dM[xi],  dV[xi] = dM[xi] U[xi]^T,
+//   dd = B dV B^T (overlapping patches summed),  dg = G^T dU G.
+// Results agree with the direct convolution up to float rounding (relative error ~1e-6
+// to 1e-5 of the output scale; the transforms' coefficients are at most 8).
+#pragma once
+
+#include <cstdint>
+
+#include "core/im2col.h"
+
+namespace cnn {
+
+// Whether the Winograd kernels apply: 3x3, stride 1, dilation 1, one group, at least 8
+// input channels (below that the transforms cost more than the products save).
+bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
+
+// x [N,C,H,W], w [O,C,3,3], b [O] or null -> y [N,O,OH,OW]
+void winograd_conv3x3_forward(const ConvGeometry& geometry, int64_t batch,
+                              int64_t out_channels, const float* x, const float* w,
+                              const float* b, float* y);
+
+// gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx, overwritten) and dw [O,C,3,3] (if dw, overwritten).
+// x is needed only for dw.
+void winograd_conv3x3_backward(const ConvGeometry& geometry, int64_t batch,
+                               int64_t out_channels, const float* x, const float* w,
+                               const float* gy, float* dx, float* dw);
+
+}  // namespace cnn

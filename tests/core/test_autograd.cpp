@@ -43,15 +43,19 @@ TEST_CASE("no-grad scopes record nothing", "[autograd]") {
   REQUIRE_THROWS_WITH(sum(y).backward(), Catch::Contains("does not require grad"));
 }
 
-TEST_CASE("backward releases saved tensors; a second backward is a clear error", "[autograd]") {
+TEST_CASE("backward releases saved tensors, so a second backward is a clear error", "[autograd]") {
   Tensor x = Tensor::ones({2, 2}).set_requires_grad();
   Tensor w = Tensor::ones({2, 2}).set_requires_grad();
-  Tensor loss = sum(matmul(x, w));
-  std::weak_ptr<Node> matmul_node = loss.grad_fn()->inputs[0].grad_fn();
+  // The product is kept alive: released nodes are also freed once no tensor holds them
+  // (the next test), and this one must outlive the backward to be inspected.
+  Tensor product = matmul(x, w);
+  Tensor loss = sum(product);
+  std::shared_ptr<Node> matmul_node = product.grad_fn();
+  REQUIRE(matmul_node != nullptr);
   loss.backward();
-  REQUIRE(matmul_node.lock()->released);
-  REQUIRE(matmul_node.lock()->inputs.empty());
-  REQUIRE_FALSE(static_cast<bool>(matmul_node.lock()->backward));
+  REQUIRE(matmul_node->released);
+  REQUIRE(matmul_node->inputs.empty());
+  REQUIRE_FALSE(static_cast<bool>(matmul_node->backward));
   REQUIRE_THROWS_WITH(loss.backward(), Catch::Contains("already backpropagated"));
 }
 

@@ -125,7 +125,7 @@ TEST_CASE("dropout's gradient (a fixed mask) passes the finite-difference check"
                   {x});
 }
 
-TEST_CASE("a classifier head builds from YAML; dropout seeds from the model generator",
+TEST_CASE("a classifier head builds from YAML, and dropout seeds from the model generator",
           "[linear][dropout][flatten][registry]") {
   const char* config = R"(
 layers:

@@ -31,7 +31,7 @@ TEST_CASE("cross_entropy agrees with PyTorch fixtures, label smoothing included"
   }
 }
 
-TEST_CASE("cross_entropy by hand: uniform logits give log K; smoothing spreads the target",
+TEST_CASE("cross_entropy by hand: uniform logits give log K, and smoothing spreads the target",
           "[loss]") {
   Tensor logits = Tensor::zeros({2, 4});
   Tensor labels = Tensor::from_int64({2}, {1, 3});

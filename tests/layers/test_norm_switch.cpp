@@ -99,7 +99,7 @@ TEST_CASE("norm forwards its keys where they apply and ignores the others", "[no
   REQUIRE_THROWS_WITH(build("batch", "{num_group: 4}"), Catch::Contains("num_group"));
 }
 
-TEST_CASE("norm on features [N, F] becomes batchnorm1d; instance norm there is an error",
+TEST_CASE("norm on features [N, F] becomes batchnorm1d, and instance norm there is an error",
           "[norm_switch]") {
   auto dense = [](const std::string& norm) {
     std::string yaml = "norm: " + norm +

@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/gemm.h"
@@ -22,67 +23,60 @@ namespace cnn {
 namespace {
 
 constexpr int64_t kPoints = 36;                      // transformed values per tile (6x6)
-constexpr int64_t kBlockBudget = int64_t{1} << 18;  // floats of V and M per block: 1 MiB
+constexpr int64_t kBlockBudget = int64_t{1} << 17;  // floats of V and M per block: 512 KiB
 
 // ---- 1-D transforms (applied along both axes of a tile) and their adjoints ----
 //
-// Each works on kLanes channels at once: a "row" is one value of the tile for kLanes
-// consecutive channels, so every loop below is a plain vector loop over lanes.
+// Each works on kLanes channels at once: a Lanes value is one entry of the tile for
+// kLanes consecutive channels (a GCC/clang vector type: one AVX-512 register, or two or
+// four narrower ones on other targets).
 constexpr int64_t kLanes = 16;
-using Lanes = float[kLanes];
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
 
 // B^T z: input patch, 6 -> 6
 inline void input_1d(const Lanes* z, int64_t zs, Lanes* o, int64_t os) {
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const float z0 = z[0][l], z1 = z[zs][l], z2 = z[2 * zs][l], z3 = z[3 * zs][l],
-                z4 = z[4 * zs][l], z5 = z[5 * zs][l];
-    o[0][l] = 4.0f * z0 - 5.0f * z2 + z4;
-    o[os][l] = -4.0f * (z1 + z2) + z3 + z4;
-    o[2 * os][l] = 4.0f * (z1 - z2) - z3 + z4;
-    o[3 * os][l] = 2.0f * (z3 - z1) - z2 + z4;
-    o[4 * os][l] = 2.0f * (z1 - z3) - z2 + z4;
-    o[5 * os][l] = 4.0f * z1 - 5.0f * z3 + z5;
-  }
+  const Lanes z0 = z[0], z1 = z[zs], z2 = z[2 * zs], z3 = z[3 * zs], z4 = z[4 * zs],
+              z5 = z[5 * zs];
+  o[0] = 4.0f * z0 - 5.0f * z2 + z4;
+  o[os] = -4.0f * (z1 + z2) + z3 + z4;
+  o[2 * os] = 4.0f * (z1 - z2) - z3 + z4;
+  o[3 * os] = 2.0f * (z3 - z1) - z2 + z4;
+  o[4 * os] = 2.0f * (z1 - z3) - z2 + z4;
+  o[5 * os] = 4.0f * z1 - 5.0f * z3 + z5;
 }
 
 // B v: adjoint of input_1d (gradient of the input patch), 6 -> 6
 inline void input_adjoint_1d(const Lanes* v, int64_t vs, Lanes* o, int64_t os) {
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const float v0 = v[0][l], v1 = v[vs][l], v2 = v[2 * vs][l], v3 = v[3 * vs][l],
-                v4 = v[4 * vs][l], v5 = v[5 * vs][l];
-    o[0][l] = 4.0f * v0;
-    o[os][l] = 4.0f * (v2 - v1) + 2.0f * (v4 - v3) + 4.0f * v5;
-    o[2 * os][l] = -5.0f * v0 - 4.0f * (v1 + v2) - v3 - v4;
-    o[3 * os][l] = v1 - v2 + 2.0f * (v3 - v4) - 5.0f * v5;
-    o[4 * os][l] = v0 + v1 + v2 + v3 + v4;
-    o[5 * os][l] = v5;
-  }
+  const Lanes v0 = v[0], v1 = v[vs], v2 = v[2 * vs], v3 = v[3 * vs], v4 = v[4 * vs],
+              v5 = v[5 * vs];
+  o[0] = 4.0f * v0;
+  o[os] = 4.0f * (v2 - v1) + 2.0f * (v4 - v3) + 4.0f * v5;
+  o[2 * os] = -5.0f * v0 - 4.0f * (v1 + v2) - v3 - v4;
+  o[3 * os] = v1 - v2 + 2.0f * (v3 - v4) - 5.0f * v5;
+  o[4 * os] = v0 + v1 + v2 + v3 + v4;
+  o[5 * os] = v5;
 }
 
 // A^T m: output, 6 -> 4
 inline void output_1d(const Lanes* m, int64_t ms, Lanes* o, int64_t os) {
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const float m0 = m[0][l], m1 = m[ms][l], m2 = m[2 * ms][l], m3 = m[3 * ms][l],
-                m4 = m[4 * ms][l], m5 = m[5 * ms][l];
-    const float sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
-    o[0][l] = m0 + sum12 + sum34;
-    o[os][l] = diff12 + 2.0f * diff34;
-    o[2 * os][l] = sum12 + 4.0f * sum34;
-    o[3 * os][l] = diff12 + 8.0f * diff34 + m5;
-  }
+  const Lanes m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms], m4 = m[4 * ms],
+              m5 = m[5 * ms];
+  const Lanes sum12 = m1 + m2, diff12 = m1 - m2, sum34 = m3 + m4, diff34 = m3 - m4;
+  o[0] = m0 + sum12 + sum34;
+  o[os] = diff12 + 2.0f * diff34;
+  o[2 * os] = sum12 + 4.0f * sum34;
+  o[3 * os] = diff12 + 8.0f * diff34 + m5;
 }
 
 // A y: adjoint of output_1d (gradient of M from the output gradient), 4 -> 6
 inline void output_adjoint_1d(const Lanes* y, int64_t ys, Lanes* o, int64_t os) {
-  for (int64_t l = 0; l < kLanes; ++l) {
-    const float y0 = y[0][l], y1 = y[ys][l], y2 = y[2 * ys][l], y3 = y[3 * ys][l];
-    o[0][l] = y0;
-    o[os][l] = y0 + y1 + y2 + y3;
-    o[2 * os][l] = y0 - y1 + y2 - y3;
-    o[3 * os][l] = y0 + 2.0f * y1 + 4.0f * y2 + 8.0f * y3;
-    o[4 * os][l] = y0 - 2.0f * y1 + 4.0f * y2 - 8.0f * y3;
-    o[5 * os][l] = y3;
-  }
+  const Lanes y0 = y[0], y1 = y[ys], y2 = y[2 * ys], y3 = y[3 * ys];
+  o[0] = y0;
+  o[os] = y0 + y1 + y2 + y3;
+  o[2 * os] = y0 - y1 + y2 - y3;
+  o[3 * os] = y0 + 2.0f * y1 + 4.0f * y2 + 8.0f * y3;
+  o[4 * os] = y0 - 2.0f * y1 + 4.0f * y2 - 8.0f * y3;
+  o[5 * os] = y3;
 }
 
 // The kernel transforms run once per call, not per tile: scalar.
@@ -108,19 +102,26 @@ inline void weight_adjoint_1d(const float* u, int64_t us, float* o, int64_t os) 
   o[2 * os] = (u3 + u4 - u1 - u2) * kSixth + u5;
 }
 
-// Moving kLanes channels (the last group of a call may hold fewer: `count`).
-inline void load_lanes(Lanes& dst, const float* src, int64_t count) {
+// Moving kLanes channels (the last group of a call may hold fewer: `count`; the missing
+// lanes read as 0 and are not written). memcpy of a whole vector is one unaligned move.
+inline Lanes load_lanes(const float* src, int64_t count) {
+  Lanes value = {};
   if (count == kLanes) {
-    for (int64_t l = 0; l < kLanes; ++l) dst[l] = src[l];
+    std::memcpy(&value, src, sizeof value);
   } else {
-    for (int64_t l = 0; l < kLanes; ++l) dst[l] = l < count ? src[l] : 0.0f;
+    std::memcpy(&value, src, count * sizeof(float));
+  }
+  return value;
+}
+inline void store_lanes(float* dst, const Lanes& value, int64_t count) {
+  if (count == kLanes) {
+    std::memcpy(dst, &value, sizeof value);
+  } else {
+    std::memcpy(dst, &value, count * sizeof(float));
   }
 }
-inline void store_lanes(float* dst, const Lanes& src, int64_t count) {
-  for (int64_t l = 0; l < count; ++l) dst[l] = src[l];
-}
-inline void add_lanes(float* dst, const Lanes& src, int64_t count) {
-  for (int64_t l = 0; l < count; ++l) dst[l] += src[l];
+inline void add_lanes(float* dst, const Lanes& value, int64_t count) {
+  store_lanes(dst, load_lanes(dst, count) + value, count);
 }
 
 // ---- the plan: tiles, bands, blocks and items of one call ----
@@ -130,7 +131,8 @@ struct Plan {
   int64_t tiles_h, tiles_w;    // tiles per map: ceil(OH/4) x ceil(OW/4)
   int64_t in_cols, out_cols;   // staged columns of a band: 4*tiles_w + 2 and 4*tiles_w
   int64_t bands_per_block;     // rows of tiles sharing one set of products
-  int64_t block_tiles;         // bands_per_block * tiles_w: the row stride of V and M
+  int64_t block_tiles;         // bands_per_block * tiles_w: rows of each V[xi] and M[xi]
+  int64_t v_point, m_point;    // floats from V[xi] to V[xi+1], M[xi] to M[xi+1]
   int64_t images_per_item;     // whole images per unit of thread work
   int64_t items;
 
@@ -150,6 +152,10 @@ struct Plan {
       images_per_item = 1;
     }
     block_tiles = bands_per_block * tiles_w;
+    // One cache line more than the matrix: with a power-of-two size (64 tiles x 16
+    // channels = 4 KiB) the 36 stores of a tile would all hit the same cache set.
+    v_point = block_tiles * C + 16;
+    m_point = block_tiles * O + 16;
     items = (N + images_per_item - 1) / images_per_item;
   }
 };
@@ -226,7 +232,7 @@ void stage_output_rows(const Plan& p, const float* image, int64_t ty0, int64_t t
 
 // band [6][in_cols][C] -> V[xi][t0 + tx][c] for every tile of the band
 void transform_input_band(const Plan& p, const float* band, float* v, int64_t t0) {
-  const int64_t C = p.C, row = p.in_cols * C, point = p.block_tiles * C;
+  const int64_t C = p.C, row = p.in_cols * C, point = p.v_point;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t c = 0; c < C; c += kLanes) {
       const int64_t count = std::min(kLanes, C - c);
@@ -234,7 +240,7 @@ void transform_input_band(const Plan& p, const float* band, float* v, int64_t t0
       float* out = v + (t0 + tx) * C + c;
       Lanes d[36], half[36], result[36];
       for (int64_t i = 0; i < 6; ++i)
-        for (int64_t j = 0; j < 6; ++j) load_lanes(d[i * 6 + j], patch + i * row + j * C, count);
+        for (int64_t j = 0; j < 6; ++j) d[i * 6 + j] = load_lanes(patch + i * row + j * C, count);
       for (int64_t j = 0; j < 6; ++j) input_1d(d + j, 6, half + j, 6);               // columns
       for (int64_t i = 0; i < 6; ++i) input_1d(half + i * 6, 1, result + i * 6, 1);  // rows
       for (int64_t xi = 0; xi < kPoints; ++xi) store_lanes(out + xi * point, result[xi], count);
@@ -243,14 +249,14 @@ void transform_input_band(const Plan& p, const float* band, float* v, int64_t t0
 
 // dV[xi][t0 + tx][c] -> band [6][in_cols][C] += B dV B^T (neighbouring patches overlap)
 void transform_input_grad_band(const Plan& p, const float* dv, int64_t t0, float* band) {
-  const int64_t C = p.C, row = p.in_cols * C, point = p.block_tiles * C;
+  const int64_t C = p.C, row = p.in_cols * C, point = p.v_point;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t c = 0; c < C; c += kLanes) {
       const int64_t count = std::min(kLanes, C - c);
       float* patch = band + 4 * tx * C + c;
       const float* in = dv + (t0 + tx) * C + c;
       Lanes g[36], half[36], result[36];
-      for (int64_t xi = 0; xi < kPoints; ++xi) load_lanes(g[xi], in + xi * point, count);
+      for (int64_t xi = 0; xi < kPoints; ++xi) g[xi] = load_lanes(in + xi * point, count);
       for (int64_t j = 0; j < 6; ++j) input_adjoint_1d(g + j, 6, half + j, 6);
       for (int64_t i = 0; i < 6; ++i) input_adjoint_1d(half + i * 6, 1, result + i * 6, 1);
       for (int64_t i = 0; i < 6; ++i)
@@ -261,20 +267,19 @@ void transform_input_grad_band(const Plan& p, const float* dv, int64_t t0, float
 // M[xi][t0 + tx][o] -> band [4][out_cols][O] = A^T M A + bias
 void transform_output_band(const Plan& p, const float* m, int64_t t0, const float* bias,
                            float* band) {
-  const int64_t O = p.O, row = p.out_cols * O, point = p.block_tiles * O;
+  const int64_t O = p.O, row = p.out_cols * O, point = p.m_point;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t o = 0; o < O; o += kLanes) {
       const int64_t count = std::min(kLanes, O - o);
       const float* in = m + (t0 + tx) * O + o;
       float* out = band + 4 * tx * O + o;
-      Lanes v[36], half[24], result[16], shift;
-      for (int64_t xi = 0; xi < kPoints; ++xi) load_lanes(v[xi], in + xi * point, count);
+      Lanes v[36], half[24], result[16];
+      for (int64_t xi = 0; xi < kPoints; ++xi) v[xi] = load_lanes(in + xi * point, count);
       for (int64_t j = 0; j < 6; ++j) output_1d(v + j, 6, half + j, 6);  // [4][6]
       for (int64_t r = 0; r < 4; ++r) output_1d(half + r * 6, 1, result + r * 4, 1);
       if (bias) {
-        load_lanes(shift, bias + o, count);
-        for (auto& value : result)
-          for (int64_t l = 0; l < kLanes; ++l) value[l] += shift[l];
+        const Lanes shift = load_lanes(bias + o, count);
+        for (auto& value : result) value += shift;
       }
       for (int64_t r = 0; r < 4; ++r)
         for (int64_t s = 0; s < 4; ++s) store_lanes(out + r * row + s * O, result[r * 4 + s], count);
@@ -283,7 +288,7 @@ void transform_output_band(const Plan& p, const float* m, int64_t t0, const floa
 
 // band [4][out_cols][O] of output gradients -> dM[xi][t0 + tx][o] = A dY A^T
 void transform_output_grad_band(const Plan& p, const float* band, float* dm, int64_t t0) {
-  const int64_t O = p.O, row = p.out_cols * O, point = p.block_tiles * O;
+  const int64_t O = p.O, row = p.out_cols * O, point = p.m_point;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t o = 0; o < O; o += kLanes) {
       const int64_t count = std::min(kLanes, O - o);
@@ -291,7 +296,7 @@ void transform_output_grad_band(const Plan& p, const float* band, float* dm, int
       float* out = dm + (t0 + tx) * O + o;
       Lanes y[16], half[24], result[36];
       for (int64_t r = 0; r < 4; ++r)
-        for (int64_t s = 0; s < 4; ++s) load_lanes(y[r * 4 + s], in + r * row + s * O, count);
+        for (int64_t s = 0; s < 4; ++s) y[r * 4 + s] = load_lanes(in + r * row + s * O, count);
       for (int64_t s = 0; s < 4; ++s) output_adjoint_1d(y + s, 4, half + s, 4);  // [6][4]
       for (int64_t k = 0; k < 6; ++k) output_adjoint_1d(half + k * 4, 1, result + k * 6, 1);
       for (int64_t xi = 0; xi < kPoints; ++xi) store_lanes(out + xi * point, result[xi], count);
@@ -376,8 +381,8 @@ struct Buffers {
   float *v, *m, *rows_in, *rows_out;
   explicit Buffers(const Plan& p) {
     const int64_t bands = std::min(p.bands_per_block, p.tiles_h);  // per segment
-    v = Scratch::sized(scratch.v, kPoints * p.block_tiles * p.C);
-    m = Scratch::sized(scratch.m, kPoints * p.block_tiles * p.O);
+    v = Scratch::sized(scratch.v, kPoints * p.v_point);
+    m = Scratch::sized(scratch.m, kPoints * p.m_point);
     rows_in = Scratch::sized(scratch.rows_in, (4 * bands + 2) * p.in_cols * p.C);
     rows_out = Scratch::sized(scratch.rows_out, 4 * bands * p.out_cols * p.O);
   }
@@ -408,8 +413,8 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
       });
       const int64_t tiles = (b1 - b0) * p.tiles_w;
       for (int64_t xi = 0; xi < kPoints; ++xi)  // M[xi] = V[xi] U[xi]
-        sgemm(false, false, tiles, p.O, p.C, 1.0f, buffers.v + xi * p.block_tiles * p.C, p.C,
-              u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.block_tiles * p.O, p.O);
+        sgemm(false, false, tiles, p.O, p.C, 1.0f, buffers.v + xi * p.v_point, p.C,
+              u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.m_point, p.O);
       for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
         for (int64_t ty = ty0; ty < ty1; ++ty)
           transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b,
@@ -453,13 +458,13 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
                                  t0 + (ty - ty0) * p.tiles_w);
         });
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dU[xi] += V[xi]^T dM[xi]
-          sgemm(true, false, p.C, p.O, tiles, 1.0f, buffers.v + xi * p.block_tiles * p.C, p.C,
-                buffers.m + xi * p.block_tiles * p.O, p.O, 1.0f, du_slot + xi * p.C * p.O, p.O);
+          sgemm(true, false, p.C, p.O, tiles, 1.0f, buffers.v + xi * p.v_point, p.C,
+                buffers.m + xi * p.m_point, p.O, 1.0f, du_slot + xi * p.C * p.O, p.O);
       }
       if (dx) {
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dV[xi] = dM[xi] U[xi]^T, into v
-          sgemm(false, true, tiles, p.C, p.O, 1.0f, buffers.m + xi * p.block_tiles * p.O, p.O,
-                u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.v + xi * p.block_tiles * p.C, p.C);
+          sgemm(false, true, tiles, p.C, p.O, 1.0f, buffers.m + xi * p.m_point, p.O,
+                u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.v + xi * p.v_point, p.C);
         for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
           std::fill_n(buffers.rows_in, (4 * (ty1 - ty0) + 2) * p.in_cols * p.C, 0.0f);
           for (int64_t ty = ty0; ty < ty1; ++ty)

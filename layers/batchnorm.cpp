@@ -65,8 +65,9 @@ struct BatchStatistics {
 };
 
 // x [N,C,L] -> y [N,C,L]; the statistics are filled (and saved for the backward).
+// With then_relu, y = max(y, 0) in the same pass (BN + ReLU fused).
 void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const float* beta,
-                              float eps, float* y, BatchStatistics& stats) {
+                              float eps, bool then_relu, float* y, BatchStatistics& stats) {
   const int64_t m = g.n * g.l;
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
@@ -97,19 +98,30 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = x + (n * g.c + c) * g.l;
       float* out = y + (n * g.c + c) * g.l;
+      if (then_relu) {
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
+        for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(((row[l] - shift) - centre) * k + b, 0.0f);
+      } else {
+#pragma omp simd
+        for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
+      }
     }
   }
+}
+
+// The gradient reaching the normalised value: dy, or with a fused ReLU (relu_out = its
+// output) dy where the output is positive and 0 elsewhere.
+inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
+  return relu_out && !(relu_out[i] > 0.0f) ? 0.0f : dy[i];
 }
 
 // dy [N,C,L] -> dx [N,C,L] (when dx != nullptr), dgamma, dbeta [C]. The full gradient
 // through the batch mean and variance, with two reductions per channel:
 //   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
 //   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
-void batch_norm_train_backward(const float* x, const float* dy, NCL g, const float* gamma,
-                               const BatchStatistics& stats, float* dx, float* dgamma,
-                               float* dbeta) {
+void batch_norm_train_backward(const float* x, const float* dy, const float* relu_out, NCL g,
+                               const float* gamma, const BatchStatistics& stats, float* dx,
+                               float* dgamma, float* dbeta) {
   const double m = static_cast<double>(g.n * g.l);
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
@@ -118,11 +130,13 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
+      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
       float row_dy = 0.0f, row_dy_xmu = 0.0f;
 #pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        row_dy += dr[l];
-        row_dy_xmu += dr[l] * ((xr[l] - shift) - centre);
+        const float d = through_relu(dr, rr, l);
+        row_dy += d;
+        row_dy_xmu += d * ((xr[l] - shift) - centre);
       }
       sum_dy += row_dy;
       sum_dy_xmu += row_dy_xmu;
@@ -139,9 +153,11 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
+      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
       float* out = dx + (n * g.c + c) * g.l;
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l) out[l] = kf * dr[l] + a * ((xr[l] - shift) - centre) + b;
+      for (int64_t l = 0; l < g.l; ++l)
+        out[l] = kf * through_relu(dr, rr, l) + a * ((xr[l] - shift) - centre) + b;
     }
   }
 }
@@ -150,22 +166,27 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
 
 // x [N,C,L] -> y = x*scale[c] + shift[c] with scale = gamma*invstd, shift = beta - mean*scale.
 void channel_affine_forward(const float* x, NCL g, const float* scale, const float* shift,
-                            float* y) {
+                            bool then_relu, float* y) {
 #pragma omp parallel for collapse(2) schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t c = 0; c < g.c; ++c) {
       const float* row = x + (n * g.c + c) * g.l;
       float* out = y + (n * g.c + c) * g.l;
       const float k = scale[c], b = shift[c];
+      if (then_relu) {
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l) out[l] = row[l] * k + b;
+        for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(row[l] * k + b, 0.0f);
+      } else {
+#pragma omp simd
+        for (int64_t l = 0; l < g.l; ++l) out[l] = row[l] * k + b;
+      }
     }
 }
 
 // dy [N,C,L] -> dx = dy*scale[c]; dgamma[c] = sum(dy*(x - mean))*invstd; dbeta[c] = sum(dy).
-void channel_affine_backward(const float* x, const float* dy, NCL g, const float* scale,
-                             const float* mean, const float* invstd, float* dx, float* dgamma,
-                             float* dbeta) {
+void channel_affine_backward(const float* x, const float* dy, const float* relu_out, NCL g,
+                             const float* scale, const float* mean, const float* invstd,
+                             float* dx, float* dgamma, float* dbeta) {
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
     const float mc = mean[c], k = scale[c];
@@ -173,15 +194,17 @@ void channel_affine_backward(const float* x, const float* dy, NCL g, const float
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
+      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
       float* out = dx ? dx + (n * g.c + c) * g.l : nullptr;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        sum_dy += dr[l];
-        sum_dy_xmu += static_cast<double>(dr[l]) * (xr[l] - mc);
+        const float d = through_relu(dr, rr, l);
+        sum_dy += d;
+        sum_dy_xmu += static_cast<double>(d) * (xr[l] - mc);
       }
       if (out) {
 #pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = dr[l] * k;
+        for (int64_t l = 0; l < g.l; ++l) out[l] = through_relu(dr, rr, l) * k;
       }
     }
     dgamma[c] = static_cast<float>(sum_dy_xmu * invstd[c]);
@@ -193,7 +216,7 @@ void channel_affine_backward(const float* x, const float* dy, NCL g, const float
 
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
-                  float eps, const std::string& who) {
+                  float eps, const std::string& who, bool then_relu) {
   CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who, ": expected a float32 input");
   CNN_CHECK(input.dim() >= 2, who, ": expected an input [N, C, ...], found ",
             shape_str(input.shape()));
@@ -204,6 +227,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 
   Tensor x = input.contiguous().detach();
   Tensor y = Tensor::empty(input.shape());
+  const Tensor relu_out = then_relu ? y.detach() : Tensor();  // its sign masks the gradient
   std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
   std::vector<float> beta = channel_values(bias, g.c, 0.0f);
   const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
@@ -211,7 +235,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 
   if (use_batch_stats) {
     auto stats = std::make_shared<BatchStatistics>(g.c);
-    batch_norm_train_forward(x.data(), g, gamma.data(), beta.data(), eps, y.data(), *stats);
+    batch_norm_train_forward(x.data(), g, gamma.data(), beta.data(), eps, then_relu, y.data(),
+                             *stats);
     if (running_mean.defined() && running_var.defined()) {
       // PyTorch feeds the running variance the unbiased batch variance m/(m-1)*var.
       const double m = static_cast<double>(g.n * g.l);
@@ -224,13 +249,15 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
       }
     }
     return record_op(
-        "batch_norm", y, {input, weight, bias},
-        [x, g, gamma, stats, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+        then_relu ? "batch_norm_relu" : "batch_norm", y, {input, weight, bias},
+        [x, relu_out, g, gamma, stats, x_grad, w_grad, b_grad](const Tensor& grad_output) {
           Tensor dy = grad_output.contiguous();
           Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
           Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-          batch_norm_train_backward(x.data(), dy.data(), g, gamma.data(), *stats,
-                                    x_grad ? dx.data() : nullptr, dgamma.data(), dbeta.data());
+          batch_norm_train_backward(x.data(), dy.data(),
+                                    relu_out.defined() ? relu_out.data() : nullptr, g,
+                                    gamma.data(), *stats, x_grad ? dx.data() : nullptr,
+                                    dgamma.data(), dbeta.data());
           return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
         });
   }
@@ -245,15 +272,17 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     scale[c] = gamma[c] * invstd[c];
     shift[c] = beta[c] - mean[c] * scale[c];
   }
-  channel_affine_forward(x.data(), g, scale.data(), shift.data(), y.data());
+  channel_affine_forward(x.data(), g, scale.data(), shift.data(), then_relu, y.data());
   return record_op(
-      "batch_norm_eval", y, {input, weight, bias},
-      [x, g, scale, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+      then_relu ? "batch_norm_eval_relu" : "batch_norm_eval", y, {input, weight, bias},
+      [x, relu_out, g, scale, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
         Tensor dy = grad_output.contiguous();
         Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
         Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-        channel_affine_backward(x.data(), dy.data(), g, scale.data(), mean.data(), invstd.data(),
-                                x_grad ? dx.data() : nullptr, dgamma.data(), dbeta.data());
+        channel_affine_backward(x.data(), dy.data(),
+                                relu_out.defined() ? relu_out.data() : nullptr, g, scale.data(),
+                                mean.data(), invstd.data(), x_grad ? dx.data() : nullptr,
+                                dgamma.data(), dbeta.data());
         return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
       });
 }
@@ -299,7 +328,11 @@ bool BatchNorm::uses_batch_statistics() const {
   return !options_.track_running_stats || (training() && !options_.frozen);
 }
 
-Tensor BatchNorm::forward(const Tensor& input) {
+Tensor BatchNorm::forward(const Tensor& input) { return normalize(input, false); }
+
+Tensor BatchNorm::forward_relu(const Tensor& input) { return normalize(input, true); }
+
+Tensor BatchNorm::normalize(const Tensor& input, bool then_relu) {
   check_rank(input.shape());
   const bool batch_stats = uses_batch_statistics();
   check_input(input.shape(), options_.num_features, batch_stats, type());
@@ -312,7 +345,7 @@ Tensor BatchNorm::forward(const Tensor& input) {
   }
   // With batch statistics the running ones (when tracked) are updated, else they normalise.
   return batch_norm(input, weight_, bias_, running_mean_, running_var_, batch_stats, factor,
-                    options_.eps, type());
+                    options_.eps, type(), then_relu);
 }
 
 Shape BatchNorm::output_shape(const Shape& input) const {

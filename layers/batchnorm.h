@@ -34,10 +34,12 @@ struct BatchNormOptions {
 // batch mean and biased variance normalise, and when running_mean/running_var are defined
 // they are updated in place with `factor` (running var fed the unbiased variance);
 // otherwise the running statistics normalise (a per-channel affine). weight/bias may be
-// undefined. `who` names the layer in errors. Recorded on the tape as one fused op.
+// undefined. `who` names the layer in errors. Recorded on the tape as one fused op; with
+// then_relu it is BN followed by ReLU, max(y, 0) applied in the same pass (one pass over
+// the activations less each way, and no separate BN output kept).
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
-                  float eps, const std::string& who);
+                  float eps, const std::string& who, bool then_relu = false);
 
 class LayerArgs;
 // Reads the YAML keys eps, momentum (null = cumulative), affine, track_running_stats and
@@ -48,6 +50,9 @@ BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features);
 class BatchNorm : public Module {
  public:
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) as one fused op: Sequential calls it for a BN layer followed by a
+  // ReLU layer (the ReLU is then skipped).
+  Tensor forward_relu(const Tensor& input);
   Shape output_shape(const Shape& input) const override;
   std::string describe() const override;
 
@@ -77,6 +82,8 @@ class BatchNorm : public Module {
   virtual void check_rank(const Shape& input) const = 0;
 
  private:
+  Tensor normalize(const Tensor& input, bool then_relu);
+
   BatchNormOptions options_;
   Tensor weight_, bias_;                                     // [C] parameters
   Tensor running_mean_, running_var_, num_batches_tracked_;  // buffers

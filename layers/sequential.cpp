@@ -3,6 +3,9 @@
 
 #include <sstream>
 
+#include "layers/activations.h"
+#include "layers/batchnorm.h"
+
 namespace cnn {
 
 void Sequential::append(ModulePtr layer) {
@@ -17,9 +20,26 @@ void Sequential::replace(size_t index, ModulePtr layer) {
   layers_[index] = std::move(layer);
 }
 
+namespace {
+// A batch norm followed by a ReLU runs as one fused op (layers/batchnorm.h), unless an
+// observer wants to see the batch norm's own output.
+BatchNorm* fusable_batchnorm(const ModulePtr& layer, const ModulePtr& next) {
+  auto* activation = dynamic_cast<const Activation*>(next.get());
+  if (!activation || activation->kind() != Activation::Kind::ReLU) return nullptr;
+  return dynamic_cast<BatchNorm*>(layer.get());
+}
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (!observer_ && i + 1 < layers_.size()) {
+      if (BatchNorm* bn = fusable_batchnorm(layers_[i], layers_[i + 1])) {
+        x = bn->forward_relu(x);
+        ++i;  // the ReLU is done
+        continue;
+      }
+    }
     x = layers_[i]->forward(x);
     if (observer_) observer_(std::to_string(i), *layers_[i], x);
   }

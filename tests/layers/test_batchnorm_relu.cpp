@@ -1,0 +1,76 @@
+// BN followed by ReLU as one fused op (batch_norm(..., then_relu) and BatchNorm::forward_relu,
+// which Sequential uses for a batchnorm layer followed by a relu layer): the same values
+// and gradients as the two ops one after the other, in training and in eval mode, and a
+// finite-difference check through the fused op (inputs kept away from the ReLU's kink).
+#include <catch2/catch.hpp>
+
+#include "core/ops.h"
+#include "core/random.h"
+#include "layers/activations.h"
+#include "layers/batchnorm.h"
+#include "layers/sequential.h"
+#include "tests/gradcheck.h"
+#include "tests/layers/tensor_compare.h"
+
+using namespace cnn;
+
+namespace {
+
+std::shared_ptr<BatchNorm2d> random_batchnorm(int64_t channels, Generator& gen) {
+  BatchNormOptions options;
+  options.num_features = channels;
+  auto bn = std::make_shared<BatchNorm2d>(options);
+  uniform_(bn->weight(), 0.5f, 1.5f, gen);
+  uniform_(bn->bias(), -0.5f, 0.5f, gen);
+  return bn;
+}
+
+// Runs x through a [batchnorm2d, relu] Sequential, fused (no observer) or not (an observer
+// that looks at every layer disables the fusion), and returns y and every gradient.
+std::vector<Tensor> run(bool fused, bool training, const Tensor& input, uint64_t seed) {
+  Generator gen(seed);
+  auto bn = random_batchnorm(input.size(1), gen);
+  Sequential model;
+  model.append(bn);
+  model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
+  model.train(training);
+  int observed = 0;
+  if (!fused) model.set_observer([&](const std::string&, const Module&, const Tensor&) { ++observed; });
+  Tensor x = input.detach().clone().set_requires_grad();
+  Tensor y = model.forward(x);
+  REQUIRE(observed == (fused ? 0 : 2));
+  Tensor gy = randn(y.shape(), gen);
+  y.backward(gy);
+  return {y, x.grad(), bn->weight().grad(), bn->bias().grad(), bn->running_mean().clone(),
+          bn->running_var().clone()};
+}
+
+}  // namespace
+
+TEST_CASE("fused batchnorm+relu equals batchnorm then relu", "[batchnorm][relu]") {
+  Generator gen(3);
+  Tensor x = randn({4, 3, 5, 6}, gen);
+  for (bool training : {true, false}) {
+    INFO((training ? "training" : "eval"));
+    const auto fused = run(true, training, x, 9), separate = run(false, training, x, 9);
+    const char* names[] = {"output", "grad input", "grad weight", "grad bias", "running mean",
+                           "running var"};
+    for (size_t i = 0; i < fused.size(); ++i)
+      cnn::testing::require_close(names[i], fused[i], separate[i], 1e-5, 1e-6);
+  }
+}
+
+TEST_CASE("fused batchnorm+relu gradients pass the finite-difference check",
+          "[batchnorm][relu][grad]") {
+  Generator gen(4);
+  auto bn = random_batchnorm(2, gen);
+  // Eight well-separated values per channel: after normalisation none sits within the
+  // check's step of 0, where ReLU has its kink.
+  Tensor x = Tensor::empty({2, 2, 2, 2});
+  const float values[] = {-1.7f, -0.9f, -0.2f, 0.4f, 1.1f, 1.9f, -1.3f, 0.8f};
+  for (int64_t i = 0; i < 16; ++i) x.data()[i] = values[(i * 3 + i / 8) % 8];
+  x.set_requires_grad();
+  cnn::testing::check_gradients(
+      "batchnorm2d+relu", [&](const std::vector<Tensor>& in) { return bn->forward_relu(in[0]); },
+      {x, bn->weight(), bn->bias()});
+}

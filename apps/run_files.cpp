@@ -1,11 +1,13 @@
 // CSV, JSON and timestamp helpers for run directories.
 #include "apps/run_files.h"
 
-#include <chrono>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -39,18 +41,19 @@ CsvWriter::CsvWriter(const std::string& path, const std::string& header, double 
       }
     }
   }
-  file_ = std::fopen(path.c_str(), "w");
+  std::string content = header + "\n";
+  for (const std::string& line : kept) content += line + "\n";
+  write_file_atomically(path, content, "metrics table");
+  file_ = std::fopen(path.c_str(), "a");
   CNN_CHECK(file_, "cannot write '", path, "': ", std::strerror(errno));
-  std::fprintf(file_, "%s\n", header.c_str());
-  for (const std::string& line : kept) std::fprintf(file_, "%s\n", line.c_str());
-  std::fflush(file_);
 }
 
 CsvWriter::~CsvWriter() {
   if (file_) std::fclose(file_);
 }
 
-CsvWriter::CsvWriter(CsvWriter&& other) noexcept : path_(std::move(other.path_)), file_(other.file_) {
+CsvWriter::CsvWriter(CsvWriter&& other) noexcept
+    : path_(std::move(other.path_)), file_(other.file_) {
   other.file_ = nullptr;
 }
 
@@ -116,10 +119,18 @@ std::string json_escape(const std::string& text) {
   std::ostringstream out;
   for (char c : text) {
     switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\t': out << "\\t"; break;
+      case '"':
+        out << "\\\"";
+        break;
+      case '\\':
+        out << "\\\\";
+        break;
+      case '\n':
+        out << "\\n";
+        break;
+      case '\t':
+        out << "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20)
           out << "\\u" << std::hex << std::setw(4) << std::setfill('0') << int(c) << std::dec;
@@ -151,7 +162,11 @@ JsonObject& JsonObject::boolean(const std::string& key, bool value) {
 }
 
 JsonObject& JsonObject::string(const std::string& key, const std::string& value) {
-  fields_.emplace_back(key, "\"" + json_escape(value) + "\"");
+  // Appended piece by piece: `"\"" + text + "\""` trips GCC 12's -Wrestrict false positive.
+  std::string quoted(1, '"');
+  quoted += json_escape(value);
+  quoted += '"';
+  fields_.emplace_back(key, std::move(quoted));
   return *this;
 }
 
@@ -193,6 +208,40 @@ std::map<std::string, std::string> read_flat_json(const std::string& path) {
 
 void write_text_file_atomically(const std::string& path, const std::string& text) {
   write_file_atomically(path, text);
+}
+
+namespace {
+// "<name>.tmp.<pid>.<n>" with a non-empty name and decimal pid and counter.
+bool is_atomic_write_temporary(const std::string& file_name) {
+  auto digits_before = [&](size_t end) {  // start of the run of digits ending at `end`
+    size_t start = end;
+    while (start > 0 && std::isdigit(static_cast<unsigned char>(file_name[start - 1]))) --start;
+    return start;
+  };
+  size_t counter_start = digits_before(file_name.size());
+  if (counter_start == file_name.size() || counter_start == 0 ||
+      file_name[counter_start - 1] != '.')
+    return false;
+  size_t pid_end = counter_start - 1;
+  size_t pid_start = digits_before(pid_end);
+  if (pid_start == pid_end) return false;
+  const std::string marker = ".tmp.";
+  return pid_start > marker.size() &&
+         file_name.compare(pid_start - marker.size(), marker.size(), marker) == 0;
+}
+}  // namespace
+
+std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (!is_atomic_write_temporary(name) || !entry.is_regular_file(type_ec)) continue;
+    std::error_code remove_ec;
+    if (std::filesystem::remove(entry.path(), remove_ec)) removed.push_back(name);
+  }
+  return removed;
 }
 
 std::string timestamp_for_names() {

@@ -12,8 +12,8 @@ namespace cnn {
 // One row per epoch of epochs.csv.
 struct EpochRecord {
   int64_t epoch = 0;  // 0-based internally, written 1-based
-  double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, seconds = 0,
-         images_per_s = 0, step_seconds = 0;
+  double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, seconds = 0, images_per_s = 0,
+         step_seconds = 0;
 };
 
 // An append-only CSV file with a fixed header, flushed after every row so a killed run
@@ -22,7 +22,8 @@ class CsvWriter {
  public:
   CsvWriter() = default;
   // Opens `path`; when `keep_rows_below` >= 0 and the file exists, keeps only the data
-  // rows whose first column (as a number) is below it, else starts a fresh file.
+  // rows whose first column (as a number) is below it, else starts a fresh file. The header
+  // and kept rows replace the file atomically, so a kill during a resume loses no row.
   CsvWriter(const std::string& path, const std::string& header, double keep_rows_below = -1,
             int key_column = 0);
   ~CsvWriter();
@@ -62,6 +63,12 @@ std::string json_escape(const std::string& text);
 std::map<std::string, std::string> read_flat_json(const std::string& path);
 
 void write_text_file_atomically(const std::string& path, const std::string& text);
+
+// Removes what writes killed mid-way left in `dir`: regular files named
+// "<name>.tmp.<pid>.<n>", write_file_atomically's temporaries (core/atomic_file.h). Nothing
+// else is touched, nor anything in sub-folders. Returns the names removed. Call it only while
+// no writer of this process is active in `dir` (a run directory at start or resume).
+std::vector<std::string> remove_stale_temporaries(const std::string& dir);
 std::string timestamp_for_names();  // 20261126-233012
 std::string timestamp_iso();        // 2026-11-26T23:30:12Z
 

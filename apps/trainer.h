@@ -15,11 +15,11 @@
 namespace cnn {
 
 struct TrainOptions {
-  std::string out_dir;      // "" = runs/<name>-<timestamp>
-  std::string init_from;    // safetensors weights to start from
-  std::string resume_dir;   // continue this run where its last checkpoint left it
-  bool quiet = false;       // no progress bar or per-epoch console lines
-  std::string runs_db;      // "" = runs.db in the run directory's parent folder
+  std::string out_dir;     // "" = runs/<name>-<timestamp>
+  std::string init_from;   // safetensors weights to start from
+  std::string resume_dir;  // continue this run where its last checkpoint left it
+  bool quiet = false;      // no progress bar or per-epoch console lines
+  std::string runs_db;     // "" = runs.db in the run directory's parent folder
 };
 
 struct TrainResult {
@@ -33,6 +33,8 @@ struct TrainResult {
   std::vector<EpochRecord> epochs;
 };
 
+// An exception during the epochs is rethrown unchanged after the run is recorded as "failed"
+// (with the error) in summary.json and runs.db, as far as the disk allows.
 TrainResult train_run(const Config& config, const TrainOptions& options);
 
 // The checkpoint file names inside a run directory.

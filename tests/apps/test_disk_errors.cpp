@@ -1,6 +1,7 @@
 // Disk trouble during `cnnlab train`: a run directory whose disk fills up mid-run, a read-only
 // file system, and an --out whose parent is a regular file. Each must end in a clear error
-// naming the path and a non-zero exit, never a crash or a torn checkpoint. The full and
+// naming the path and a non-zero exit, never a crash or a torn checkpoint; a run that fails
+// so is recorded as "failed" in runs.db when that is on another disk. The full and
 // read-only disks are small tmpfs mounts, which need root (CAP_SYS_ADMIN): without it those
 // cases WARN and return.
 #include <sched.h>
@@ -9,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
+#include "apps/run_store.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "tests/apps/cnnlab_process.h"
@@ -71,7 +73,9 @@ TEST_CASE("A disk that fills up mid-run: clear error naming the path, the last c
   write_text(config, tiny_config(data_root, 512, 2));
   TmpfsMount disk(scratch.path + "/disk", "size=16m,mode=0755");
   if (!disk.mounted) return;
-  const std::string run_dir = disk.folder + "/run";
+  // The run directory is the small disk itself, so runs.db (in its parent) is on the big one:
+  // on a full disk SQLite cannot record anything, and that the failure is recorded is checked.
+  const std::string run_dir = disk.folder;
 
   CnnlabProcess train(binary, {"train", "--config", config, "--out", run_dir});
   // Training is under way and the first checkpoint is complete: now take all the space.
@@ -92,6 +96,17 @@ TEST_CASE("A disk that fills up mid-run: clear error naming the path, the last c
     CHECK_NOTHROW(load_safetensors(run_dir + "/" + name));
   }
   CHECK(temporary_files(run_dir).empty());
+
+  // runs.db records the run as failed, with the error. summary.json, on the full disk, is
+  // written when the last page had room for it, else there is none; never a torn one.
+  {
+    RunStore store(scratch.path + "/runs.db");
+    std::vector<RunRow> runs = store.runs();
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].status == "failed");
+    CHECK_THAT(runs[0].summary_json, Catch::Contains("No space left on device"));
+  }
+  if (fs::exists(run_dir + "/summary.json")) CHECK(summary_status(run_dir) == "failed");
 
   // With space again, the run resumes from that checkpoint and completes.
   fs::remove(disk.folder + "/filler");

@@ -53,6 +53,20 @@ std::string resume_config_yaml(const std::string& data_root, int64_t epochs) {
   return to_yaml_string(document);
 }
 
+// The same run with dropout in the classifier: every step's mask comes from the layer's
+// generator, whose state state.safetensors must carry (as "rng.<path>.dropout").
+std::string dropout_config_yaml(const std::string& data_root, int64_t epochs) {
+  YAML::Node document = YAML::Load(resume_config_yaml(data_root, epochs));
+  YAML::Node layers = document["model"]["layers"];
+  YAML::Node with_dropout;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i]["linear"]) with_dropout.push_back(YAML::Load("{dropout: {p: 0.5}}"));
+    with_dropout.push_back(layers[i]);
+  }
+  document["model"]["layers"] = with_dropout;
+  return to_yaml_string(document);
+}
+
 TrainResult run(const Config& config, const std::string& dir, bool resume) {
   TrainOptions options;
   (resume ? options.resume_dir : options.out_dir) = dir;
@@ -178,6 +192,63 @@ TEST_CASE("resume: after Ctrl-C mid-epoch equals the uninterrupted run", "[apps]
   TrainResult resumed = run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true);
   CHECK(resumed.status == "completed");
   check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
+}
+
+TEST_CASE("resume: with dropout, after Ctrl-C mid-epoch equals the uninterrupted run",
+          "[apps][resume][dropout]") {
+  TempDir tmp;
+  write_tiny_cifar(tmp / "data", 128, 64);
+  Config config = config_from_yaml(YAML::Load(dropout_config_yaml(tmp / "data", 3)), "tiny.yaml");
+  g_interrupt_at = 0;
+  REQUIRE(run(config, tmp / "runs/a", false).status == "completed");
+
+  g_interrupt_at = 6;  // inside epoch 2, so the generator has drawn 5 masks already
+  TrainResult stopped = run(config, tmp / "runs/b", false);
+  g_interrupt_at = 0;
+  REQUIRE(stopped.status == "interrupted");
+  SafetensorsFile state = load_safetensors(tmp / "runs/b/state.safetensors");
+  bool has_generator = false;
+  for (const auto& [name, t] : state.tensors)
+    if (name == "rng.5.dropout") {  // conv, norm, relu, pool, flatten, dropout
+      has_generator = true;
+      CHECK(t.dtype() == DType::Int64);
+      CHECK(t.dim() == 1);
+      CHECK(t.numel() >= 312);  // an mt19937_64's state words (libstdc++ adds its position)
+    }
+  CHECK(has_generator);
+
+  TrainResult resumed = run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true);
+  CHECK(resumed.status == "completed");
+  check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
+
+  // Without the generator's state (a state.safetensors from before it was saved) the run
+  // still resumes, with a warning that its masks, hence its losses, will differ.
+  std::vector<NamedTensor> without;
+  for (auto& entry : load_safetensors(tmp / "runs/b/state.safetensors").tensors)
+    if (entry.first.rfind("rng.", 0) != 0) without.push_back(entry);
+  SafetensorsFile full = load_safetensors(tmp / "runs/b/state.safetensors");
+  save_safetensors(tmp / "runs/b/state.safetensors", without, full.metadata);
+  write_text(tmp / "runs/b/config.yaml", dropout_config_yaml(tmp / "data", 4));
+  CHECK(run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true).status == "completed");
+  CHECK_THAT(read_text(tmp / "runs/b/train.log"),
+             Contains("rng.5.dropout") && Contains("fresh random masks"));
+}
+
+TEST_CASE("resume: a generator state for a layer the model lacks is an error naming it",
+          "[apps][resume][dropout]") {
+  TempDir tmp;
+  write_tiny_cifar(tmp / "data", 64, 32);
+  Config config = config_from_yaml(YAML::Load(resume_config_yaml(tmp / "data", 1)), "tiny.yaml");
+  g_interrupt_at = 0;
+  REQUIRE(run(config, tmp / "runs/b", false).status == "completed");
+  // A dropout generator's state where this model (no dropout) has a relu.
+  SafetensorsFile state = load_safetensors(tmp / "runs/b/state.safetensors");
+  state.tensors.emplace_back("rng.2.dropout",
+                             Tensor::from_int64({312}, std::vector<int64_t>(312, 1)));
+  save_safetensors(tmp / "runs/b/state.safetensors", state.tensors, state.metadata);
+  write_text(tmp / "runs/b/config.yaml", resume_config_yaml(tmp / "data", 2));
+  CHECK_THROWS_WITH(run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true),
+                    Contains("rng.2.dropout") && Contains("does not have"));
 }
 
 // train.max_steps is a stop, not a pause: after it the run is complete. Lifting it in

@@ -1,7 +1,6 @@
 // The environment ctest gives every test: one OpenMP and one OpenBLAS thread (tests run in
 // parallel, and the thread counts are read when the libraries load, before main).
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <string>
 

@@ -21,6 +21,8 @@ Tensor neg(const Tensor& a);
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor relu(const Tensor& a);
+// relu(a + b) for same-shape tensors in one pass each way (a residual block's sum and activation).
+Tensor add_relu(const Tensor& a, const Tensor& b);
 Tensor sqrt(const Tensor& a);
 
 // Matrix product of [M,K] and [K,N] (OpenBLAS sgemm); transpose flags apply to the inputs.

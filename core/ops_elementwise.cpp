@@ -213,4 +213,18 @@ Tensor relu(const Tensor& a) {
   });
 }
 
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  CNN_CHECK(a.shape() == b.shape(), "add_relu: the two inputs must have the same shape, got ",
+            shape_str(a.shape()), " and ", shape_str(b.shape()));
+  Tensor out = broadcast_binary(a, b, "add_relu", [](float x, float y) {
+    const float sum = x + y;
+    return sum > 0.0f ? sum : 0.0f;
+  });
+  Tensor saved = out.detach();
+  return record_op("add_relu", out, {a, b}, [saved](const Tensor& g) {
+    Tensor masked = grad_times(g, saved, [](float y) { return y > 0.0f ? 1.0f : 0.0f; });
+    return std::vector<Tensor>{masked, masked};  // d(a+b)/da = d(a+b)/db = 1
+  });
+}
+
 }  // namespace cnn

@@ -148,8 +148,10 @@ struct Plan {
     if (bands_per_block >= tiles_h) {  // small maps: several whole images per block
       images_per_item = std::min(N, bands_per_block / tiles_h);
       bands_per_block = images_per_item * tiles_h;
-    } else {
+    } else {  // large maps: an image in blocks of equal height (8 rows: 4 + 4, not 7 + 1)
       images_per_item = 1;
+      const int64_t blocks = (tiles_h + bands_per_block - 1) / bands_per_block;
+      bands_per_block = (tiles_h + blocks - 1) / blocks;
     }
     block_tiles = bands_per_block * tiles_w;
     // One cache line more than the matrix: with a power-of-two size (64 tiles x 16

@@ -1,4 +1,4 @@
-// Residual block: the sum and the activation are core ops (add, relu), so the block needs
+// Residual block: the sum and the activation are core ops (add, or add_relu fused), so the block needs
 // no backward of its own; the shortcut is chosen from the body's output shape at build time.
 #include "layers/residual.h"
 
@@ -23,8 +23,7 @@ Tensor Residual::forward(const Tensor& input) {
   CNN_CHECK(branch.shape() == skip.shape(), describe(), ": the body gives ",
             shape_str(branch.shape()), " but the shortcut gives ", shape_str(skip.shape()),
             " for input ", shape_str(input.shape()));
-  Tensor sum = add(branch, skip);
-  return relu_after_ ? relu(sum) : sum;
+  return relu_after_ ? add_relu(branch, skip) : add(branch, skip);
 }
 
 Shape Residual::output_shape(const Shape& input) const {

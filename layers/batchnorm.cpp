@@ -110,15 +110,23 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
 }
 
 // The gradient reaching the normalised value: dy, or with a fused ReLU (relu_out = its
-// output) dy where the output is positive and 0 elsewhere.
+// output) dy where the output is positive and 0 elsewhere. The kernels below run one loop
+// for each case, so that neither carries a test of the pointer (it stops vectorization).
+template <bool kRelu>
 inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
-  return relu_out && !(relu_out[i] > 0.0f) ? 0.0f : dy[i];
+  if constexpr (kRelu) {
+    const float gradient = dy[i];  // loaded either way: a select, not a branch
+    return relu_out[i] > 0.0f ? gradient : 0.0f;
+  } else {
+    return dy[i];
+  }
 }
 
 // dy [N,C,L] -> dx [N,C,L] (when dx != nullptr), dgamma, dbeta [C]. The full gradient
 // through the batch mean and variance, with two reductions per channel:
 //   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
 //   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
+template <bool kRelu>
 void batch_norm_train_backward(const float* x, const float* dy, const float* relu_out, NCL g,
                                const float* gamma, const BatchStatistics& stats, float* dx,
                                float* dgamma, float* dbeta) {
@@ -134,7 +142,7 @@ void batch_norm_train_backward(const float* x, const float* dy, const float* rel
       float row_dy = 0.0f, row_dy_xmu = 0.0f;
 #pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        const float d = through_relu(dr, rr, l);
+        const float d = through_relu<kRelu>(dr, rr, l);
         row_dy += d;
         row_dy_xmu += d * ((xr[l] - shift) - centre);
       }
@@ -150,14 +158,15 @@ void batch_norm_train_backward(const float* x, const float* dy, const float* rel
     const float kf = static_cast<float>(k);
     const float a = static_cast<float>(-k * is * is * sum_dy_xmu / m);
     const float b = static_cast<float>(-k * sum_dy / m);
+    const int64_t L = g.l;  // a local bound: `out` might otherwise alias g for the compiler
     for (int64_t n = 0; n < g.n; ++n) {
-      const float* xr = x + (n * g.c + c) * g.l;
-      const float* dr = dy + (n * g.c + c) * g.l;
-      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
-      float* out = dx + (n * g.c + c) * g.l;
+      const float* xr = x + (n * g.c + c) * L;
+      const float* dr = dy + (n * g.c + c) * L;
+      const float* rr = relu_out ? relu_out + (n * g.c + c) * L : nullptr;
+      float* out = dx + (n * g.c + c) * L;
 #pragma omp simd
-      for (int64_t l = 0; l < g.l; ++l)
-        out[l] = kf * through_relu(dr, rr, l) + a * ((xr[l] - shift) - centre) + b;
+      for (int64_t l = 0; l < L; ++l)
+        out[l] = kf * through_relu<kRelu>(dr, rr, l) + a * ((xr[l] - shift) - centre) + b;
     }
   }
 }
@@ -184,6 +193,7 @@ void channel_affine_forward(const float* x, NCL g, const float* scale, const flo
 }
 
 // dy [N,C,L] -> dx = dy*scale[c]; dgamma[c] = sum(dy*(x - mean))*invstd; dbeta[c] = sum(dy).
+template <bool kRelu>
 void channel_affine_backward(const float* x, const float* dy, const float* relu_out, NCL g,
                              const float* scale, const float* mean, const float* invstd,
                              float* dx, float* dgamma, float* dbeta) {
@@ -198,13 +208,13 @@ void channel_affine_backward(const float* x, const float* dy, const float* relu_
       float* out = dx ? dx + (n * g.c + c) * g.l : nullptr;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        const float d = through_relu(dr, rr, l);
+        const float d = through_relu<kRelu>(dr, rr, l);
         sum_dy += d;
         sum_dy_xmu += static_cast<double>(d) * (xr[l] - mc);
       }
       if (out) {
 #pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = through_relu(dr, rr, l) * k;
+        for (int64_t l = 0; l < g.l; ++l) out[l] = through_relu<kRelu>(dr, rr, l) * k;
       }
     }
     dgamma[c] = static_cast<float>(sum_dy_xmu * invstd[c]);
@@ -254,10 +264,11 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
           Tensor dy = grad_output.contiguous();
           Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
           Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-          batch_norm_train_backward(x.data(), dy.data(),
-                                    relu_out.defined() ? relu_out.data() : nullptr, g,
-                                    gamma.data(), *stats, x_grad ? dx.data() : nullptr,
-                                    dgamma.data(), dbeta.data());
+          auto backward = relu_out.defined() ? batch_norm_train_backward<true>
+                                             : batch_norm_train_backward<false>;
+          backward(x.data(), dy.data(), relu_out.defined() ? relu_out.data() : nullptr, g,
+                   gamma.data(), *stats, x_grad ? dx.data() : nullptr, dgamma.data(),
+                   dbeta.data());
           return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
         });
   }
@@ -279,10 +290,11 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
         Tensor dy = grad_output.contiguous();
         Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
         Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-        channel_affine_backward(x.data(), dy.data(),
-                                relu_out.defined() ? relu_out.data() : nullptr, g, scale.data(),
-                                mean.data(), invstd.data(), x_grad ? dx.data() : nullptr,
-                                dgamma.data(), dbeta.data());
+        auto backward = relu_out.defined() ? channel_affine_backward<true>
+                                           : channel_affine_backward<false>;
+        backward(x.data(), dy.data(), relu_out.defined() ? relu_out.data() : nullptr, g,
+                 scale.data(), mean.data(), invstd.data(), x_grad ? dx.data() : nullptr,
+                 dgamma.data(), dbeta.data());
         return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
       });
 }

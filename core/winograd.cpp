@@ -266,9 +266,9 @@ void transform_input_grad_band(const Plan& p, const float* dv, int64_t t0, float
     }
 }
 
-// M[xi][t0 + tx][o] -> band [4][out_cols][O] = A^T M A + bias
+// M[xi][t0 + tx][o] -> band [4][out_cols][O] = A^T M A + bias (then max(., 0) with relu)
 void transform_output_band(const Plan& p, const float* m, int64_t t0, const float* bias,
-                           float* band) {
+                           bool relu, float* band) {
   const int64_t O = p.O, row = p.out_cols * O, point = p.m_point;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t o = 0; o < O; o += kLanes) {
@@ -282,6 +282,10 @@ void transform_output_band(const Plan& p, const float* m, int64_t t0, const floa
       if (bias) {
         const Lanes shift = load_lanes(bias + o, count);
         for (auto& value : result) value += shift;
+      }
+      if (relu) {
+        const Lanes zero = {};
+        for (auto& value : result) value = value > zero ? value : zero;
       }
       for (int64_t r = 0; r < 4; ++r)
         for (int64_t s = 0; s < 4; ++s) store_lanes(out + r * row + s * O, result[r * 4 + s], count);
@@ -399,7 +403,8 @@ bool winograd_applies(const ConvGeometry& g, int64_t groups) {
 }
 
 void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_channels,
-                              const float* x, const float* w, const float* b, float* y) {
+                              const float* x, const float* w, const float* b, bool relu,
+                              float* y) {
   const Plan p(g, batch, out_channels);
   const std::vector<float> u = transform_weights(p, w);
   const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
@@ -419,7 +424,7 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
               u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.m_point, p.O);
       for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
         for (int64_t ty = ty0; ty < ty1; ++ty)
-          transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b,
+          transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b, relu,
                                 buffers.rows_out + (ty - ty0) * out_band);
         store_output_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
       });

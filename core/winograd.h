@@ -22,10 +22,10 @@ namespace cnn {
 // input channels (below that the transforms cost more than the products save).
 bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
 
-// x [N,C,H,W], w [O,C,3,3], b [O] or null -> y [N,O,OH,OW]
+// x [N,C,H,W], w [O,C,3,3], b [O] or null -> y [N,O,OH,OW]; with relu, max(y, 0).
 void winograd_conv3x3_forward(const ConvGeometry& geometry, int64_t batch,
                               int64_t out_channels, const float* x, const float* w,
-                              const float* b, float* y);
+                              const float* b, bool relu, float* y);
 
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx, overwritten) and dw [O,C,3,3] (if dw, overwritten).
 // x is needed only for dw.

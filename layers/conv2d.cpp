@@ -169,7 +169,7 @@ bool batch_parallel(int64_t chunks) {
 // y [N,O,OH,OW]. A single sample's product goes straight into y, band by band (row
 // stride P); several samples' product [O, count*P] is copied out with the bias.
 void forward_chunk(const ConvProblem& p, const float* x, const float* w, const float* b,
-                   float* y, int64_t n0, int64_t count) {
+                   bool relu, float* y, int64_t n0, int64_t count) {
   const int64_t OW = p.g.out_w, band_rows = count == 1 ? p.tiles.band_rows : p.g.out_h;
   float* columns = scratch(columns_scratch, p.g.column_rows() * count * band_rows * OW);
   float* product = count == 1 ? nullptr : scratch(product_scratch, p.O * count * p.P);
@@ -188,8 +188,11 @@ void forward_chunk(const ConvProblem& p, const float* x, const float* w, const f
       float* dst = y + ((n0 + s) * p.O + o) * p.P;
       const float* src = count == 1 ? dst : product + o * count * p.P + s * p.P;
       const float bias = b ? b[o] : 0.0f;
-      if (src != dst || bias != 0.0f)
+      if (relu) {
+        for (int64_t i = 0; i < p.P; ++i) dst[i] = std::max(src[i] + bias, 0.0f);
+      } else if (src != dst || bias != 0.0f) {
         for (int64_t i = 0; i < p.P; ++i) dst[i] = src[i] + bias;
+      }
     }
 }
 
@@ -240,12 +243,12 @@ bool use_winograd(const ConvGeometry& g, int64_t groups) {
   return !disabled && winograd_applies(g, groups);
 }
 
-// x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW]
+// x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW] (max(y, 0) with relu)
 void conv2d_forward_raw(const ConvProblem& p, const float* x, const float* w, const float* b,
-                        float* y) {
+                        bool relu, float* y) {
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   auto run = [&](int64_t c) {
-    forward_chunk(p, x, w, b, y, c * chunk, std::min(chunk, p.N - c * chunk));
+    forward_chunk(p, x, w, b, relu, y, c * chunk, std::min(chunk, p.N - c * chunk));
   };
   if (batch_parallel(chunks)) {
     SingleThreadedBlas single;
@@ -310,10 +313,25 @@ void conv2d_backward_raw(const ConvProblem& p, bool winograd, const float* x, co
   }
 }
 
+// The gradient through a fused ReLU: gy where the output is positive, 0 elsewhere.
+Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
+  Tensor masked = Tensor::empty(gy.shape());
+  const float* g = gy.data();
+  const float* y = relu_out.data();
+  float* out = masked.data();
+  const int64_t n = gy.numel();
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float gradient = g[i];
+    out[i] = y[i] > 0.0f ? gradient : 0.0f;
+  }
+  return masked;
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options) {
+              const Conv2dOptions& options, bool then_relu) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
   const int64_t N = input.size(0), O = options.out_channels, groups = options.groups;
   const Shape weight_shape{O, options.in_channels / groups, options.kernel_size.first,
@@ -328,12 +346,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
   const ConvProblem problem(g, N, O, groups);
   const bool winograd = use_winograd(g, groups);
+  const float* bias_data = b.defined() ? b.data() : nullptr;
   if (winograd) {
-    winograd_conv3x3_forward(g, N, O, x.data(), w.data(), b.defined() ? b.data() : nullptr,
-                             out.data());
+    winograd_conv3x3_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
   } else {
-    conv2d_forward_raw(problem, x.data(), w.data(), b.defined() ? b.data() : nullptr,
-                       out.data());
+    conv2d_forward_raw(problem, x.data(), w.data(), bias_data, then_relu, out.data());
   }
 
   const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
@@ -341,9 +358,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor saved_x = need_dw ? x.detach() : Tensor();  // the input is only needed for dW
   Tensor saved_w = w.detach();
   const Shape input_shape = x.shape();
-  return record_op("conv2d", out, {input, weight, bias},
+  const Tensor relu_out = then_relu ? out.detach() : Tensor();  // its sign masks gy
+  return record_op(then_relu ? "conv2d_relu" : "conv2d", out, {input, weight, bias},
                    [=](const Tensor& grad_output) -> std::vector<Tensor> {
                      Tensor gy = grad_output.contiguous();
+                     if (relu_out.defined()) gy = relu_masked(gy, relu_out);
                      Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
@@ -373,6 +392,10 @@ Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(op
 }
 
 Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight_, bias_, options_); }
+
+Tensor Conv2d::forward_relu(const Tensor& input) {
+  return conv2d(input, weight_, bias_, options_, true);
+}
 
 Shape Conv2d::output_shape(const Shape& input) const {
   const ConvGeometry g = checked_geometry(input, options_);

@@ -28,6 +28,8 @@ class Conv2d : public Module {
   Conv2d(const Conv2dOptions& options, Generator& generator);
 
   Tensor forward(const Tensor& input) override;  // [N,C,H,W] -> [N,O,OH,OW]
+  // relu(forward(input)) as one op: Sequential calls it for a conv2d followed by a relu.
+  Tensor forward_relu(const Tensor& input);
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "conv2d"; }
   std::string describe() const override;
@@ -46,7 +48,8 @@ class Conv2d : public Module {
 
 // The differentiable function behind the layer. bias may be undefined.
 //   input [N,C,H,W], weight [O,C/groups,kh,kw], bias [O] -> [N,O,OH,OW]
+// then_relu applies max(y, 0) as the output is written (no separate pass over it).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options);
+              const Conv2dOptions& options, bool then_relu = false);
 
 }  // namespace cnn

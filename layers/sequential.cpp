@@ -5,6 +5,8 @@
 
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
+#include "layers/conv2d.h"
+#include "layers/identity.h"
 
 namespace cnn {
 
@@ -21,24 +23,38 @@ void Sequential::replace(size_t index, ModulePtr layer) {
 }
 
 namespace {
-// A batch norm followed by a ReLU runs as one fused op (layers/batchnorm.h), unless an
-// observer wants to see the batch norm's own output.
-BatchNorm* fusable_batchnorm(const ModulePtr& layer, const ModulePtr& next) {
-  auto* activation = dynamic_cast<const Activation*>(next.get());
-  if (!activation || activation->kind() != Activation::Kind::ReLU) return nullptr;
-  return dynamic_cast<BatchNorm*>(layer.get());
+
+bool is_relu(const Module& layer) {
+  auto* activation = dynamic_cast<const Activation*>(&layer);
+  return activation && activation->kind() == Activation::Kind::ReLU;
 }
+
+// A conv2d or batchnorm followed by a ReLU (identities in between, as BN folding leaves
+// them) applies the ReLU itself as it writes its output: one pass over the activations
+// less each way. Returns the index of that ReLU, or 0 when layer i cannot absorb one.
+size_t absorbed_relu(const std::vector<ModulePtr>& layers, size_t i) {
+  Module* layer = layers[i].get();
+  if (!dynamic_cast<Conv2d*>(layer) && !dynamic_cast<BatchNorm*>(layer)) return 0;
+  size_t next = i + 1;
+  while (next < layers.size() && dynamic_cast<const Identity*>(layers[next].get())) ++next;
+  return next < layers.size() && is_relu(*layers[next]) ? next : 0;
+}
+
+Tensor forward_relu(Module& layer, const Tensor& x) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&layer)) return conv->forward_relu(x);
+  return dynamic_cast<BatchNorm&>(layer).forward_relu(x);
+}
+
 }  // namespace
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (!observer_ && i + 1 < layers_.size()) {
-      if (BatchNorm* bn = fusable_batchnorm(layers_[i], layers_[i + 1])) {
-        x = bn->forward_relu(x);
-        ++i;  // the ReLU is done
-        continue;
-      }
+    // An observer wants every layer's own output: no fusion then.
+    if (const size_t relu = observer_ ? 0 : absorbed_relu(layers_, i)) {
+      x = forward_relu(*layers_[i], x);
+      i = relu;  // the layers up to the ReLU are done
+      continue;
     }
     x = layers_[i]->forward(x);
     if (observer_) observer_(std::to_string(i), *layers_[i], x);

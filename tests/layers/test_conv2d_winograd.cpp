@@ -45,7 +45,7 @@ void compare_winograd(int64_t N, int64_t C, int64_t O, int64_t H, int64_t W, int
   Tensor w = uniform_tensor({O, C, 3, 3}, gen, 0.5f);
   Tensor b = uniform_tensor({O}, gen);
   Tensor y = Tensor::empty({N, O, g.out_h, g.out_w});
-  winograd_conv3x3_forward(g, N, O, x.data(), w.data(), b.data(), y.data());
+  winograd_conv3x3_forward(g, N, O, x.data(), w.data(), b.data(), false, y.data());
   // The transforms round differently from a direct sum: ~1e-6 relative to the output scale.
   cnn::testing::require_close(what + " forward", y, cnn::testing::naive_conv2d(x, w, b, o),
                               1e-4, 1e-4);

@@ -1,13 +1,15 @@
-// BN followed by ReLU as one fused op (batch_norm(..., then_relu) and BatchNorm::forward_relu,
-// which Sequential uses for a batchnorm layer followed by a relu layer): the same values
-// and gradients as the two ops one after the other, in training and in eval mode, and a
-// finite-difference check through the fused op (inputs kept away from the ReLU's kink).
+// A ReLU absorbed by the layer before it (Sequential runs batchnorm or conv2d followed by
+// relu, identities allowed in between, as one fused op): the same values and gradients as
+// the layers one after the other, for BN in training and eval mode and for conv2d on both
+// of its paths (im2col and Winograd), and finite-difference checks through the fused ops.
 #include <catch2/catch.hpp>
 
 #include "core/ops.h"
 #include "core/random.h"
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
+#include "layers/conv2d.h"
+#include "layers/identity.h"
 #include "layers/sequential.h"
 #include "tests/gradcheck.h"
 #include "tests/layers/tensor_compare.h"
@@ -73,4 +75,63 @@ TEST_CASE("fused batchnorm+relu gradients pass the finite-difference check",
   cnn::testing::check_gradients(
       "batchnorm2d+relu", [&](const std::vector<Tensor>& in) { return bn->forward_relu(in[0]); },
       {x, bn->weight(), bn->bias()});
+}
+
+namespace {
+
+// y and the gradients of [conv2d, identity, relu], fused or not (an observer disables it).
+std::vector<Tensor> run_conv(bool fused, const Conv2dOptions& o, const Tensor& input) {
+  Generator gen(17);
+  auto conv = std::make_shared<Conv2d>(o, gen);
+  Sequential model;
+  model.append(conv);
+  model.append(std::make_shared<Identity>());
+  model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
+  int observed = 0;
+  if (!fused) model.set_observer([&](const std::string&, const Module&, const Tensor&) { ++observed; });
+  Tensor x = input.detach().clone().set_requires_grad();
+  Tensor y = model.forward(x);
+  REQUIRE(observed == (fused ? 0 : 3));
+  y.backward(randn(y.shape(), gen));
+  return {y, x.grad(), conv->weight().grad(), conv->bias().grad()};
+}
+
+}  // namespace
+
+TEST_CASE("fused conv2d+relu equals conv2d then relu on both conv paths", "[conv2d][relu]") {
+  Generator gen(5);
+  for (int64_t channels : {3, 8}) {  // 3: im2col; 8 input channels, 3x3, stride 1: Winograd
+    INFO("input channels " << channels);
+    Conv2dOptions o;
+    o.in_channels = channels;
+    o.out_channels = 5;
+    o.kernel_size = {3, 3};
+    o.padding = {1, 1};
+    Tensor x = randn({2, channels, 6, 7}, gen);
+    const auto fused = run_conv(true, o, x), separate = run_conv(false, o, x);
+    const char* names[] = {"output", "grad input", "grad weight", "grad bias"};
+    for (size_t i = 0; i < fused.size(); ++i)
+      cnn::testing::require_close(names[i], fused[i], separate[i], 1e-5, 1e-6);
+  }
+}
+
+TEST_CASE("fused conv2d+relu gradients pass the finite-difference check",
+          "[conv2d][relu][grad]") {
+  Generator gen(6);
+  Conv2dOptions o;
+  o.in_channels = 2;
+  o.out_channels = 2;
+  o.kernel_size = {2, 2};
+  Conv2d conv(o, gen);
+  // Away from the ReLU's kink: positive inputs and weights make every pre-activation at
+  // least 2; the bias keeps output channel 0 positive (gradient passes) and channel 1
+  // negative (masked to 0), so both sides of the mask are checked.
+  uniform_(conv.weight(), 0.5f, 1.0f, gen);
+  conv.bias().data()[0] = 0.5f;
+  conv.bias().data()[1] = -20.0f;
+  Tensor x = Tensor::empty({2, 2, 3, 3});
+  uniform_(x, 0.5f, 1.0f, gen);
+  cnn::testing::check_gradients(
+      "conv2d+relu", [&](const std::vector<Tensor>& in) { return conv.forward_relu(in[0]); },
+      {x.set_requires_grad(), conv.weight(), conv.bias()});
 }

@@ -79,11 +79,10 @@ inline void output_adjoint_1d(const Lanes* y, int64_t ys, Lanes* o, int64_t os) 
   o[5 * os] = y3;
 }
 
-// The kernel transforms run once per call, not per tile: scalar.
 // G g: kernel, 3 -> 6
-inline void weight_1d(const float* g, int64_t gs, float* o, int64_t os) {
-  const float g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
+inline void weight_1d(const Lanes* g, int64_t gs, Lanes* o, int64_t os) {
   constexpr float kSixth = 1.0f / 6.0f, kTwelfth = 1.0f / 12.0f, kTwentyFourth = 1.0f / 24.0f;
+  const Lanes g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
   o[0] = 0.25f * g0;
   o[os] = -(g0 + g1 + g2) * kSixth;
   o[2 * os] = -(g0 - g1 + g2) * kSixth;
@@ -92,6 +91,7 @@ inline void weight_1d(const float* g, int64_t gs, float* o, int64_t os) {
   o[5 * os] = g2;
 }
 
+// The kernel-gradient transform runs once per backward, not per tile: scalar.
 // G^T u: adjoint of weight_1d (gradient of the kernel), 6 -> 3
 inline void weight_adjoint_1d(const float* u, int64_t us, float* o, int64_t os) {
   const float u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us], u4 = u[4 * us],
@@ -309,18 +309,23 @@ void transform_output_grad_band(const Plan& p, const float* band, float* dm, int
     }
 }
 
-// w [O,C,3,3] -> U[xi][c][o] = G g G^T
-std::vector<float> transform_weights(const Plan& p, const float* w) {
-  std::vector<float> u(kPoints * p.C * p.O);
-  const int64_t point = p.C * p.O;
-#pragma omp parallel for schedule(static) if (p.C * p.O >= 4096)
-  for (int64_t c = 0; c < p.C; ++c)
-    for (int64_t o = 0; o < p.O; ++o) {  // o innermost: U's writes are contiguous
-      const float* g = w + (o * p.C + c) * 9;
-      float half[18], result[36];
+// w [O,C,3,3] -> U[xi][c][o] = G g G^T, kLanes output channels at a time: each of the 36
+// results is one whole vector store (scalar stores into 36 streams 4 KiB-multiples apart
+// thrash the cache).
+std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
+  std::vector<float> u(kPoints * C * O);
+  const int64_t point = C * O;
+#pragma omp parallel for schedule(static) if (C * O >= 4096)
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t o = 0; o < O; o += kLanes) {
+      const int64_t count = std::min(kLanes, O - o);
+      Lanes g[9] = {}, half[18], result[36];
+      for (int64_t l = 0; l < count; ++l)
+        for (int64_t k = 0; k < 9; ++k) g[k][l] = w[((o + l) * C + c) * 9 + k];
       for (int64_t b = 0; b < 3; ++b) weight_1d(g + b, 3, half + b, 3);  // [6][3]
       for (int64_t k = 0; k < 6; ++k) weight_1d(half + k * 3, 1, result + k * 6, 1);
-      for (int64_t xi = 0; xi < kPoints; ++xi) u[xi * point + c * p.O + o] = result[xi];
+      for (int64_t xi = 0; xi < kPoints; ++xi)
+        store_lanes(u.data() + xi * point + c * O + o, result[xi], count);
     }
   return u;
 }
@@ -402,11 +407,15 @@ bool winograd_applies(const ConvGeometry& g, int64_t groups) {
          g.out_h > 0 && g.out_w > 0;
 }
 
+std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
+                                              const float* w) {
+  return transform_weights(in_channels, out_channels, w);
+}
+
 void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_channels,
-                              const float* x, const float* w, const float* b, bool relu,
+                              const float* x, const float* u, const float* b, bool relu,
                               float* y) {
   const Plan p(g, batch, out_channels);
-  const std::vector<float> u = transform_weights(p, w);
   const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
   const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O;
   for_each_item(p, [&](int64_t item, int) {
@@ -421,7 +430,7 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
       const int64_t tiles = (b1 - b0) * p.tiles_w;
       for (int64_t xi = 0; xi < kPoints; ++xi)  // M[xi] = V[xi] U[xi]
         sgemm(false, false, tiles, p.O, p.C, 1.0f, buffers.v + xi * p.v_point, p.C,
-              u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.m_point, p.O);
+              u + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.m_point, p.O);
       for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
         for (int64_t ty = ty0; ty < ty1; ++ty)
           transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b, relu,
@@ -433,11 +442,10 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
 }
 
 void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out_channels,
-                               const float* x, const float* w, const float* gy, float* dx,
+                               const float* x, const float* u, const float* gy, float* dx,
                                float* dw) {
   if (!dx && !dw) return;
   const Plan p(g, batch, out_channels);
-  const std::vector<float> u = dx ? transform_weights(p, w) : std::vector<float>();
   const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
   const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O;
   const int64_t weight_points = kPoints * p.C * p.O;
@@ -471,7 +479,7 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
       if (dx) {
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dV[xi] = dM[xi] U[xi]^T, into v
           sgemm(false, true, tiles, p.C, p.O, 1.0f, buffers.m + xi * p.m_point, p.O,
-                u.data() + xi * p.C * p.O, p.O, 0.0f, buffers.v + xi * p.v_point, p.C);
+                u + xi * p.C * p.O, p.O, 0.0f, buffers.v + xi * p.v_point, p.C);
         for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
           std::fill_n(buffers.rows_in, (4 * (ty1 - ty0) + 2) * p.in_cols * p.C, 0.0f);
           for (int64_t ty = ty0; ty < ty1; ++ty)

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/im2col.h"
 
@@ -22,15 +23,21 @@ namespace cnn {
 // input channels (below that the transforms cost more than the products save).
 bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
 
-// x [N,C,H,W], w [O,C,3,3], b [O] or null -> y [N,O,OH,OW]; with relu, max(y, 0).
+// w [O,C,3,3] -> the transformed kernels U = G g G^T the two calls below take, laid out
+// [36][C][O]. Computed once per step and shared by the forward and backward passes.
+std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
+                                              const float* w);
+
+// x [N,C,H,W], u from winograd_transform_weights, b [O] or null -> y [N,O,OH,OW]; with
+// relu, max(y, 0).
 void winograd_conv3x3_forward(const ConvGeometry& geometry, int64_t batch,
-                              int64_t out_channels, const float* x, const float* w,
+                              int64_t out_channels, const float* x, const float* u,
                               const float* b, bool relu, float* y);
 
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx, overwritten) and dw [O,C,3,3] (if dw, overwritten).
-// x is needed only for dw.
+// x is needed only for dw, u only for dx.
 void winograd_conv3x3_backward(const ConvGeometry& geometry, int64_t batch,
-                               int64_t out_channels, const float* x, const float* w,
+                               int64_t out_channels, const float* x, const float* u,
                                const float* gy, float* dx, float* dw);
 
 }  // namespace cnn

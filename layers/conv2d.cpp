@@ -268,8 +268,9 @@ void add_transposed(const ConvProblem& p, const float* dw_t, float* dw) {
 }
 
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx), dw [O,C/g,kh,kw] (if dw), db [O] (if db)
-void conv2d_backward_raw(const ConvProblem& p, bool winograd, const float* x, const float* gy,
-                         const float* w, float* dx, float* dw, float* db) {
+// winograd_u: the transformed kernels when the layer runs as Winograd, else null.
+void conv2d_backward_raw(const ConvProblem& p, const float* winograd_u, const float* x,
+                         const float* gy, const float* w, float* dx, float* dw, float* db) {
   if (db) {
 #pragma omp parallel for schedule(static) if (p.N * p.O * p.P > 32768)
     for (int64_t o = 0; o < p.O; ++o) {
@@ -284,7 +285,7 @@ void conv2d_backward_raw(const ConvProblem& p, bool winograd, const float* x, co
     }
   }
   if (!dx && !dw) return;
-  if (winograd) return winograd_conv3x3_backward(p.g, p.N, p.O, x, w, gy, dx, dw);
+  if (winograd_u) return winograd_conv3x3_backward(p.g, p.N, p.O, x, winograd_u, gy, dx, dw);
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   const int64_t weight_size = p.O * p.rows_g;
   auto run = [&](float* dw_t, int64_t c) {
@@ -347,8 +348,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const ConvProblem problem(g, N, O, groups);
   const bool winograd = use_winograd(g, groups);
   const float* bias_data = b.defined() ? b.data() : nullptr;
+  // Winograd's transformed kernels, computed once for the forward and the backward.
+  const auto u = std::make_shared<const std::vector<float>>(
+      winograd ? winograd_transform_weights(options.in_channels, O, w.data()) : std::vector<float>());
   if (winograd) {
-    winograd_conv3x3_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
+    winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, then_relu, out.data());
   } else {
     conv2d_forward_raw(problem, x.data(), w.data(), bias_data, then_relu, out.data());
   }
@@ -366,8 +370,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
-                     conv2d_backward_raw(problem, winograd, need_dw ? saved_x.data() : nullptr,
-                                         gy.data(), saved_w.data(),
+                     conv2d_backward_raw(problem, winograd ? u->data() : nullptr,
+                                         need_dw ? saved_x.data() : nullptr, gy.data(),
+                                         saved_w.data(),
                                          need_dx ? dx.data() : nullptr,
                                          need_dw ? dw.data() : nullptr,
                                          need_db ? db.data() : nullptr);

@@ -61,7 +61,11 @@ void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
 struct BatchStatistics {
   std::vector<float> shift, centre, invstd;  // [C]
   std::vector<double> mean, var;             // [C], var biased
-  explicit BatchStatistics(int64_t c) : shift(c), centre(c), invstd(c), mean(c), var(c) {}
+  // The forward's affine y = ((x - shift) - centre) * scale + beta, kept so that the
+  // backward of a fused ReLU recomputes its mask from x (bit for bit) instead of reading y.
+  std::vector<float> scale, beta;
+  explicit BatchStatistics(int64_t c)
+      : shift(c), centre(c), invstd(c), mean(c), var(c), scale(c), beta(c) {}
 };
 
 // x [N,C,L] -> y [N,C,L]; the statistics are filled (and saved for the backward).
@@ -95,6 +99,8 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
     stats.mean[c] = shift + mu;
     stats.var[c] = var;
     const float centre = stats.centre[c], k = stats.invstd[c] * gamma[c], b = beta[c];
+    stats.scale[c] = k;
+    stats.beta[c] = b;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* row = x + (n * g.c + c) * g.l;
       float* out = y + (n * g.c + c) * g.l;
@@ -109,9 +115,9 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
   }
 }
 
-// The gradient reaching the normalised value: dy, or with a fused ReLU (relu_out = its
-// output) dy where the output is positive and 0 elsewhere. The kernels below run one loop
-// for each case, so that neither carries a test of the pointer (it stops vectorization).
+// For the eval-mode backward: the gradient reaching the normalised value, dy, or with a
+// fused ReLU (relu_out = its output) dy where the output is positive and 0 elsewhere. One
+// loop per case (template), so that neither tests the pointer (it stops vectorization).
 template <bool kRelu>
 inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
   if constexpr (kRelu) {
@@ -126,23 +132,33 @@ inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
 // through the batch mean and variance, with two reductions per channel:
 //   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
 //   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
+// With kRelu (BN + ReLU fused) dy reaches only where the forward's output was positive;
+// that mask is recomputed from x with the forward's own float expression.
 template <bool kRelu>
-void batch_norm_train_backward(const float* x, const float* dy, const float* relu_out, NCL g,
-                               const float* gamma, const BatchStatistics& stats, float* dx,
-                               float* dgamma, float* dbeta) {
+void batch_norm_train_backward(const float* x, const float* dy, NCL g, const float* gamma,
+                               const BatchStatistics& stats, float* dx, float* dgamma,
+                               float* dbeta) {
   const double m = static_cast<double>(g.n * g.l);
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = stats.shift[c], centre = stats.centre[c];
+    const float scale = stats.scale[c], beta = stats.beta[c];
+    auto through_relu = [&](const float* dr, const float* xr, int64_t l) {
+      const float gradient = dr[l];  // loaded either way: a select, not a branch
+      if constexpr (kRelu) {
+        return ((xr[l] - shift) - centre) * scale + beta > 0.0f ? gradient : 0.0f;
+      } else {
+        return gradient;
+      }
+    };
     double sum_dy = 0.0, sum_dy_xmu = 0.0;  // rows in float, across rows in double
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
-      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
       float row_dy = 0.0f, row_dy_xmu = 0.0f;
 #pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        const float d = through_relu<kRelu>(dr, rr, l);
+        const float d = through_relu(dr, xr, l);
         row_dy += d;
         row_dy_xmu += d * ((xr[l] - shift) - centre);
       }
@@ -162,11 +178,10 @@ void batch_norm_train_backward(const float* x, const float* dy, const float* rel
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * L;
       const float* dr = dy + (n * g.c + c) * L;
-      const float* rr = relu_out ? relu_out + (n * g.c + c) * L : nullptr;
       float* out = dx + (n * g.c + c) * L;
 #pragma omp simd
       for (int64_t l = 0; l < L; ++l)
-        out[l] = kf * through_relu<kRelu>(dr, rr, l) + a * ((xr[l] - shift) - centre) + b;
+        out[l] = kf * through_relu(dr, xr, l) + a * ((xr[l] - shift) - centre) + b;
     }
   }
 }
@@ -260,15 +275,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     }
     return record_op(
         then_relu ? "batch_norm_relu" : "batch_norm", y, {input, weight, bias},
-        [x, relu_out, g, gamma, stats, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+        [x, then_relu, g, gamma, stats, x_grad, w_grad, b_grad](const Tensor& grad_output) {
           Tensor dy = grad_output.contiguous();
           Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
           Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-          auto backward = relu_out.defined() ? batch_norm_train_backward<true>
-                                             : batch_norm_train_backward<false>;
-          backward(x.data(), dy.data(), relu_out.defined() ? relu_out.data() : nullptr, g,
-                   gamma.data(), *stats, x_grad ? dx.data() : nullptr, dgamma.data(),
-                   dbeta.data());
+          auto backward =
+              then_relu ? batch_norm_train_backward<true> : batch_norm_train_backward<false>;
+          backward(x.data(), dy.data(), g, gamma.data(), *stats, x_grad ? dx.data() : nullptr,
+                   dgamma.data(), dbeta.data());
           return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
         });
   }

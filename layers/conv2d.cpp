@@ -449,7 +449,7 @@ ModulePtr make_conv2d(const LayerArgs& args, BuildContext& context) {
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "conv2d",
-    "2-D convolution (im2col + sgemm), as torch.nn.Conv2d; in_channels from the input",
+    "2-D convolution (Winograd F(4x4,3x3) or im2col + sgemm), as torch.nn.Conv2d; in_channels from the input",
     {{"out_channels", "required", "number of output channels"},
      {"kernel_size", "required", "int or [h, w]"},
      {"stride", "1", "int or [h, w]"},

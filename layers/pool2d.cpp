@@ -107,6 +107,8 @@ bool is_plain_2x2(const Pool2dOptions& o, const PoolGeometry& g) {
 }
 
 // Same result as the general loop: the first maximum in row-major order, NaN propagates.
+// Without kArgmax (nothing will need the gradient) the indices are not written at all.
+template <bool kArgmax>
 void max_pool_2x2(const float* x, const PoolGeometry& g, float* y, int64_t* argmax) {
 #pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
   for (int64_t plane = 0; plane < g.planes; ++plane)
@@ -131,7 +133,7 @@ void max_pool_2x2(const float* x, const PoolGeometry& g, float* y, int64_t* argm
         best = take ? diagonal : best;
         offset = take ? W + 1 : offset;
         y[k0 + ow] = best;
-        argmax[k0 + ow] = row0 + 2 * ow + offset;
+        if constexpr (kArgmax) argmax[k0 + ow] = row0 + 2 * ow + offset;
       }
     }
 }
@@ -142,12 +144,16 @@ Tensor max_pool2d(const Tensor& input, const Pool2dOptions& o) {
   const PoolGeometry g = checked_pool_geometry(input.shape(), o, describe_pool("maxpool2d", o, false));
   Tensor x = input.contiguous();
   Tensor out = Tensor::empty({input.size(0), input.size(1), g.OH, g.OW});
-  Tensor argmax = Tensor::empty(out.shape(), DType::Int64);  // index within the input plane
   const float* px = x.data();
   float* py = out.data();
+  if (is_plain_2x2(o, g) && !needs_grad({input})) {  // evaluation: no indices to keep
+    max_pool_2x2<false>(px, g, py, nullptr);
+    return out;
+  }
+  Tensor argmax = Tensor::empty(out.shape(), DType::Int64);  // index within the input plane
   int64_t* pi = argmax.data_i64();
   if (is_plain_2x2(o, g)) {
-    max_pool_2x2(px, g, py, pi);
+    max_pool_2x2<true>(px, g, py, pi);
   } else {
 #pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
   for (int64_t plane = 0; plane < g.planes; ++plane) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <catch2/catch.hpp>
 
+#include "core/autograd.h"
 #include "core/random.h"
 #include "layers/builder.h"
 #include "layers/pool2d.h"
@@ -202,4 +203,12 @@ TEST_CASE("maxpool2d's 2x2 fast path matches the window-by-window definition",
         expected_dx[best] += gy.data()[k];
       }
   REQUIRE(x.grad().to_vector() == expected_dx);
+
+  // Without the tape (evaluation) the path that keeps no indices gives the same values.
+  NoGradGuard no_grad;
+  const std::vector<float> evaluated = max_pool2d(x, pool({2, 2}, {2, 2}, {0, 0}, false)).to_vector();
+  const std::vector<float> recorded = y.to_vector();
+  REQUIRE(evaluated.size() == recorded.size());
+  for (size_t i = 0; i < evaluated.size(); ++i)
+    REQUIRE((evaluated[i] == recorded[i] || (std::isnan(evaluated[i]) && std::isnan(recorded[i]))));
 }

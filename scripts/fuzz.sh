@@ -5,6 +5,9 @@
 # leak, timeout or out-of-memory; the reproducer is kept in $FUZZ_ARTIFACTS (printed).
 # Usage: bash scripts/fuzz.sh [seconds-per-target] [target...]   (default 30, all four)
 # Reproduce a finding: build-fuzz/fuzz/<target> <crash-file>
+# FUZZ_BUILD_DIR=DIR uses DIR instead of build-fuzz; a DIR already configured with
+# CNNLAB_FUZZ=ON (scripts/sanitize.sh's ASan build, with its tests) is used as it is, so CI
+# compiles the project once for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +27,14 @@ command -v clang++ >/dev/null || {
 
 # -fsanitize=fuzzer-no-link gives the libraries (core, data, layers, optim, apps) coverage
 # counters, so the fuzzer is guided inside the code under test, not just the harness.
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
-  -DCNNLAB_FUZZ=ON -DCNNLAB_SANITIZE=ON -DCNNLAB_NATIVE=OFF -DCNNLAB_BUILD_TESTS=OFF >/dev/null
+if [ -n "${FUZZ_BUILD_DIR:-}" ] && grep -q '^CNNLAB_FUZZ:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  echo "== fuzz.sh: using the build in $BUILD_DIR as configured"
+else
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
+    -DCNNLAB_FUZZ=ON -DCNNLAB_SANITIZE=ON -DCNNLAB_NATIVE=OFF -DCNNLAB_BUILD_TESTS=OFF >/dev/null
+fi
 cmake --build "$BUILD_DIR" -j"$JOBS" --target "${TARGETS[@]}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cnnlab-fuzz.XXXXXX")

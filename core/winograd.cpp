@@ -15,6 +15,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "core/gemm.h"
 #include "core/transpose.h"
 
@@ -218,6 +219,14 @@ void store_output_rows(const Plan& p, const float* rows, int64_t ty0, int64_t ty
   }
 }
 
+// Pooled: rows [2*(ty1-ty0)][out_cols/2][O] -> image [O,OH/2,OW/2]
+void store_pooled_rows(const Plan& p, const float* rows, int64_t ty0, int64_t ty1,
+                       float* image) {
+  const int64_t PH = p.OH / 2, PW = p.OW / 2, row_floats = p.out_cols / 2 * p.O;
+  for (int64_t row = 2 * ty0; row < std::min(2 * ty1, PH); ++row)
+    transpose(rows + (row - 2 * ty0) * row_floats, p.O, PW, p.O, image + row * PW, PH * PW);
+}
+
 // The adjoint: output gradient image [O,OH,OW] -> rows [4*(ty1-ty0)][out_cols][O], zero
 // outside the map
 void stage_output_rows(const Plan& p, const float* image, int64_t ty0, int64_t ty1,
@@ -266,15 +275,21 @@ void transform_input_grad_band(const Plan& p, const float* dv, int64_t t0, float
     }
 }
 
-// M[xi][t0 + tx][o] -> band [4][out_cols][O] = A^T M A + bias (then max(., 0) with relu)
+// The larger of two candidates, the first one on a tie, NaN winning (as max-pool's loop).
+inline Lanes pool_max(const Lanes& best, const Lanes& candidate) {
+  return (candidate > best) | (candidate != candidate) ? candidate : best;
+}
+
+// M[xi][t0 + tx][o] -> band [4][out_cols][O] = A^T M A + bias, then the epilogue; pooled,
+// band [2][out_cols/2][O] (a tile's 4x4 outputs are exactly four whole 2x2 windows).
 void transform_output_band(const Plan& p, const float* m, int64_t t0, const float* bias,
-                           bool relu, float* band) {
-  const int64_t O = p.O, row = p.out_cols * O, point = p.m_point;
+                           WinogradEpilogue epilogue, float* band) {
+  const int64_t O = p.O, point = p.m_point;
+  const int64_t row = (epilogue.max_pool_2x2 ? p.out_cols / 2 : p.out_cols) * O;
   for (int64_t tx = 0; tx < p.tiles_w; ++tx)
     for (int64_t o = 0; o < O; o += kLanes) {
       const int64_t count = std::min(kLanes, O - o);
       const float* in = m + (t0 + tx) * O + o;
-      float* out = band + 4 * tx * O + o;
       Lanes v[36], half[24], result[16];
       for (int64_t xi = 0; xi < kPoints; ++xi) v[xi] = load_lanes(in + xi * point, count);
       for (int64_t j = 0; j < 6; ++j) output_1d(v + j, 6, half + j, 6);  // [4][6]
@@ -283,10 +298,21 @@ void transform_output_band(const Plan& p, const float* m, int64_t t0, const floa
         const Lanes shift = load_lanes(bias + o, count);
         for (auto& value : result) value += shift;
       }
-      if (relu) {
+      if (epilogue.relu) {
         const Lanes zero = {};
         for (auto& value : result) value = value > zero ? value : zero;
       }
+      if (epilogue.max_pool_2x2) {
+        float* out = band + 2 * tx * O + o;
+        for (int64_t r = 0; r < 2; ++r)
+          for (int64_t s = 0; s < 2; ++s) {
+            const Lanes* top = result + 2 * r * 4 + 2 * s;  // the window's row-major order
+            const Lanes best = pool_max(pool_max(pool_max(top[0], top[1]), top[4]), top[5]);
+            store_lanes(out + r * row + s * O, best, count);
+          }
+        continue;
+      }
+      float* out = band + 4 * tx * O + o;
       for (int64_t r = 0; r < 4; ++r)
         for (int64_t s = 0; s < 4; ++s) store_lanes(out + r * row + s * O, result[r * 4 + s], count);
     }
@@ -413,11 +439,16 @@ std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_c
 }
 
 void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_channels,
-                              const float* x, const float* u, const float* b, bool relu,
-                              float* y) {
+                              const float* x, const float* u, const float* b,
+                              WinogradEpilogue epilogue, float* y) {
   const Plan p(g, batch, out_channels);
-  const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
-  const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O;
+  const bool pooled = epilogue.max_pool_2x2;
+  CNN_CHECK(!pooled || (p.OH % 2 == 0 && p.OW % 2 == 0),
+            "winograd conv: the fused 2x2 max-pool needs an even output size, got ", p.OH,
+            "x", p.OW);
+  const int64_t image = p.C * p.H * p.W;
+  const int64_t out_image = pooled ? p.O * (p.OH / 2) * (p.OW / 2) : p.O * p.OH * p.OW;
+  const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O / (pooled ? 4 : 1);
   for_each_item(p, [&](int64_t item, int) {
     const Buffers buffers(p);
     for_each_block(p, item, [&](int64_t b0, int64_t b1) {
@@ -433,9 +464,13 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
               u + xi * p.C * p.O, p.O, 0.0f, buffers.m + xi * p.m_point, p.O);
       for_each_segment(p, b0, b1, [&](int64_t n, int64_t ty0, int64_t ty1, int64_t t0) {
         for (int64_t ty = ty0; ty < ty1; ++ty)
-          transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b, relu,
+          transform_output_band(p, buffers.m, t0 + (ty - ty0) * p.tiles_w, b, epilogue,
                                 buffers.rows_out + (ty - ty0) * out_band);
-        store_output_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
+        if (pooled) {
+          store_pooled_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
+        } else {
+          store_output_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
+        }
       });
     });
   });

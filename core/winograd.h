@@ -28,11 +28,18 @@ bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
 std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
                                               const float* w);
 
-// x [N,C,H,W], u from winograd_transform_weights, b [O] or null -> y [N,O,OH,OW]; with
-// relu, max(y, 0).
+// What the forward applies to its output as it writes it.
+struct WinogradEpilogue {
+  bool relu = false;          // max(y, 0)
+  bool max_pool_2x2 = false;  // then 2x2 max-pool, stride 2 (even OH and OW only): the
+                              // output is [N,O,OH/2,OW/2]; no indices kept (evaluation)
+};
+
+// x [N,C,H,W], u from winograd_transform_weights, b [O] or null -> y [N,O,OH,OW] (or the
+// pooled map), with the epilogue applied.
 void winograd_conv3x3_forward(const ConvGeometry& geometry, int64_t batch,
                               int64_t out_channels, const float* x, const float* u,
-                              const float* b, bool relu, float* y);
+                              const float* b, WinogradEpilogue epilogue, float* y);
 
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx, overwritten) and dw [O,C,3,3] (if dw, overwritten).
 // x is needed only for dw, u only for dx.

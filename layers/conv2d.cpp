@@ -32,6 +32,7 @@
 #include "core/gemm.h"
 #include "core/im2col.h"
 #include "core/winograd.h"
+#include "layers/pool2d.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -329,19 +330,25 @@ Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
   return masked;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-              const Conv2dOptions& options, bool then_relu) {
-  const ConvGeometry g = checked_geometry(input.shape(), options);
-  const int64_t N = input.size(0), O = options.out_channels, groups = options.groups;
-  const Shape weight_shape{O, options.in_channels / groups, options.kernel_size.first,
+// The weight [O, C/groups, kh, kw] and the bias [O] (or none) the options call for.
+void check_parameters(const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
+  const int64_t O = options.out_channels;
+  const Shape weight_shape{O, options.in_channels / options.groups, options.kernel_size.first,
                            options.kernel_size.second};
   CNN_CHECK(weight.shape() == weight_shape, describe_options(options), ": weight has shape ",
             shape_str(weight.shape()), ", expected ", shape_str(weight_shape));
   CNN_CHECK(!bias.defined() || bias.shape() == Shape{O}, describe_options(options),
             ": bias has shape ", shape_str(bias.defined() ? bias.shape() : Shape{}),
             ", expected [", O, "]");
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options, bool then_relu) {
+  const ConvGeometry g = checked_geometry(input.shape(), options);
+  check_parameters(weight, bias, options);
+  const int64_t N = input.size(0), O = options.out_channels, groups = options.groups;
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
@@ -352,7 +359,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const auto u = std::make_shared<const std::vector<float>>(
       winograd ? winograd_transform_weights(options.in_channels, O, w.data()) : std::vector<float>());
   if (winograd) {
-    winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, then_relu, out.data());
+    winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, {then_relu, false},
+                             out.data());
   } else {
     conv2d_forward_raw(problem, x.data(), w.data(), bias_data, then_relu, out.data());
   }
@@ -380,6 +388,26 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    });
 }
 
+Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                            const Conv2dOptions& options, const Pool2dOptions& pool) {
+  const ConvGeometry g = checked_geometry(input.shape(), options);
+  const bool plain_pool = pool.kernel_size == std::pair<int64_t, int64_t>{2, 2} &&
+                          pool.stride == std::pair<int64_t, int64_t>{2, 2} &&
+                          pool.padding == std::pair<int64_t, int64_t>{0, 0};
+  if (needs_grad({input, weight, bias}) || !use_winograd(g, options.groups) || !plain_pool ||
+      g.out_h % 2 != 0 || g.out_w % 2 != 0)
+    return max_pool2d(conv2d(input, weight, bias, options, true), pool);
+  check_parameters(weight, bias, options);
+  const int64_t N = input.size(0), O = options.out_channels;
+  Tensor x = input.contiguous(), w = weight.contiguous();
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor out = Tensor::empty({N, O, g.out_h / 2, g.out_w / 2});
+  const std::vector<float> u = winograd_transform_weights(options.in_channels, O, w.data());
+  winograd_conv3x3_forward(g, N, O, x.data(), u.data(), b.defined() ? b.data() : nullptr,
+                           {true, true}, out.data());
+  return out;
+}
+
 Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(options) {
   check_options(options_);
   const int64_t O = options_.out_channels;
@@ -400,6 +428,10 @@ Tensor Conv2d::forward(const Tensor& input) { return conv2d(input, weight_, bias
 
 Tensor Conv2d::forward_relu(const Tensor& input) {
   return conv2d(input, weight_, bias_, options_, true);
+}
+
+Tensor Conv2d::forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool) {
+  return conv2d_relu_max_pool(input, weight_, bias_, options_, pool);
 }
 
 Shape Conv2d::output_shape(const Shape& input) const {

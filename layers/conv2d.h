@@ -10,6 +10,7 @@
 
 #include "core/random.h"
 #include "layers/module.h"
+#include "layers/pool2d.h"
 
 namespace cnn {
 
@@ -30,6 +31,10 @@ class Conv2d : public Module {
   Tensor forward(const Tensor& input) override;  // [N,C,H,W] -> [N,O,OH,OW]
   // relu(forward(input)) as one op: Sequential calls it for a conv2d followed by a relu.
   Tensor forward_relu(const Tensor& input);
+  // max_pool2d(relu(forward(input)), pool) as one op when nothing needs the gradient
+  // (evaluation) and the layer runs as Winograd with a 2x2 stride-2 pool on an even map:
+  // the conv writes the pooled map. Otherwise the three ops one after the other.
+  Tensor forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool);
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "conv2d"; }
   std::string describe() const override;
@@ -51,5 +56,9 @@ class Conv2d : public Module {
 // then_relu applies max(y, 0) as the output is written (no separate pass over it).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options, bool then_relu = false);
+
+// The function behind Conv2d::forward_relu_max_pool.
+Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                            const Conv2dOptions& options, const Pool2dOptions& pool);
 
 }  // namespace cnn

@@ -3,10 +3,13 @@
 
 #include <sstream>
 
+#include "core/autograd.h"
+
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/identity.h"
+#include "layers/pool2d.h"
 
 namespace cnn {
 
@@ -40,6 +43,15 @@ size_t absorbed_relu(const std::vector<ModulePtr>& layers, size_t i) {
   return next < layers.size() && is_relu(*layers[next]) ? next : 0;
 }
 
+// In evaluation (no tape), a conv2d whose absorbed ReLU is followed by a max-pool writes
+// the pooled map directly (Conv2d::forward_relu_max_pool). Returns the pool's index or 0.
+size_t absorbed_max_pool(const std::vector<ModulePtr>& layers, size_t i, size_t relu) {
+  if (grad_mode_enabled() || !dynamic_cast<Conv2d*>(layers[i].get())) return 0;
+  return relu + 1 < layers.size() && dynamic_cast<const MaxPool2d*>(layers[relu + 1].get())
+             ? relu + 1
+             : 0;
+}
+
 Tensor forward_relu(Module& layer, const Tensor& x) {
   if (auto* conv = dynamic_cast<Conv2d*>(&layer)) return conv->forward_relu(x);
   return dynamic_cast<BatchNorm&>(layer).forward_relu(x);
@@ -52,6 +64,12 @@ Tensor Sequential::forward(const Tensor& input) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     // An observer wants every layer's own output: no fusion then.
     if (const size_t relu = observer_ ? 0 : absorbed_relu(layers_, i)) {
+      if (const size_t pool = absorbed_max_pool(layers_, i, relu)) {
+        const auto& options = dynamic_cast<const MaxPool2d&>(*layers_[pool]).options();
+        x = dynamic_cast<Conv2d&>(*layers_[i]).forward_relu_max_pool(x, options);
+        i = pool;
+        continue;
+      }
       x = forward_relu(*layers_[i], x);
       i = relu;  // the layers up to the ReLU are done
       continue;

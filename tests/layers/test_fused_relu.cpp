@@ -1,15 +1,18 @@
 // A ReLU absorbed by the layer before it (Sequential runs batchnorm or conv2d followed by
 // relu, identities allowed in between, as one fused op): the same values and gradients as
 // the layers one after the other, for BN in training and eval mode and for conv2d on both
-// of its paths (im2col and Winograd), and finite-difference checks through the fused ops.
+// of its paths (im2col and Winograd), finite-difference checks through the fused ops, and
+// conv2d+relu+maxpool2d written as one pooled map in evaluation (and the fallback).
 #include <catch2/catch.hpp>
 
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
 #include "layers/identity.h"
+#include "layers/pool2d.h"
 #include "layers/sequential.h"
 #include "tests/gradcheck.h"
 #include "tests/layers/tensor_compare.h"
@@ -134,4 +137,32 @@ TEST_CASE("fused conv2d+relu gradients pass the finite-difference check",
   cnn::testing::check_gradients(
       "conv2d+relu", [&](const std::vector<Tensor>& in) { return conv.forward_relu(in[0]); },
       {x.set_requires_grad(), conv.weight(), conv.bias()});
+}
+
+TEST_CASE("evaluation fuses conv2d+relu+maxpool2d with the same result", "[conv2d][relu][pool2d]") {
+  Generator gen(8);
+  struct Case {
+    int64_t channels, H, W;
+  };
+  // 8 channels, even map: the fused Winograd path; odd map and 3 channels: the fallback.
+  for (const Case c : {Case{8, 8, 6}, Case{8, 7, 7}, Case{3, 8, 8}}) {
+    INFO("channels " << c.channels << " map " << c.H << "x" << c.W);
+    Conv2dOptions o;
+    o.in_channels = c.channels;
+    o.out_channels = 19;  // not a multiple of the 16-channel vectors
+    o.kernel_size = {3, 3};
+    o.padding = {1, 1};
+    auto conv = std::make_shared<Conv2d>(o, gen);
+    Sequential model;
+    model.append(conv);
+    model.append(std::make_shared<Identity>());
+    model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
+    model.append(std::make_shared<MaxPool2d>(Pool2dOptions{}));
+    Tensor x = randn({3, c.channels, c.H, c.W}, gen);
+    NoGradGuard no_grad;
+    const std::vector<float> fused = model.forward(x).to_vector();
+    model.set_observer([](const std::string&, const Module&, const Tensor&) {});
+    const std::vector<float> separate = model.forward(x).to_vector();
+    REQUIRE(fused == separate);  // the same arithmetic, and max is exact
+  }
 }

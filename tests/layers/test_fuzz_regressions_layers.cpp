@@ -1,6 +1,6 @@
 // Layer shapes that overflow int64, found by replaying huge values through the config fuzzer
-// (fuzz/fuzz_config.cpp; UBSan: signed integer overflow in Flatten::output_shape). Each is
-// now an error naming the layer and the shape.
+// (fuzz/fuzz_config.cpp; UBSan: signed integer overflow in Flatten::output_shape and in
+// conv2d's geometry checks). Each is now an error naming the layer and the shape.
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -34,5 +34,24 @@ TEST_CASE("A model whose flattened size overflows is a build error naming the la
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK_THAT(std::string(e.what()), Contains("model.layers[0]") && Contains("overflows int64"));
+  }
+}
+
+TEST_CASE("conv2d refuses a kernel extent or padding that overflows int64", "[layers][fuzz]") {
+  Generator generator(0);
+  // 2^62: the dilated extent dilation * (kernel_size - 1) + 1 or the padded size 2 * padding
+  // + H wraps around; before the fix the wrapped sizes reached the output-size arithmetic.
+  for (const char* conv :
+       {"{out_channels: 2, kernel_size: 3, dilation: 4611686018427387904}",
+        "{out_channels: 2, kernel_size: 3, padding: 4611686018427387904}",
+        "{out_channels: 2, kernel_size: [1, 3], dilation: [1, 9223372036854775807]}"}) {
+    INFO(conv);
+    YAML::Node model = YAML::Load(std::string("{norm: none, layers: [{conv2d: ") + conv + "}]}");
+    try {
+      build_model(model, {1, 3, 8, 8}, generator, "model");
+      FAIL("expected an error");
+    } catch (const Error& e) {
+      CHECK_THAT(std::string(e.what()), Contains("model.layers[0]") && Contains("overflow int64"));
+    }
   }
 }

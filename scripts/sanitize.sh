@@ -13,8 +13,8 @@
 # builds the fuzz targets too; without clang it is a GCC build of the tests alone. -O1 and
 # line tables only (reports keep file:line, compiling stays cheap: about 8 minutes on 2
 # cores); the benchmarks are not built (no test runs them). NDEBUG as in the Release build:
-# what is checked is the code users run, so stb_image's asserts, which a corrupt JPEG can
-# trip and Release compiles out, are not findings (UBSan still checks its table indexing).
+# what is checked is the code users run (asserts of libraries such as stb_image compiled out
+# there; the sanitizers check what is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

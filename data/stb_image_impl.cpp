@@ -1,5 +1,6 @@
 // The one translation unit that compiles stb_image and stb_image_resize (header-only
 // libraries from Debian's libstb-dev). Only the formats cnnlab reads are enabled.
+#include <cstdlib>
 #include <cstring>
 
 // stb_image copies 0 bytes to a null buffer when a PNG's first IDAT chunk is empty (found by
@@ -9,6 +10,15 @@ static inline void* stb_memcpy_nonempty(void* target, const void* source, size_t
   return bytes ? std::memcpy(target, source, bytes) : target;
 }
 #define memcpy stb_memcpy_nonempty
+
+// stb_image v2.27 allocates its JPEG decoder state with malloc and never clears it: a scan
+// that uses a Huffman table no DHT segment defined decodes with uninitialised tables and
+// indexes them out of bounds (fuzz_image_decode; UBSan: index -22 out of bounds for
+// 'stbi_uc[256]'; without NDEBUG, stb's own code-table assert). Zeroed allocations make an
+// undefined table an empty one: wrong pixels of a broken file, nothing undefined.
+#define STBI_MALLOC(bytes) std::calloc(1, bytes)
+#define STBI_REALLOC(pointer, bytes) std::realloc(pointer, bytes)
+#define STBI_FREE(pointer) std::free(pointer)
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG

@@ -115,16 +115,16 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
   }
 }
 
-// For the eval-mode backward: the gradient reaching the normalised value, dy, or with a
-// fused ReLU (relu_out = its output) dy where the output is positive and 0 elsewhere. One
-// loop per case (template), so that neither tests the pointer (it stops vectorization).
+// The gradient that reaches the normalised value: dy, or with a fused ReLU (kRelu) dy where
+// the forward's output was positive. Both backwards recompute that output's sign from x
+// with the forward's own float expression (`output`) instead of keeping the output; one
+// kernel per case (template), so that neither carries a test that stops vectorization.
 template <bool kRelu>
-inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
+inline float through_relu(float dy, float output) {
   if constexpr (kRelu) {
-    const float gradient = dy[i];  // loaded either way: a select, not a branch
-    return relu_out[i] > 0.0f ? gradient : 0.0f;
+    return output > 0.0f ? dy : 0.0f;  // a select: dy is loaded either way
   } else {
-    return dy[i];
+    return dy;
   }
 }
 
@@ -132,8 +132,7 @@ inline float through_relu(const float* dy, const float* relu_out, int64_t i) {
 // through the batch mean and variance, with two reductions per channel:
 //   dx = (gamma*invstd/m) * (m*dy - sum(dy) - xhat*sum(dy*xhat)),
 //   dgamma = sum(dy*xhat), dbeta = sum(dy), xhat = (x - mean)*invstd.
-// With kRelu (BN + ReLU fused) dy reaches only where the forward's output was positive;
-// that mask is recomputed from x with the forward's own float expression.
+// With kRelu (BN + ReLU fused) dy reaches only where the forward's output was positive.
 template <bool kRelu>
 void batch_norm_train_backward(const float* x, const float* dy, NCL g, const float* gamma,
                                const BatchStatistics& stats, float* dx, float* dgamma,
@@ -143,14 +142,8 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = stats.shift[c], centre = stats.centre[c];
     const float scale = stats.scale[c], beta = stats.beta[c];
-    auto through_relu = [&](const float* dr, const float* xr, int64_t l) {
-      const float gradient = dr[l];  // loaded either way: a select, not a branch
-      if constexpr (kRelu) {
-        return ((xr[l] - shift) - centre) * scale + beta > 0.0f ? gradient : 0.0f;
-      } else {
-        return gradient;
-      }
-    };
+    // the forward's output before the ReLU, recomputed
+    auto output = [&](float x_value) { return ((x_value - shift) - centre) * scale + beta; };
     double sum_dy = 0.0, sum_dy_xmu = 0.0;  // rows in float, across rows in double
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
@@ -158,7 +151,7 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
       float row_dy = 0.0f, row_dy_xmu = 0.0f;
 #pragma omp simd reduction(+ : row_dy, row_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        const float d = through_relu(dr, xr, l);
+        const float d = through_relu<kRelu>(dr[l], output(xr[l]));
         row_dy += d;
         row_dy_xmu += d * ((xr[l] - shift) - centre);
       }
@@ -181,7 +174,8 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
       float* out = dx + (n * g.c + c) * L;
 #pragma omp simd
       for (int64_t l = 0; l < L; ++l)
-        out[l] = kf * through_relu(dr, xr, l) + a * ((xr[l] - shift) - centre) + b;
+        out[l] = kf * through_relu<kRelu>(dr[l], output(xr[l])) +
+                 a * ((xr[l] - shift) - centre) + b;
     }
   }
 }
@@ -209,27 +203,26 @@ void channel_affine_forward(const float* x, NCL g, const float* scale, const flo
 
 // dy [N,C,L] -> dx = dy*scale[c]; dgamma[c] = sum(dy*(x - mean))*invstd; dbeta[c] = sum(dy).
 template <bool kRelu>
-void channel_affine_backward(const float* x, const float* dy, const float* relu_out, NCL g,
-                             const float* scale, const float* mean, const float* invstd,
+void channel_affine_backward(const float* x, const float* dy, NCL g, const float* scale,
+                             const float* shift, const float* mean, const float* invstd,
                              float* dx, float* dgamma, float* dbeta) {
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelThreshold)
   for (int64_t c = 0; c < g.c; ++c) {
-    const float mc = mean[c], k = scale[c];
+    const float mc = mean[c], k = scale[c], b = shift[c];
     double sum_dy = 0.0, sum_dy_xmu = 0.0;
     for (int64_t n = 0; n < g.n; ++n) {
       const float* xr = x + (n * g.c + c) * g.l;
       const float* dr = dy + (n * g.c + c) * g.l;
-      const float* rr = relu_out ? relu_out + (n * g.c + c) * g.l : nullptr;
       float* out = dx ? dx + (n * g.c + c) * g.l : nullptr;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xmu)
       for (int64_t l = 0; l < g.l; ++l) {
-        const float d = through_relu<kRelu>(dr, rr, l);
+        const float d = through_relu<kRelu>(dr[l], xr[l] * k + b);
         sum_dy += d;
         sum_dy_xmu += static_cast<double>(d) * (xr[l] - mc);
       }
       if (out) {
 #pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = through_relu<kRelu>(dr, rr, l) * k;
+        for (int64_t l = 0; l < g.l; ++l) out[l] = through_relu<kRelu>(dr[l], xr[l] * k + b) * k;
       }
     }
     dgamma[c] = static_cast<float>(sum_dy_xmu * invstd[c]);
@@ -252,7 +245,6 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 
   Tensor x = input.contiguous().detach();
   Tensor y = Tensor::empty(input.shape());
-  const Tensor relu_out = then_relu ? y.detach() : Tensor();  // its sign masks the gradient
   std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
   std::vector<float> beta = channel_values(bias, g.c, 0.0f);
   const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
@@ -300,15 +292,15 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   channel_affine_forward(x.data(), g, scale.data(), shift.data(), then_relu, y.data());
   return record_op(
       then_relu ? "batch_norm_eval_relu" : "batch_norm_eval", y, {input, weight, bias},
-      [x, relu_out, g, scale, mean, invstd, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+      [x, then_relu, g, scale, shift, mean, invstd, x_grad, w_grad,
+       b_grad](const Tensor& grad_output) {
         Tensor dy = grad_output.contiguous();
         Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
         Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
-        auto backward = relu_out.defined() ? channel_affine_backward<true>
-                                           : channel_affine_backward<false>;
-        backward(x.data(), dy.data(), relu_out.defined() ? relu_out.data() : nullptr, g,
-                 scale.data(), mean.data(), invstd.data(), x_grad ? dx.data() : nullptr,
-                 dgamma.data(), dbeta.data());
+        auto backward =
+            then_relu ? channel_affine_backward<true> : channel_affine_backward<false>;
+        backward(x.data(), dy.data(), g, scale.data(), shift.data(), mean.data(), invstd.data(),
+                 x_grad ? dx.data() : nullptr, dgamma.data(), dbeta.data());
         return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
       });
 }

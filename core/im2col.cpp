@@ -77,6 +77,9 @@ void unfold_plane(const float* plane, int64_t row_begin, int64_t row_end, float*
         if (g.stride_w == 1) {
           std::memcpy(dst + cols_ok.begin, src + cols_ok.begin + col_offset,
                       sizeof(float) * (cols_ok.end - cols_ok.begin));
+        } else if (g.stride_w == 2) {  // a constant stride the compiler vectorizes
+          for (int64_t ow = cols_ok.begin; ow < cols_ok.end; ++ow)
+            dst[ow] = src[ow * 2 + col_offset];
         } else {
           for (int64_t ow = cols_ok.begin; ow < cols_ok.end; ++ow)
             dst[ow] = src[ow * g.stride_w + col_offset];

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/conv_direct.h"
 #include "core/gemm.h"
 #include "core/im2col.h"
 #include "core/winograd.h"
@@ -234,14 +235,24 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
   }
 }
 
-// Winograd for the 3x3 stride-1 layers it suits; CNNLAB_CONV_ALGORITHM=im2col turns it off
-// (to compare the two in a benchmark).
-bool use_winograd(const ConvGeometry& g, int64_t groups) {
-  static const bool disabled = [] {
+// How a layer's forward runs: Winograd for the 3x3 stride-1 layers it suits, the direct
+// kernel for few input channels or a stride, else im2col + sgemm (the backward is
+// Winograd's or im2col's). CNNLAB_CONV_ALGORITHM=im2col forces im2col everywhere (to
+// compare them in a benchmark).
+enum class ConvAlgorithm { kIm2col, kWinograd, kDirect };
+
+ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t out_channels) {
+  static const bool im2col_only = [] {
     const char* algorithm = std::getenv("CNNLAB_CONV_ALGORITHM");
     return algorithm && std::string(algorithm) == "im2col";
   }();
-  return !disabled && winograd_applies(g, groups);
+  if (im2col_only) return ConvAlgorithm::kIm2col;
+  if (winograd_applies(g, groups)) return ConvAlgorithm::kWinograd;
+  if (direct_conv_applies(g, groups, out_channels)) return ConvAlgorithm::kDirect;
+  return ConvAlgorithm::kIm2col;
+}
+bool use_winograd(const ConvGeometry& g, int64_t groups) {
+  return choose_algorithm(g, groups, 1) == ConvAlgorithm::kWinograd;
 }
 
 // x [N,C,H,W], w [O,C/g,kh,kw], b [O] or null -> y [N,O,OH,OW] (max(y, 0) with relu)
@@ -353,7 +364,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
   const ConvProblem problem(g, N, O, groups);
-  const bool winograd = use_winograd(g, groups);
+  const ConvAlgorithm algorithm = choose_algorithm(g, groups, O);
+  const bool winograd = algorithm == ConvAlgorithm::kWinograd;
   const float* bias_data = b.defined() ? b.data() : nullptr;
   // Winograd's transformed kernels, computed once for the forward and the backward.
   const auto u = std::make_shared<const std::vector<float>>(
@@ -361,6 +373,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   if (winograd) {
     winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, {then_relu, false},
                              out.data());
+  } else if (algorithm == ConvAlgorithm::kDirect) {
+    direct_conv_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
   } else {
     conv2d_forward_raw(problem, x.data(), w.data(), bias_data, then_relu, out.data());
   }

@@ -36,6 +36,10 @@ struct Layout {
   int64_t rows;         // padded rows: H + 2*pad_h
   int64_t channel_len;  // rows * row_len
   std::vector<int64_t> tap_offset;  // [K]: from a pixel vector's base to its tap's floats
+  struct Place {
+    int64_t input, output, valid;  // base in the buffer, first pixel in the map, pixels
+  };
+  std::vector<Place> places;  // [OH * segments]: output vector t = oh * segments + segment
 
   Layout(const ConvGeometry& geometry, int64_t out_channels)
       : g(geometry), O(out_channels), K(g.channels * g.kernel_h * g.kernel_w) {
@@ -53,6 +57,14 @@ struct Layout {
           tap_offset.push_back(c * channel_len + ki * g.dilation_h * row_len +
                                (column % g.stride_w) * phase_len + column / g.stride_w);
         }
+    place_vectors();
+  }
+  void place_vectors() {
+    places.reserve(g.out_h * segments);
+    for (int64_t oh = 0; oh < g.out_h; ++oh)
+      for (int64_t ow = 0; ow < segments * lanes; ow += lanes)
+        places.push_back({oh * g.stride_h * row_len + ow, oh * g.out_w + ow,
+                          std::min(lanes, g.out_w - ow)});
   }
   int64_t buffer_floats() const { return g.channels * channel_len; }
 };
@@ -99,11 +111,10 @@ std::vector<float> pack_weights(const Layout& l, const float* w) {
   return packed;
 }
 
+// value in every lane (x - 0 is exactly x, so this compiles to one broadcast)
 template <class Vector>
 inline Vector broadcast(float value) {
-  Vector v;
-  for (size_t i = 0; i < sizeof(Vector) / sizeof(float); ++i) v[i] = value;
-  return v;
+  return value - Vector{};
 }
 
 // Output vectors [t0, t0 + count) (t = oh * segments + segment; count <= kVectors) of
@@ -113,11 +124,10 @@ void tile(const Layout& l, const float* buffer, const float* block_weights, cons
           bool relu, int64_t o0, int64_t channels, int64_t t0, int64_t count, float* y) {
   constexpr int64_t kLanes = sizeof(Vector) / sizeof(float);
   const ConvGeometry& g = l.g;
+  const Layout::Place* place = l.places.data() + t0;
   const float* base[kVectors];
-  for (int64_t v = 0; v < kVectors; ++v) {  // a short tile repeats its last vector
-    const int64_t t = t0 + std::min(v, count - 1);
-    base[v] = buffer + (t / l.segments) * g.stride_h * l.row_len + (t % l.segments) * kLanes;
-  }
+  for (int64_t v = 0; v < kVectors; ++v)  // a short tile repeats its last vector
+    base[v] = buffer + place[std::min(v, count - 1)].input;
   Vector sum[kBlock][kVectors];  // starts at the bias (element by element: `= {}` is a memset)
 #pragma GCC unroll 8
   for (int64_t j = 0; j < kBlock; ++j) {
@@ -138,27 +148,36 @@ void tile(const Layout& l, const float* buffer, const float* block_weights, cons
       for (int64_t v = 0; v < kVectors; ++v) sum[j][v] += weight * in[v];
     }
   }
-  // The epilogue's loops have run-time bounds: a copy keeps `sum` itself in registers.
+  if (relu) {
+#pragma GCC unroll 8
+    for (int64_t j = 0; j < kBlock; ++j)
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kVectors; ++v) sum[j][v] = sum[j][v] > 0.0f ? sum[j][v] : Vector{};
+  }
+  const int64_t map = g.out_h * g.out_w;
+  float* dst[kVectors];
+  bool whole = count == kVectors && channels == kBlock;  // every vector stored in full
+  for (int64_t v = 0; v < kVectors; ++v) {
+    const Layout::Place& at = place[std::min(v, count - 1)];
+    dst[v] = y + o0 * map + at.output;
+    whole = whole && at.valid == kLanes;
+  }
+  if (whole) {  // constant loop bounds (unrolled) keep `sum` in registers
+#pragma GCC unroll 8
+    for (int64_t j = 0; j < kBlock; ++j)
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kVectors; ++v) std::memcpy(dst[v] + j * map, &sum[j][v], sizeof(Vector));
+    return;
+  }
+  // The edges of the map: a copy, so that the run-time bounds below leave `sum` alone.
   Vector result[kBlock][kVectors];
 #pragma GCC unroll 8
   for (int64_t j = 0; j < kBlock; ++j)
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kVectors; ++v) result[j][v] = sum[j][v];
-  const int64_t map = g.out_h * g.out_w;
-  for (int64_t v = 0; v < count; ++v) {
-    const int64_t t = t0 + v, ow = (t % l.segments) * kLanes;
-    const int64_t valid = std::min(kLanes, g.out_w - ow);
-    float* dst = y + o0 * map + (t / l.segments) * g.out_w + ow;
-    for (int64_t j = 0; j < channels; ++j, dst += map) {
-      Vector out = result[j][v];
-      if (relu) out = out > 0.0f ? out : Vector{};
-      if (valid == kLanes) {
-        std::memcpy(dst, &out, sizeof out);  // one unaligned store
-      } else {
-        std::memcpy(dst, &out, valid * sizeof(float));
-      }
-    }
-  }
+  for (int64_t v = 0; v < count; ++v)
+    for (int64_t j = 0; j < channels; ++j)
+      std::memcpy(dst[v] + j * map, &result[j][v], place[v].valid * sizeof(float));
 }
 
 // Output rows [row_begin, row_end) of one sample, all channels.

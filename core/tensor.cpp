@@ -1,8 +1,6 @@
 // Tensor storage, views, element access and printing.
 #include "core/tensor.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/tensor_memory.h"
 
 namespace cnn {
 
@@ -41,26 +40,9 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-namespace {
-// A training step frees and allocates the same large buffers every step. By default glibc
-// serves blocks over 128 KiB-32 MiB with fresh mmap()s and returns the top of the heap to
-// the kernel, so each step faults in (and zeroes) every activation's pages again: ~5% of
-// a vgg6 step. Kept in the heap instead, freed blocks are reused as they are.
-const bool heap_keeps_large_blocks = [] {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);   // glibc's maximum on 64-bit
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  return true;
-}();
-}  // namespace
+Storage::Storage(size_t bytes) : data_(allocate_tensor_memory(bytes)), bytes_(bytes) {}
 
-Storage::Storage(size_t bytes) : bytes_(bytes) {
-  // Round up to the alignment so aligned_alloc accepts the size; never allocate 0 bytes.
-  size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-  data_ = std::aligned_alloc(64, rounded);
-  if (!data_) CNN_FAIL("out of memory allocating ", bytes, " bytes for a tensor");
-}
-
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { release_tensor_memory(data_, bytes_); }
 
 TensorImpl& Tensor::checked_impl() const {
   CNN_CHECK(impl_, "tensor: use of an undefined tensor (it was never assigned, or it was "

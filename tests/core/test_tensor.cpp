@@ -118,3 +118,20 @@ TEST_CASE("printing shows shape, dtype and values", "[tensor]") {
   REQUIRE_THAT(s, Catch::Contains("shape=[2, 2]") && Catch::Contains("float32") &&
                       Catch::Contains("3, 4"));
 }
+
+TEST_CASE("tensors over 32 MiB reuse a freed block of their size", "[tensor][memory]") {
+  const Shape big{9, 1024, 1024};  // 36 MiB
+  const float* first = nullptr;
+  {
+    Tensor t = Tensor::full(big, 1.0f);
+    first = t.data();
+  }
+  Tensor again = Tensor::zeros(big);  // the pooled block, zeroed as asked
+  REQUIRE(again.data() == first);
+  REQUIRE(again.to_vector()[again.numel() - 1] == 0.0f);
+  Tensor other = Tensor::full({10, 1024, 1024}, 2.0f);  // another size: a block of its own
+  REQUIRE(other.data() != first);
+  REQUIRE(other.data()[other.numel() - 1] == 2.0f);
+  // Small tensors are unaffected (glibc's heap): a 1 KiB tensor works as before.
+  REQUIRE(Tensor::full({256}, 3.0f).to_vector()[255] == 3.0f);
+}

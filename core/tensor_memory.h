@@ -1,0 +1,14 @@
+// Where tensor buffers come from: glibc's heap for everything up to 32 MiB (kept in the
+// heap after free), and a small pool of reused blocks above that.
+#pragma once
+
+#include <cstddef>
+
+namespace cnn {
+
+// 64-byte aligned, at least `bytes` (never null: throws cnn::Error when out of memory).
+void* allocate_tensor_memory(size_t bytes);
+// Gives back a block from allocate_tensor_memory with the same `bytes`.
+void release_tensor_memory(void* block, size_t bytes);
+
+}  // namespace cnn

@@ -209,13 +209,26 @@ void add_input_rows(const Plan& p, const float* rows, int64_t ty0, int64_t ty1, 
   }
 }
 
-// rows [4*(ty1-ty0)][out_cols][O] -> output image [O,OH,OW], the part inside the map
+// rows [4*(ty1-ty0)][out_cols][O] -> output image [O,OH,OW], the part inside the map; with
+// a residual image [O,OH,OW], then max(image + residual, 0) over those rows. (Adding inside
+// the transpose is slower: its 8 output rows and 8 residual rows, a map apart, compete for
+// one cache set; here each channel's rows are one contiguous run, still in cache.)
 void store_output_rows(const Plan& p, const float* rows, int64_t ty0, int64_t ty1,
-                       float* image) {
+                       const float* residual, float* image) {
   const int64_t row_end = std::min(4 * ty1, p.OH);
-  for (int64_t row = 4 * ty0; row < row_end; ++row) {
+  for (int64_t row = 4 * ty0; row < row_end; ++row)
     transpose(rows + (row - 4 * ty0) * p.out_cols * p.O, p.O, p.OW, p.O, image + row * p.OW,
               p.OH * p.OW);
+  if (!residual) return;
+  const int64_t first = 4 * ty0 * p.OW, count = (row_end - 4 * ty0) * p.OW;
+  for (int64_t o = 0; o < p.O; ++o) {
+    float* y = image + o * p.OH * p.OW + first;
+    const float* r = residual + o * p.OH * p.OW + first;
+#pragma omp simd
+    for (int64_t i = 0; i < count; ++i) {
+      const float sum = y[i] + r[i];
+      y[i] = sum > 0.0f ? sum : 0.0f;  // NaN -> 0, as core's add_relu
+    }
   }
 }
 
@@ -446,6 +459,9 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
   CNN_CHECK(!pooled || (p.OH % 2 == 0 && p.OW % 2 == 0),
             "winograd conv: the fused 2x2 max-pool needs an even output size, got ", p.OH,
             "x", p.OW);
+  const float* residual = epilogue.residual_then_relu;
+  CNN_CHECK(!residual || (!pooled && !epilogue.relu),
+            "winograd conv: a residual sum has its own ReLU and no max-pool");
   const int64_t image = p.C * p.H * p.W;
   const int64_t out_image = pooled ? p.O * (p.OH / 2) * (p.OW / 2) : p.O * p.OH * p.OW;
   const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O / (pooled ? 4 : 1);
@@ -469,7 +485,8 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
         if (pooled) {
           store_pooled_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
         } else {
-          store_output_rows(p, buffers.rows_out, ty0, ty1, y + n * out_image);
+          store_output_rows(p, buffers.rows_out, ty0, ty1,
+                            residual ? residual + n * out_image : nullptr, y + n * out_image);
         }
       });
     });

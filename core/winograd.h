@@ -33,6 +33,8 @@ struct WinogradEpilogue {
   bool relu = false;          // max(y, 0)
   bool max_pool_2x2 = false;  // then 2x2 max-pool, stride 2 (even OH and OW only): the
                               // output is [N,O,OH/2,OW/2]; no indices kept (evaluation)
+  const float* residual_then_relu = nullptr;  // or max(y + residual, 0), residual laid
+                                              // out as y (a residual block's sum, evaluation)
 };
 
 // x [N,C,H,W], u from winograd_transform_weights, b [O] or null -> y [N,O,OH,OW] (or the

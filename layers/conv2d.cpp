@@ -32,6 +32,7 @@
 #include "core/conv_direct.h"
 #include "core/gemm.h"
 #include "core/im2col.h"
+#include "core/ops.h"
 #include "core/winograd.h"
 #include "layers/pool2d.h"
 #include "layers/registry.h"
@@ -402,6 +403,26 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    });
 }
 
+namespace {
+
+// Evaluation only (no tape): the Winograd forward with an epilogue, into a new tensor of
+// out_shape.
+Tensor winograd_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const Conv2dOptions& options, const ConvGeometry& g,
+                        WinogradEpilogue epilogue, const Shape& out_shape) {
+  check_parameters(weight, bias, options);
+  Tensor x = input.contiguous(), w = weight.contiguous();
+  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+  Tensor out = Tensor::empty(out_shape);
+  const std::vector<float> u = winograd_transform_weights(options.in_channels,
+                                                          options.out_channels, w.data());
+  winograd_conv3x3_forward(g, input.size(0), options.out_channels, x.data(), u.data(),
+                           b.defined() ? b.data() : nullptr, epilogue, out.data());
+  return out;
+}
+
+}  // namespace
+
 Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
                             const Conv2dOptions& options, const Pool2dOptions& pool) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
@@ -411,15 +432,20 @@ Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Ten
   if (needs_grad({input, weight, bias}) || !use_winograd(g, options.groups) || !plain_pool ||
       g.out_h % 2 != 0 || g.out_w % 2 != 0)
     return max_pool2d(conv2d(input, weight, bias, options, true), pool);
-  check_parameters(weight, bias, options);
-  const int64_t N = input.size(0), O = options.out_channels;
-  Tensor x = input.contiguous(), w = weight.contiguous();
-  Tensor b = bias.defined() ? bias.contiguous() : Tensor();
-  Tensor out = Tensor::empty({N, O, g.out_h / 2, g.out_w / 2});
-  const std::vector<float> u = winograd_transform_weights(options.in_channels, O, w.data());
-  winograd_conv3x3_forward(g, N, O, x.data(), u.data(), b.defined() ? b.data() : nullptr,
-                           {true, true}, out.data());
-  return out;
+  return winograd_forward(input, weight, bias, options, g, {true, true, nullptr},
+                          {input.size(0), options.out_channels, g.out_h / 2, g.out_w / 2});
+}
+
+Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const Conv2dOptions& options, const Tensor& residual) {
+  const ConvGeometry g = checked_geometry(input.shape(), options);
+  const Shape out_shape{input.size(0), options.out_channels, g.out_h, g.out_w};
+  if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, options.groups) ||
+      residual.shape() != out_shape)
+    return add_relu(conv2d(input, weight, bias, options), residual);
+  const Tensor skip = residual.contiguous();
+  return winograd_forward(input, weight, bias, options, g, {false, false, skip.data()},
+                          out_shape);
 }
 
 Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(options) {
@@ -446,6 +472,10 @@ Tensor Conv2d::forward_relu(const Tensor& input) {
 
 Tensor Conv2d::forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool) {
   return conv2d_relu_max_pool(input, weight_, bias_, options_, pool);
+}
+
+Tensor Conv2d::forward_add_relu(const Tensor& input, const Tensor& residual) {
+  return conv2d_add_relu(input, weight_, bias_, options_, residual);
 }
 
 Shape Conv2d::output_shape(const Shape& input) const {

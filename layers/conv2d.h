@@ -35,6 +35,9 @@ class Conv2d : public Module {
   // (evaluation) and the layer runs as Winograd with a 2x2 stride-2 pool on an even map:
   // the conv writes the pooled map. Otherwise the three ops one after the other.
   Tensor forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool);
+  // add_relu(forward(input), residual) as one op under the same conditions (a residual
+  // block's last conv in evaluation): the conv writes max(y + residual, 0).
+  Tensor forward_add_relu(const Tensor& input, const Tensor& residual);
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "conv2d"; }
   std::string describe() const override;
@@ -60,5 +63,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
 // The function behind Conv2d::forward_relu_max_pool.
 Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
                             const Conv2dOptions& options, const Pool2dOptions& pool);
+// The function behind Conv2d::forward_add_relu.
+Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const Conv2dOptions& options, const Tensor& residual);
 
 }  // namespace cnn

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "layers/registry.h"
 #include "layers/sequential.h"
@@ -18,8 +19,16 @@ Residual::Residual(ModulePtr body, ModulePtr shortcut, bool relu_after)
 }
 
 Tensor Residual::forward(const Tensor& input) {
-  Tensor branch = body_->forward(input);
   Tensor skip = shortcut_ ? shortcut_->forward(input) : input;
+  auto* body = dynamic_cast<Sequential*>(body_.get());
+  if (relu_after_ && body && !grad_mode_enabled()) {  // the sum fused into the body's conv
+    const Shape branch = body_->output_shape(input.shape());
+    CNN_CHECK(branch == skip.shape(), describe(), ": the body gives ", shape_str(branch),
+              " but the shortcut gives ", shape_str(skip.shape()), " for input ",
+              shape_str(input.shape()));
+    return body->forward_add_relu(input, skip);
+  }
+  Tensor branch = body_->forward(input);
   CNN_CHECK(branch.shape() == skip.shape(), describe(), ": the body gives ",
             shape_str(branch.shape()), " but the shortcut gives ", shape_str(skip.shape()),
             " for input ", shape_str(input.shape()));

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/ops.h"
 
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
@@ -59,12 +60,25 @@ Tensor forward_relu(Module& layer, const Tensor& x) {
 
 }  // namespace
 
-Tensor Sequential::forward(const Tensor& input) {
+Tensor Sequential::forward(const Tensor& input) { return forward_layers(input, layers_.size()); }
+
+Tensor Sequential::forward_add_relu(const Tensor& input, const Tensor& residual) {
+  // In evaluation the last conv2d (identities after it, as BN folding leaves them) adds the
+  // residual and applies the ReLU as it writes its output: no separate pass over three maps.
+  size_t last = layers_.size();
+  while (last > 0 && dynamic_cast<const Identity*>(layers_[last - 1].get())) --last;
+  auto* conv = last > 0 ? dynamic_cast<Conv2d*>(layers_[last - 1].get()) : nullptr;
+  if (!conv || observer_ || grad_mode_enabled()) return add_relu(forward(input), residual);
+  return conv->forward_add_relu(forward_layers(input, last - 1), residual);
+}
+
+Tensor Sequential::forward_layers(const Tensor& input, size_t end) {
   Tensor x = input;
-  for (size_t i = 0; i < layers_.size(); ++i) {
+  for (size_t i = 0; i < end; ++i) {
     // An observer wants every layer's own output: no fusion then.
-    if (const size_t relu = observer_ ? 0 : absorbed_relu(layers_, i)) {
-      if (const size_t pool = absorbed_max_pool(layers_, i, relu)) {
+    const size_t relu = observer_ ? 0 : absorbed_relu(layers_, i);
+    if (relu && relu < end) {
+      if (const size_t pool = absorbed_max_pool(layers_, i, relu); pool && pool < end) {
         const auto& options = dynamic_cast<const MaxPool2d&>(*layers_[pool]).options();
         x = dynamic_cast<Conv2d&>(*layers_[i]).forward_relu_max_pool(x, options);
         i = pool;

@@ -20,12 +20,16 @@ class Sequential : public Module {
   void replace(size_t index, ModulePtr layer);
 
   Tensor forward(const Tensor& input) override;
+  // max(forward(input) + residual, 0): a residual block's sum, fused into the last conv2d
+  // in evaluation.
+  Tensor forward_add_relu(const Tensor& input, const Tensor& residual);
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "sequential"; }
   std::string describe() const override;
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 
  private:
+  Tensor forward_layers(const Tensor& input, size_t end);  // layers [0, end), fused
   std::vector<ModulePtr> layers_;
   Observer observer_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "layers/builder.h"
@@ -150,6 +151,60 @@ layers:
   for (auto& [name, parameter] : net->named_parameters()) inputs.push_back(parameter);
   REQUIRE(inputs.size() == 7);  // x, two body convs (w, b), the shortcut conv (w, b)
   check_gradients("residual block", [net](auto& in) { return net->forward(in[0]); }, inputs);
+}
+
+TEST_CASE("evaluation adds the shortcut inside the body's last conv with the same result",
+          "[residual][conv2d]") {
+  // Bodies ending in a Winograd conv (identity or projection shortcut, a trailing identity
+  // as BN folding leaves) take the fused path; a 5x5 last conv (im2col) and a body ending
+  // in a relu fall back. Fused or not, the same arithmetic.
+  const char* bodies[] = {R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+        - relu: {}
+        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+        - identity: {}
+)",
+                          R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 19, kernel_size: 3, stride: 2, padding: 1}
+        - relu: {}
+        - conv2d: {out_channels: 19, kernel_size: 3, padding: 1}
+)",
+                          R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 8, kernel_size: 5, padding: 2}
+)",
+                          R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+        - relu: {}
+)"};
+  uint64_t seed = 20;
+  for (const char* body : bodies) {
+    INFO(body);
+    const Shape input{3, 8, 7, 9};
+    auto net = build(body, input, seed);
+    Tensor x = random_input(input, seed++).detach();
+    auto& block = dynamic_cast<Residual&>(*net->at(0));
+    net->eval();
+    const Tensor separate =  // with the tape on nothing is fused
+        add_relu(block.body().forward(x), block.shortcut() ? block.shortcut()->forward(x) : x);
+    NoGradGuard no_grad;
+    require_close("fused residual", net->forward(x), separate, 0, 0);
+  }
 }
 
 TEST_CASE("a ResNet-20 for CIFAR-10 is written in YAML", "[residual][registry]") {

@@ -69,35 +69,38 @@ struct Layout {
   int64_t buffer_floats() const { return g.channels * channel_len; }
 };
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // One sample x [C,H,W] -> the padded, phase-split buffer (zeroed in one pass, then the
 // input copied in: many short fills would cost more than the copy).
 void pad_sample(const Layout& l, const float* x, float* buffer) {
   const ConvGeometry& g = l.g;
+  const int64_t W = g.width, s = g.stride_w, pad = g.pad_w, len = l.phase_len;
   std::fill_n(buffer, l.buffer_floats(), 0.0f);
-  for (int64_t p = 0; p < g.stride_w; ++p) {
-    // Phase p's entry i is padded column p + s*i, input column p + s*i - pad_w: the entries
-    // [first, end) lie inside the input.
-    const int64_t first =
-        std::min(l.phase_len, ceil_div(std::max<int64_t>(g.pad_w - p, 0), g.stride_w));
-    const int64_t end =
-        std::clamp<int64_t>(ceil_div(g.width + g.pad_w - p, g.stride_w), first, l.phase_len);
-    const int64_t from_column = p + g.stride_w * first - g.pad_w;
-    for (int64_t c = 0; c < g.channels; ++c)
-      for (int64_t in_row = 0; in_row < g.height; ++in_row) {
-        float* phase =
-            buffer + c * l.channel_len + (in_row + g.pad_h) * l.row_len + p * l.phase_len;
-        const float* from = x + (c * g.height + in_row) * g.width + from_column;
-        if (g.stride_w == 1) {
-          std::copy(from, from + (end - first), phase + first);
-        } else if (g.stride_w == 2) {  // a constant stride the compiler vectorizes
-          for (int64_t i = first; i < end; ++i) phase[i] = from[2 * (i - first)];
-        } else {
-          for (int64_t i = first; i < end; ++i) phase[i] = from[g.stride_w * (i - first)];
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t in_row = 0; in_row < g.height; ++in_row) {
+      float* row = buffer + c * l.channel_len + (in_row + g.pad_h) * l.row_len;
+      const float* src = x + (c * g.height + in_row) * W;
+      // Input column i is padded column i + pad: phase (i + pad) % s, entry (i + pad) / s.
+      // Entries past the phase's length are columns no output reads.
+      if (s == 1) {
+        std::copy(src, src + std::clamp<int64_t>(len - pad, 0, W), row + pad);
+      } else if (s == 2) {  // split even and odd columns: a loop the compiler vectorizes
+        float* even = row + (pad % 2) * len + pad / 2;        // input columns 2q
+        float* odd = row + ((pad + 1) % 2) * len + (pad + 1) / 2;  // input columns 2q + 1
+        const int64_t evens = std::clamp<int64_t>(len - pad / 2, 0, (W + 1) / 2);
+        const int64_t odds = std::clamp<int64_t>(len - (pad + 1) / 2, 0, W / 2);
+        const int64_t both = std::min(evens, odds);
+        for (int64_t q = 0; q < both; ++q) {
+          even[q] = src[2 * q];
+          odd[q] = src[2 * q + 1];
+        }
+        for (int64_t q = both; q < evens; ++q) even[q] = src[2 * q];
+      } else {
+        for (int64_t i = 0; i < W; ++i) {
+          const int64_t entry = (i + pad) / s;
+          if (entry < len) row[((i + pad) % s) * len + entry] = src[i];
         }
       }
-  }
+    }
 }
 
 // w [O,C,kh,kw] -> [ceil(O/kBlock)][K][kBlock], zero for the missing channels of the last

@@ -4,6 +4,7 @@
 // of its paths (im2col and Winograd), finite-difference checks through the fused ops, and
 // conv2d+relu+maxpool2d written as one pooled map in evaluation (and the fallback).
 #include <catch2/catch.hpp>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -164,5 +165,41 @@ TEST_CASE("evaluation fuses conv2d+relu+maxpool2d with the same result", "[conv2
     model.set_observer([](const std::string&, const Module&, const Tensor&) {});
     const std::vector<float> separate = model.forward(x).to_vector();
     REQUIRE(fused == separate);  // the same arithmetic, and max is exact
+  }
+}
+
+TEST_CASE("evaluation fusions along a chain of convs give the layers' own result",
+          "[conv2d][relu][pool2d]") {
+  // conv -> relu -> conv -> relu -> pool -> conv -> relu -> conv, fused (the pool too on an
+  // even map, not on an odd one; a 5x5 last conv runs im2col) or layer by layer.
+  Generator gen(9);
+  for (const auto& [H, W, last_kernel] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {12, 8, 3}, {9, 7, 3}, {12, 8, 5}}) {
+    INFO("map " << H << "x" << W << ", last kernel " << last_kernel);
+    auto conv = [&](int64_t in, int64_t out, int64_t kernel) {
+      Conv2dOptions o;
+      o.in_channels = in;
+      o.out_channels = out;
+      o.kernel_size = {kernel, kernel};
+      o.padding = {kernel / 2, kernel / 2};
+      return std::make_shared<Conv2d>(o, gen);
+    };
+    auto relu = [] { return std::make_shared<Activation>(Activation::Kind::ReLU); };
+    Sequential model;
+    model.append(conv(8, 16, 3));
+    model.append(relu());
+    model.append(conv(16, 19, 3));
+    model.append(std::make_shared<Identity>());
+    model.append(relu());
+    model.append(std::make_shared<MaxPool2d>(Pool2dOptions{}));
+    model.append(conv(19, 8, 3));
+    model.append(relu());
+    model.append(conv(8, 5, last_kernel));
+    Tensor x = randn({3, 8, H, W}, gen);
+    NoGradGuard no_grad;
+    const std::vector<float> fused = model.forward(x).to_vector();
+    model.set_observer([](const std::string&, const Module&, const Tensor&) {});
+    const std::vector<float> separate = model.forward(x).to_vector();
+    REQUIRE(fused == separate);  // the same arithmetic
   }
 }

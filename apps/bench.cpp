@@ -51,6 +51,20 @@ double layer_forward_flops(Module& layer, const Shape& input, const Shape& outpu
   return 0.0;
 }
 
+// The machine's sgemm rate with the current threads (1024^3, median of 7 after a warm-up):
+// the reference the per-layer convolution rates are read against.
+double sgemm_gflops() {
+  const int64_t n = 1024;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  std::vector<double> seconds;
+  for (int run = 0; run < 8; ++run) {
+    Clock::time_point t = Clock::now();
+    sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    if (run > 0) seconds.push_back(since(t));
+  }
+  return 2.0 * n * n * n / median(seconds) / 1e9;
+}
+
 struct LayerTiming {
   std::string name;
   double forward = 0, backward = 0, flops = 0;
@@ -165,6 +179,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
   int64_t threads = options.threads > 0 ? options.threads : config.train.threads;
   apply_thread_setting(threads);
   BenchResult r = bench_once(config, data, batch, options.steps);
+  const double sgemm_rate = sgemm_gflops();
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
@@ -176,7 +191,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
         .number("eval_images_per_s", eval_ips)
         .number("eval_folded_images_per_s", folded_ips)
         .number("median_step_ms", r.train_step * 1000)
-        .number("peak_rss_mb", peak_rss_mb());
+        .number("peak_rss_mb", peak_rss_mb())
+        .number("sgemm_gflops", sgemm_rate);
     std::printf("%s", out.str().c_str());
     return 0;
   }
@@ -185,18 +201,25 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("  training:            %8.1f images/s   (step %.2f ms)\n", train_ips, r.train_step * 1000);
   std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
   std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
-  std::printf("  peak resident memory: %.0f MB\n\n", peak_rss_mb());
-  std::printf("  %-56s %9s %9s %9s %9s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s");
+  std::printf("  peak resident memory: %.0f MB\n", peak_rss_mb());
+  std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n\n",
+              sgemm_rate);
+  std::printf("  %-56s %9s %9s %9s %9s %6s %6s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s",
+              "bwd GF/s", "fwd %", "bwd %");
   double total_f = 0, total_b = 0;
   for (const LayerTiming& l : r.detail.layers) {
     total_f += l.forward;
     total_b += l.backward;
     std::string name = l.name.size() > 56 ? l.name.substr(0, 53) + "..." : l.name;
-    if (l.flops > 0)
-      std::printf("  %-56s %9.2f %9.2f %9.1f %9.1f\n", name.c_str(), l.forward * 1000, l.backward * 1000,
-                  l.flops / l.forward / 1e9, 2 * l.flops / l.backward / 1e9);
-    else
-      std::printf("  %-56s %9.2f %9.2f %9s %9s\n", name.c_str(), l.forward * 1000, l.backward * 1000, "", "");
+    if (l.flops > 0) {
+      const double forward_rate = l.flops / l.forward / 1e9;
+      const double backward_rate = 2 * l.flops / l.backward / 1e9;
+      std::printf("  %-56s %9.2f %9.2f %9.1f %9.1f %6.0f %6.0f\n", name.c_str(), l.forward * 1000,
+                  l.backward * 1000, forward_rate, backward_rate,
+                  100 * forward_rate / sgemm_rate, 100 * backward_rate / sgemm_rate);
+    } else {
+      std::printf("  %-56s %9.2f %9.2f\n", name.c_str(), l.forward * 1000, l.backward * 1000);
+    }
   }
   std::printf("  %-56s %9.2f %9.2f\n", "total (layers)", total_f * 1000, total_b * 1000);
   if (options.scaling) {

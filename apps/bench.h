@@ -1,7 +1,8 @@
 // `cnnlab bench`: times full training steps (forward, backward, optimizer) and
 // evaluation (plain and with BN folded) on synthetic input of the config's shape, after
 // warm-up; prints images/s, the median step time, peak resident memory and a per-layer
-// table of forward/backward time and GFLOP/s.
+// table of forward/backward time and GFLOP/s, also as a share of the machine's sgemm rate
+// measured in the same run.
 #pragma once
 
 #include <cstdint>

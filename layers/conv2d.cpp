@@ -448,6 +448,36 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
                           out_shape);
 }
 
+bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options) {
+  return input.size() == 4 && input[1] == options.in_channels &&
+         use_winograd(checked_geometry(input, options), options.groups);
+}
+
+Tensor residual_block_evaluation(const Tensor& input, Conv2d& first, Conv2d& second) {
+  CNN_CHECK(!needs_grad({input, first.weight(), second.weight()}),
+            "residual_block_evaluation runs without the tape (inside NoGradGuard)");
+  const Shape mid = first.output_shape(input.shape());
+  CNN_CHECK(conv2d_runs_winograd(input.shape(), first.options()) &&
+                conv2d_runs_winograd(mid, second.options()) &&
+                second.output_shape(mid) == input.shape(),
+            "residual_block_evaluation: ", first.describe(), " and ", second.describe(),
+            " must run as Winograd and keep the shape ", shape_str(input.shape()));
+  check_parameters(first.weight(), first.bias(), first.options());
+  check_parameters(second.weight(), second.bias(), second.options());
+  const Tensor x = input.contiguous();
+  const Tensor w1 = first.weight().contiguous(), w2 = second.weight().contiguous();
+  const Tensor b1 = first.bias().defined() ? first.bias().contiguous() : Tensor();
+  const Tensor b2 = second.bias().defined() ? second.bias().contiguous() : Tensor();
+  const std::vector<float> u1 = winograd_transform_weights(input.size(1), mid[1], w1.data());
+  const std::vector<float> u2 = winograd_transform_weights(mid[1], input.size(1), w2.data());
+  Tensor out = Tensor::empty(input.shape());
+  winograd_residual_block_forward(checked_geometry(input.shape(), first.options()),
+                                  checked_geometry(mid, second.options()), input.size(0),
+                                  x.data(), u1.data(), b1.defined() ? b1.data() : nullptr,
+                                  u2.data(), b2.defined() ? b2.data() : nullptr, out.data());
+  return out;
+}
+
 Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(options) {
   check_options(options_);
   const int64_t O = options_.out_channels;

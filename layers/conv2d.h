@@ -67,4 +67,13 @@ Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Ten
 Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
                        const Conv2dOptions& options, const Tensor& residual);
 
+// Whether conv2d runs as Winograd on an input of this [N,C,H,W] shape.
+bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options);
+
+// Evaluation of a basic residual block with an identity shortcut,
+//   max(second(max(first(input), 0)) + input, 0),
+// one image at a time (core/winograd.h: winograd_residual_block_forward). Both convs must
+// run as Winograd and together keep the input's shape.
+Tensor residual_block_evaluation(const Tensor& input, Conv2d& first, Conv2d& second);
+
 }  // namespace cnn

@@ -6,6 +6,9 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "layers/activations.h"
+#include "layers/conv2d.h"
+#include "layers/identity.h"
 #include "layers/registry.h"
 #include "layers/sequential.h"
 
@@ -18,7 +21,35 @@ Residual::Residual(ModulePtr body, ModulePtr shortcut, bool relu_after)
   if (shortcut_) register_module("shortcut", shortcut_);
 }
 
+namespace {
+
+// The body's two convs when it is conv -> relu -> conv (identities anywhere between, as BN
+// folding leaves them), both running as Winograd on this input and keeping its shape.
+std::pair<Conv2d*, Conv2d*> basic_block_convs(Module& body, const Shape& input) {
+  auto* sequence = dynamic_cast<Sequential*>(&body);
+  if (!sequence) return {nullptr, nullptr};
+  std::vector<Module*> layers;
+  for (size_t i = 0; i < sequence->size(); ++i)
+    if (!dynamic_cast<Identity*>(sequence->at(i).get())) layers.push_back(sequence->at(i).get());
+  auto* activation = layers.size() == 3 ? dynamic_cast<Activation*>(layers[1]) : nullptr;
+  if (!activation || activation->kind() != Activation::Kind::ReLU) return {nullptr, nullptr};
+  auto* first = dynamic_cast<Conv2d*>(layers[0]);
+  auto* second = dynamic_cast<Conv2d*>(layers[2]);
+  if (!first || !second || !conv2d_runs_winograd(input, first->options())) return {nullptr, nullptr};
+  const Shape mid = first->output_shape(input);
+  if (!conv2d_runs_winograd(mid, second->options()) || second->output_shape(mid) != input)
+    return {nullptr, nullptr};
+  return {first, second};
+}
+
+}  // namespace
+
 Tensor Residual::forward(const Tensor& input) {
+  if (!shortcut_ && relu_after_ && !grad_mode_enabled()) {
+    // Evaluation of a basic block: one image at a time, its maps staying in cache.
+    if (auto [first, second] = basic_block_convs(*body_, input.shape()); first)
+      return residual_block_evaluation(input, *first, *second);
+  }
   Tensor skip = shortcut_ ? shortcut_->forward(input) : input;
   auto* body = dynamic_cast<Sequential*>(body_.get());
   if (relu_after_ && body && !grad_mode_enabled()) {  // the sum fused into the body's conv

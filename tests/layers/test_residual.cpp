@@ -1,5 +1,7 @@
 // Residual block: shortcut selection, names, values, gradient check, and a whole
 // ResNet-20 for CIFAR written in YAML.
+#include <omp.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -205,6 +207,39 @@ layers:
     NoGradGuard no_grad;
     require_close("fused residual", net->forward(x), separate, 0, 0);
   }
+}
+
+TEST_CASE("evaluation runs a basic block one image at a time with the layers' result",
+          "[residual][conv2d]") {
+  // conv -> identity -> relu -> conv -> identity, identity shortcut (a ResNet basic block
+  // after BN folding): both convs Winograd, so the block runs image by image, here with
+  // three threads over five images; a body with 3 input channels (direct conv) does not.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(3);
+  for (int64_t channels : {8, 3}) {
+    INFO("channels " << channels);
+    const std::string body = R"(
+norm: none
+layers:
+  - residual:
+      body:
+        - conv2d: {out_channels: 12, kernel_size: 3, padding: 1}
+        - identity: {}
+        - relu: {}
+        - conv2d: {out_channels: )" + std::to_string(channels) + R"(, kernel_size: 3, padding: 1}
+        - identity: {}
+)";
+    const Shape input{5, channels, 9, 6};
+    auto net = build(body, input, 30 + channels);
+    Tensor x = random_input(input, 40 + channels).detach();
+    auto& block = dynamic_cast<Residual&>(*net->at(0));
+    REQUIRE(block.shortcut() == nullptr);
+    net->eval();
+    const Tensor separate = add_relu(block.body().forward(x), x);  // tape on: layer by layer
+    NoGradGuard no_grad;
+    require_close("basic block", net->forward(x), separate, 0, 0);
+  }
+  omp_set_num_threads(threads);
 }
 
 TEST_CASE("a ResNet-20 for CIFAR-10 is written in YAML", "[residual][registry]") {

@@ -71,16 +71,31 @@ struct LayerTiming {
 };
 
 struct StepTimes {
+  double peak_rss_mb = 0;
   std::vector<double> steps;
   std::vector<LayerTiming> layers;
 };
 
-// Runs `steps` training steps, timing each layer's forward directly and its backward
-// through identity markers whose backward fires when the gradient reaches that layer.
+// Times `steps` training steps as a run takes them (Sequential's fusions on), then fills the
+// per-layer table from further steps run layer by layer (unfused), each layer's forward
+// timed directly and its backward through identity markers whose backward fires when the
+// gradient reaches that layer.
 StepTimes time_training(Sequential& model, Optimizer& optimizer, const Tensor& images,
                         const Tensor& labels, int64_t warmup, int64_t steps) {
-  size_t count = model.size();
   StepTimes times;
+  model.train();
+  for (int64_t step = 0; step < warmup + steps; ++step) {
+    Clock::time_point step_start = Clock::now();
+    Tensor loss = cross_entropy(model.forward(images), labels);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    if (step >= warmup) times.steps.push_back(since(step_start));
+  }
+  times.peak_rss_mb = peak_rss_mb();  // training as a run does it (the table's steps keep
+                                      // every layer's output: more)
+  steps = std::max<int64_t>(5, steps / 2);  // for the table
+  size_t count = model.size();
   times.layers.resize(count);
   std::vector<std::vector<double>> forward(count), backward(count);
   std::vector<Clock::time_point> reached(count + 1);
@@ -91,9 +106,7 @@ StepTimes time_training(Sequential& model, Optimizer& optimizer, const Tensor& i
     times.layers[i].flops = layer_forward_flops(*model.at(i), shape, out);
     shape = out;
   }
-  model.train();
   for (int64_t step = 0; step < warmup + steps; ++step) {
-    Clock::time_point step_start = Clock::now();
     Tensor x = images;
     for (size_t i = 0; i < count; ++i) {
       Clock::time_point t = Clock::now();
@@ -119,7 +132,6 @@ StepTimes time_training(Sequential& model, Optimizer& optimizer, const Tensor& i
       backward[i].push_back(std::max(0.0, std::chrono::duration<double>(end - begin).count()));
     }
     optimizer.step();
-    if (step >= warmup) times.steps.push_back(since(step_start));
     std::fill(reached.begin(), reached.end(), backward_start);
   }
   for (size_t i = 0; i < count; ++i) {
@@ -191,7 +203,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
         .number("eval_images_per_s", eval_ips)
         .number("eval_folded_images_per_s", folded_ips)
         .number("median_step_ms", r.train_step * 1000)
-        .number("peak_rss_mb", peak_rss_mb())
+        .number("peak_rss_mb", r.detail.peak_rss_mb)
         .number("sgemm_gflops", sgemm_rate);
     std::printf("%s", out.str().c_str());
     return 0;
@@ -201,7 +213,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("  training:            %8.1f images/s   (step %.2f ms)\n", train_ips, r.train_step * 1000);
   std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
   std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
-  std::printf("  peak resident memory: %.0f MB\n", peak_rss_mb());
+  std::printf("  peak resident memory: %.0f MB (training)\n", r.detail.peak_rss_mb);
   std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n\n",
               sgemm_rate);
   std::printf("  %-56s %9s %9s %9s %9s %6s %6s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s",

@@ -2,6 +2,7 @@
 // subcommands, exit codes, and errors on stderr naming the key. Skipped with a warning when
 // the binary has not been built.
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 
 #include "apps/config.h"
@@ -137,4 +138,27 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
                                   quoted(kBinary) + " layers 2>&1");
   CHECK(env.status == 1);
   CHECK_THAT(env.output, Contains("libenv.so"));
+}
+
+TEST_CASE("cli: bench prints speeds, memory and the per-layer table; --json has the figures",
+          "[apps][cli][bench]") {
+  if (!have_binary()) return;
+  TempDir tmp;
+  write_tiny_cifar(tmp / "data", 10, 5);
+  write_text(tmp / "tiny.yaml", tiny_config_yaml(tmp / "data"));
+  const std::string common = "bench --config " + quoted(tmp / "tiny.yaml") + " --batch 4 --steps 2 --threads 1";
+  Cli text = cnnlab(tmp, common);
+  CHECK(text.status == 0);
+  CHECK_THAT(text.out, Contains("training:") && Contains("evaluation, BN folded:") &&
+                           Contains("peak resident memory:") && Contains("sgemm (1024^3):") &&
+                           Contains("fwd %") && Contains("0.conv2d(3->8"));
+  Cli json = cnnlab(tmp, common + " --json");
+  CHECK(json.status == 0);
+  for (const char* key : {"train_images_per_s", "eval_images_per_s", "eval_folded_images_per_s",
+                          "median_step_ms", "peak_rss_mb", "sgemm_gflops"}) {
+    INFO(key << " in " << json.out);
+    const size_t at = json.out.find(std::string("\"") + key + "\": ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(json.out.substr(at + std::strlen(key) + 4)) > 0.0);
+  }
 }

@@ -183,6 +183,46 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
   return result;
 }
 
+// The config's model against the same model with model.norm: none, training steps taken
+// in turns (A, B, A, B, ...) so that both see the same machine: a busy neighbour slows
+// both, not one of the two runs. Returns the median step times (normalized, plain).
+std::pair<double, double> time_norm_against_plain(const Config& config, const DataConfig& data,
+                                                  int64_t batch, int64_t steps) {
+  Config plain = config;
+  plain.root = YAML::Clone(config.root);
+  set_dotted(plain.root, "model.norm", YAML::Node("none"), false, "bench");
+  struct Variant {
+    std::shared_ptr<Sequential> model;
+    std::unique_ptr<Optimizer> optimizer;
+    std::vector<double> seconds;
+  };
+  Variant variants[2];
+  for (int v = 0; v < 2; ++v) {
+    const Config& c = v == 0 ? config : plain;
+    variants[v].model = build_model_from_config(c, data);
+    variants[v].optimizer = make_optimizer(c.root["optim"], *variants[v].model, "optim");
+    variants[v].model->train();
+  }
+  Shape input = model_input_shape(data);
+  input[0] = batch;
+  Generator gen(config.seed);
+  Tensor images = randn(input, gen);
+  std::vector<int64_t> label_values(batch);
+  for (int64_t i = 0; i < batch; ++i) label_values[i] = i % 10;
+  Tensor labels = Tensor::from_int64({batch}, label_values);
+  const int64_t warmup = std::max<int64_t>(2, steps / 10);
+  for (int64_t step = 0; step < warmup + steps; ++step)
+    for (Variant& v : variants) {
+      Clock::time_point t = Clock::now();
+      Tensor loss = cross_entropy(v.model->forward(images), labels);
+      v.optimizer->zero_grad();
+      loss.backward();
+      v.optimizer->step();
+      if (step >= warmup) v.seconds.push_back(since(t));
+    }
+  return {median(variants[0].seconds), median(variants[1].seconds)};
+}
+
 }  // namespace
 
 int run_bench(const Config& config, const BenchOptions& options) {
@@ -192,6 +232,10 @@ int run_bench(const Config& config, const BenchOptions& options) {
   apply_thread_setting(threads);
   BenchResult r = bench_once(config, data, batch, options.steps);
   const double sgemm_rate = sgemm_gflops();
+  std::pair<double, double> norm_plain{0, 0};
+  if (options.norm_overhead)
+    norm_plain = time_norm_against_plain(config, data, batch, options.steps);
+  const double norm_overhead = options.norm_overhead ? norm_plain.first / norm_plain.second - 1 : 0;
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
@@ -205,6 +249,11 @@ int run_bench(const Config& config, const BenchOptions& options) {
         .number("median_step_ms", r.train_step * 1000)
         .number("peak_rss_mb", r.detail.peak_rss_mb)
         .number("sgemm_gflops", sgemm_rate);
+    if (options.norm_overhead) {
+      out.number("norm_step_ms", norm_plain.first * 1000)
+          .number("plain_step_ms", norm_plain.second * 1000)
+          .number("norm_overhead_percent", 100 * norm_overhead);
+    }
     std::printf("%s", out.str().c_str());
     return 0;
   }
@@ -214,8 +263,13 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
   std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
   std::printf("  peak resident memory: %.0f MB (training)\n", r.detail.peak_rss_mb);
-  std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n\n",
+  std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n",
               sgemm_rate);
+  if (options.norm_overhead)
+    std::printf("  normalization's cost: %+.1f%% of the step (%.2f ms against %.2f ms with "
+                "model.norm: none, steps in turns)\n",
+                100 * norm_overhead, norm_plain.first * 1000, norm_plain.second * 1000);
+  std::printf("\n");
   std::printf("  %-56s %9s %9s %9s %9s %6s %6s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s",
               "bwd GF/s", "fwd %", "bwd %");
   double total_f = 0, total_b = 0;

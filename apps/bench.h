@@ -17,6 +17,7 @@ struct BenchOptions {
   int64_t threads = 0;
   bool json = false;
   bool scaling = false;
+  bool norm_overhead = false;  // also time the model against model.norm: none, in turns
 };
 
 int run_bench(const Config& config, const BenchOptions& options);

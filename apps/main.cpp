@@ -3,7 +3,7 @@
 //   cnnlab eval    --config FILE --weights FILE [--json] [--use-batch-stats] [--batch-size B]
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
-//   cnnlab bench   --config FILE [--batch B] [--steps N] [--json]
+//   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling]
 //   cnnlab layers
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
@@ -97,6 +97,9 @@ int main(int argc, char** argv) {
   bench->add_option("--steps,-n", bench_options.steps, "Timed steps after warm-up")->capture_default_str();
   bench->add_option("--threads", bench_options.threads, "Threads (default: all cores)");
   bench->add_flag("--json", bench_options.json, "Print one JSON object");
+  bench->add_flag("--norm-overhead", bench_options.norm_overhead,
+                  "Also time the model against model.norm: none, steps in turns, and print "
+                  "the normalization's share of the step");
   bench->add_flag("--scaling", bench_options.scaling,
                   "Also time batch 32/64/128/256 with 1 and 2 threads");
 

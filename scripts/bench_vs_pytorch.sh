@@ -25,8 +25,10 @@ json_field() { $PY -c "import json,sys; print(json.loads(sys.stdin.read())['$1']
 for round in $(seq "$ROUNDS"); do
   for c in "${CASES[@]}"; do
     read -r name model norm batch <<< "$c"
+    extra=""; [ "$name" = vgg6-bn-b128 ] && extra="--norm-overhead"  # BN vs plain in turns
     ./build/cnnlab bench --config "configs/models/$model.yaml" --set "model.norm=$norm" \
-      --batch "$batch" --steps "$STEPS" --threads "$THREADS" --json > "$TMP/ours.json"
+      --batch "$batch" --steps "$STEPS" --threads "$THREADS" --json $extra > "$TMP/ours.json"
+    [ -n "$extra" ] && json_field norm_overhead_percent < "$TMP/ours.json" >> "$TMP/overhead"
     best_train=0; best_eval=0; rss=0
     for layout in contiguous channels_last; do
       $PY scripts/pytorch_bench.py "$model" "$norm" "$batch" "$layout" "$STEPS" "$THREADS" > "$TMP/pt.json"
@@ -40,7 +42,7 @@ $(json_field peak_rss_mb < "$TMP/ours.json") $rss $(json_field median_step_ms < 
   done
 done
 
-$PY - "$TMP/rows" <<'PYEOF'
+$PY - "$TMP/rows" "$TMP/overhead" <<'PYEOF'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -55,6 +57,9 @@ for name, values in rows.items():
 if "vgg6-bn-b128" in med and "vgg6-plain-b128" in med:
     ours = med["vgg6-bn-b128"][6] / med["vgg6-plain-b128"][6] - 1
     theirs = med["vgg6-plain-b128"][1] / med["vgg6-bn-b128"][1] - 1
-    print(f"BN overhead on vgg6 step time: cnnlab {ours*100:.1f}%, PyTorch {theirs*100:.1f}%")
+    print(f"BN overhead on vgg6 step time: cnnlab {ours*100:.1f}%, PyTorch {theirs*100:.1f}% (medians above)")
+    in_turns = [float(v) for v in open(sys.argv[2])]
+    print(f"  cnnlab, BN and plain steps in turns in one process (cnnlab bench --norm-overhead): "
+          f"{statistics.median(in_turns):.1f}% (rounds: {', '.join(f'{v:.1f}' for v in in_turns)})")
 print(f"(medians of {len(next(iter(rows.values())))} alternating rounds; PyTorch: better of default and channels_last)")
 PYEOF

@@ -140,7 +140,7 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
   CHECK_THAT(env.output, Contains("libenv.so"));
 }
 
-TEST_CASE("cli: bench prints speeds, memory and the per-layer table; --json has the figures",
+TEST_CASE("cli: bench prints speeds, memory, the per-layer table and the norm's cost; --json too",
           "[apps][cli][bench]") {
   if (!have_binary()) return;
   TempDir tmp;
@@ -152,13 +152,18 @@ TEST_CASE("cli: bench prints speeds, memory and the per-layer table; --json has 
   CHECK_THAT(text.out, Contains("training:") && Contains("evaluation, BN folded:") &&
                            Contains("peak resident memory:") && Contains("sgemm (1024^3):") &&
                            Contains("fwd %") && Contains("0.conv2d(3->8"));
-  Cli json = cnnlab(tmp, common + " --json");
+  Cli json = cnnlab(tmp, common + " --json --norm-overhead");
   CHECK(json.status == 0);
   for (const char* key : {"train_images_per_s", "eval_images_per_s", "eval_folded_images_per_s",
-                          "median_step_ms", "peak_rss_mb", "sgemm_gflops"}) {
+                          "median_step_ms", "peak_rss_mb", "sgemm_gflops", "norm_step_ms",
+                          "plain_step_ms"}) {
     INFO(key << " in " << json.out);
     const size_t at = json.out.find(std::string("\"") + key + "\": ");
     REQUIRE(at != std::string::npos);
     CHECK(std::stod(json.out.substr(at + std::strlen(key) + 4)) > 0.0);
   }
+  CHECK_THAT(json.out, Contains("\"norm_overhead_percent\": "));
+  Cli overhead = cnnlab(tmp, common + " --norm-overhead");
+  CHECK(overhead.status == 0);
+  CHECK_THAT(overhead.out, Contains("normalization's cost:") && Contains("model.norm: none"));
 }

@@ -493,29 +493,6 @@ void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_
   });
 }
 
-void winograd_residual_block_forward(const ConvGeometry& first, const ConvGeometry& second,
-                                     int64_t batch, const float* x, const float* u_first,
-                                     const float* b_first, const float* u_second,
-                                     const float* b_second, float* y) {
-  const int64_t mid_channels = second.channels, out_channels = first.channels;
-  CNN_CHECK(second.out_h == first.height && second.out_w == first.width &&
-                second.height == first.out_h && second.width == first.out_w,
-            "winograd residual block: the body must keep the map size");
-  const int64_t image = first.channels * first.height * first.width;
-  const int64_t mid_image = mid_channels * first.out_h * first.out_w;
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  SingleThreadedBlas single;
-#pragma omp parallel for schedule(static) num_threads(threads) if (batch > 1 && threads > 1)
-  for (int64_t n = 0; n < batch; ++n) {
-    thread_local std::vector<float> mid;
-    Scratch::sized(mid, mid_image);
-    winograd_conv3x3_forward(first, 1, mid_channels, x + n * image, u_first, b_first,
-                             {true, false, nullptr}, mid.data());
-    winograd_conv3x3_forward(second, 1, out_channels, mid.data(), u_second, b_second,
-                             {false, false, x + n * image}, y + n * image);
-  }
-}
-
 void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out_channels,
                                const float* x, const float* u, const float* gy, float* dx,
                                float* dw) {

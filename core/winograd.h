@@ -43,15 +43,6 @@ void winograd_conv3x3_forward(const ConvGeometry& geometry, int64_t batch,
                               int64_t out_channels, const float* x, const float* u,
                               const float* b, WinogradEpilogue epilogue, float* y);
 
-// Evaluation of a basic residual block, one image at a time so that the block's input and
-// the map between its two convs stay in cache (instead of three batch-sized round trips
-// through memory): y = max(second(max(first(x), 0)) + x, 0), both 3x3 Winograd convs that
-// keep the map size, the first C -> M channels, the second M -> C. x, y [N,C,H,W].
-void winograd_residual_block_forward(const ConvGeometry& first, const ConvGeometry& second,
-                                     int64_t batch, const float* x, const float* u_first,
-                                     const float* b_first, const float* u_second,
-                                     const float* b_second, float* y);
-
 // gy [N,O,OH,OW] -> dx [N,C,H,W] (if dx, overwritten) and dw [O,C,3,3] (if dw, overwritten).
 // x is needed only for dw, u only for dx.
 void winograd_conv3x3_backward(const ConvGeometry& geometry, int64_t batch,

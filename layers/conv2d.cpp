@@ -453,29 +453,42 @@ bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options) {
          use_winograd(checked_geometry(input, options), options.groups);
 }
 
-Tensor residual_block_evaluation(const Tensor& input, Conv2d& first, Conv2d& second) {
-  CNN_CHECK(!needs_grad({input, first.weight(), second.weight()}),
-            "residual_block_evaluation runs without the tape (inside NoGradGuard)");
-  const Shape mid = first.output_shape(input.shape());
-  CNN_CHECK(conv2d_runs_winograd(input.shape(), first.options()) &&
-                conv2d_runs_winograd(mid, second.options()) &&
-                second.output_shape(mid) == input.shape(),
-            "residual_block_evaluation: ", first.describe(), " and ", second.describe(),
-            " must run as Winograd and keep the shape ", shape_str(input.shape()));
-  check_parameters(first.weight(), first.bias(), first.options());
-  check_parameters(second.weight(), second.bias(), second.options());
-  const Tensor x = input.contiguous();
-  const Tensor w1 = first.weight().contiguous(), w2 = second.weight().contiguous();
-  const Tensor b1 = first.bias().defined() ? first.bias().contiguous() : Tensor();
-  const Tensor b2 = second.bias().defined() ? second.bias().contiguous() : Tensor();
-  const std::vector<float> u1 = winograd_transform_weights(input.size(1), mid[1], w1.data());
-  const std::vector<float> u2 = winograd_transform_weights(mid[1], input.size(1), w2.data());
-  Tensor out = Tensor::empty(input.shape());
-  winograd_residual_block_forward(checked_geometry(input.shape(), first.options()),
-                                  checked_geometry(mid, second.options()), input.size(0),
-                                  x.data(), u1.data(), b1.defined() ? b1.data() : nullptr,
-                                  u2.data(), b2.defined() ? b2.data() : nullptr, out.data());
-  return out;
+PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
+    : options_(conv.options()),
+      geometry_(checked_geometry(input, options_)),
+      weight_(conv.weight().contiguous()),
+      bias_(conv.bias().defined() ? conv.bias().contiguous() : Tensor()) {
+  CNN_CHECK(!needs_grad({conv.weight(), conv.bias()}), conv.describe(),
+            ": PreparedConv2d is for evaluation (inside NoGradGuard)");
+  check_parameters(weight_, bias_, options_);
+  algorithm_ = static_cast<int>(choose_algorithm(geometry_, options_.groups, options_.out_channels));
+  if (algorithm_ == static_cast<int>(ConvAlgorithm::kWinograd))
+    u_ = winograd_transform_weights(options_.in_channels, options_.out_channels, weight_.data());
+}
+
+Shape PreparedConv2d::image_output_shape() const {
+  return {options_.out_channels, geometry_.out_h, geometry_.out_w};
+}
+
+bool PreparedConv2d::adds_residual() const {
+  return algorithm_ == static_cast<int>(ConvAlgorithm::kWinograd);
+}
+
+void PreparedConv2d::run(const float* x, bool relu, const float* residual, float* y) const {
+  const float* b = bias_.defined() ? bias_.data() : nullptr;
+  const int64_t O = options_.out_channels;
+  switch (static_cast<ConvAlgorithm>(algorithm_)) {
+    case ConvAlgorithm::kWinograd:
+      return winograd_conv3x3_forward(geometry_, 1, O, x, u_.data(), b,
+                                      {relu && !residual, false, residual}, y);
+    case ConvAlgorithm::kDirect:
+      CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
+      return direct_conv_forward(geometry_, 1, O, x, weight_.data(), b, relu, y);
+    case ConvAlgorithm::kIm2col:
+      CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
+      return conv2d_forward_raw(ConvProblem(geometry_, 1, O, options_.groups), x,
+                                weight_.data(), b, relu, y);
+  }
 }
 
 Conv2d::Conv2d(const Conv2dOptions& options, Generator& generator) : options_(options) {

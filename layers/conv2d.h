@@ -7,7 +7,9 @@
 #pragma once
 
 #include <utility>
+#include <vector>
 
+#include "core/im2col.h"
 #include "core/random.h"
 #include "layers/module.h"
 #include "layers/pool2d.h"
@@ -70,10 +72,25 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 // Whether conv2d runs as Winograd on an input of this [N,C,H,W] shape.
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options);
 
-// Evaluation of a basic residual block with an identity shortcut,
-//   max(second(max(first(input), 0)) + input, 0),
-// one image at a time (core/winograd.h: winograd_residual_block_forward). Both convs must
-// run as Winograd and together keep the input's shape.
-Tensor residual_block_evaluation(const Tensor& input, Conv2d& first, Conv2d& second);
+// Evaluation, image by image: a conv2d's weights prepared once for a batch of this input
+// shape [N,C,H,W] (Winograd's kernel transform), then run on one image at a time, e.g. from
+// an OpenMP loop over the batch with OpenBLAS single-threaded (SingleThreadedBlas), so that
+// a block's maps stay in cache between its layers (Residual does this).
+class PreparedConv2d {
+ public:
+  PreparedConv2d(Conv2d& conv, const Shape& input);
+  Shape image_output_shape() const;  // [O, OH, OW]
+  bool adds_residual() const;        // whether run() takes a residual (the Winograd path)
+  // x [C,H,W] -> y [O,OH,OW]: max(y, 0) with relu; with a residual [O,OH,OW] (only when
+  // adds_residual()), max(y + residual, 0).
+  void run(const float* x, bool relu, const float* residual, float* y) const;
+
+ private:
+  Conv2dOptions options_;
+  ConvGeometry geometry_;
+  Tensor weight_, bias_;
+  int algorithm_ = 0;
+  std::vector<float> u_;  // Winograd's transformed kernels
+};
 
 }  // namespace cnn

@@ -140,7 +140,7 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
   CHECK_THAT(env.output, Contains("libenv.so"));
 }
 
-TEST_CASE("cli: bench prints speeds, memory, the per-layer table and the norm's cost; --json too",
+TEST_CASE("cli: bench prints speeds, memory, the per-layer table and the norm cost, also as JSON",
           "[apps][cli][bench]") {
   if (!have_binary()) return;
   TempDir tmp;

@@ -184,7 +184,7 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
 }
 
 // The config's model against the same model with model.norm: none, training steps taken
-// in turns (A, B, A, B, ...) so that both see the same machine: a busy neighbour slows
+// in turns (A B, B A, A B, ...) so that both see the same machine: a busy neighbour slows
 // both, not one of the two runs. Returns the median step times (normalized, plain).
 std::pair<double, double> time_norm_against_plain(const Config& config, const DataConfig& data,
                                                   int64_t batch, int64_t steps) {
@@ -212,7 +212,8 @@ std::pair<double, double> time_norm_against_plain(const Config& config, const Da
   Tensor labels = Tensor::from_int64({batch}, label_values);
   const int64_t warmup = std::max<int64_t>(2, steps / 10);
   for (int64_t step = 0; step < warmup + steps; ++step)
-    for (Variant& v : variants) {
+    for (int turn = 0; turn < 2; ++turn) {  // A B, B A, A B, ...: neither always goes first
+      Variant& v = variants[(step + turn) % 2];
       Clock::time_point t = Clock::now();
       Tensor loss = cross_entropy(v.model->forward(images), labels);
       v.optimizer->zero_grad();

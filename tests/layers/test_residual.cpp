@@ -38,6 +38,21 @@ std::vector<std::string> names(const Module& module) {
   return out;
 }
 
+// Builds the one-block net of `yaml` and requires its evaluation forward (fused: under
+// NoGradGuard) to equal the block's layers run one by one with the tape on (unfused). Image
+// by image, sgemm (im2col paths) may add in another order: rounding-level tolerance.
+void require_evaluation_matches_layers(const std::string& yaml, const Shape& input,
+                                       uint64_t seed) {
+  auto net = build(yaml, input, seed);
+  Tensor x = random_input(input, seed).detach();
+  auto& block = dynamic_cast<Residual&>(*net->at(0));
+  net->eval();
+  const Tensor separate =
+      add_relu(block.body().forward(x), block.shortcut() ? block.shortcut()->forward(x) : x);
+  NoGradGuard no_grad;
+  require_close("evaluation of " + block.describe(), net->forward(x), separate, 1e-5, 1e-5);
+}
+
 }  // namespace
 
 TEST_CASE("residual with a shape-keeping body uses the identity shortcut", "[residual]") {
@@ -160,53 +175,19 @@ TEST_CASE("evaluation adds the shortcut inside the body's last conv with the sam
   // Bodies ending in a Winograd conv (identity or projection shortcut, a trailing identity
   // as BN folding leaves) take the fused path; a 5x5 last conv (im2col) and a body ending
   // in a relu fall back. Fused or not, the same arithmetic.
-  const char* bodies[] = {R"(
-norm: none
-layers:
-  - residual:
-      body:
-        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
-        - relu: {}
-        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
-        - identity: {}
-)",
-                          R"(
-norm: none
-layers:
-  - residual:
-      body:
-        - conv2d: {out_channels: 19, kernel_size: 3, stride: 2, padding: 1}
-        - relu: {}
-        - conv2d: {out_channels: 19, kernel_size: 3, padding: 1}
-)",
-                          R"(
-norm: none
-layers:
-  - residual:
-      body:
-        - conv2d: {out_channels: 8, kernel_size: 5, padding: 2}
-)",
-                          R"(
-norm: none
-layers:
-  - residual:
-      body:
-        - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
-        - relu: {}
-)"};
+  const std::string header = "norm: none\nlayers:\n  - residual:\n      body:\n";
+  const std::string conv = "        - conv2d: {out_channels: ";
+  const std::string bodies[] = {
+      header + conv + "8, kernel_size: 3, padding: 1}\n        - relu: {}\n" + conv +
+          "8, kernel_size: 3, padding: 1}\n        - identity: {}\n",
+      header + conv + "19, kernel_size: 3, stride: 2, padding: 1}\n        - relu: {}\n" +
+          conv + "19, kernel_size: 3, padding: 1}\n",
+      header + conv + "8, kernel_size: 5, padding: 2}\n",
+      header + conv + "8, kernel_size: 3, padding: 1}\n        - relu: {}\n"};
   uint64_t seed = 20;
-  for (const char* body : bodies) {
+  for (const std::string& body : bodies) {
     INFO(body);
-    const Shape input{3, 8, 7, 9};
-    auto net = build(body, input, seed);
-    Tensor x = random_input(input, seed++).detach();
-    auto& block = dynamic_cast<Residual&>(*net->at(0));
-    net->eval();
-    const Tensor separate =  // with the tape on nothing is fused
-        add_relu(block.body().forward(x), block.shortcut() ? block.shortcut()->forward(x) : x);
-    NoGradGuard no_grad;
-    // Image by image, sgemm (im2col paths) may add in another order: rounding-level tolerance.
-    require_close("fused residual", net->forward(x), separate, 1e-5, 1e-5);
+    require_evaluation_matches_layers(body, {3, 8, 7, 9}, seed++);
   }
 }
 
@@ -239,17 +220,7 @@ layers:
         - conv2d: {out_channels: )" + std::to_string(out_channels) + R"(, kernel_size: 3, padding: 1}
         - identity: {}
 )";
-    const Shape input{5, c.channels, 9, 34};
-    auto net = build(yaml, input, seed);
-    Tensor x = random_input(input, seed++).detach();
-    auto& block = dynamic_cast<Residual&>(*net->at(0));
-    REQUIRE((block.shortcut() == nullptr) == (c.stride == 1));
-    net->eval();
-    const Tensor separate =  // tape on: layer by layer
-        add_relu(block.body().forward(x), block.shortcut() ? block.shortcut()->forward(x) : x);
-    NoGradGuard no_grad;
-    // Image by image, sgemm (im2col paths) may add in another order: rounding-level tolerance.
-    require_close("basic block", net->forward(x), separate, 1e-5, 1e-5);
+    require_evaluation_matches_layers(yaml, {5, c.channels, 9, 34}, seed++);
   }
   omp_set_num_threads(threads);
 }

@@ -72,6 +72,10 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 // Whether conv2d runs as Winograd on an input of this [N,C,H,W] shape.
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options);
 
+// The kernel a conv2d call runs (core/): chosen from the geometry (see choose_algorithm in
+// conv2d.cpp).
+enum class ConvAlgorithm { kIm2col, kWinograd, kDirect };
+
 // Evaluation, image by image: a conv2d's weights prepared once for a batch of this input
 // shape [N,C,H,W] (Winograd's kernel transform), then run on one image at a time, e.g. from
 // an OpenMP loop over the batch with OpenBLAS single-threaded (SingleThreadedBlas), so that
@@ -89,7 +93,7 @@ class PreparedConv2d {
   Conv2dOptions options_;
   ConvGeometry geometry_;
   Tensor weight_, bias_;
-  int algorithm_ = 0;
+  ConvAlgorithm algorithm_ = ConvAlgorithm::kIm2col;
   std::vector<float> u_;  // Winograd's transformed kernels
 };
 

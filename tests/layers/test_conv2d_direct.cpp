@@ -3,8 +3,6 @@
 // vectors), output channels that are not a multiple of the register tile, bias or none,
 // ReLU or none, and small batches whose rows are split between threads; plus conv2d's
 // choice of the kernel and its gradients (the backward is im2col's).
-#include <omp.h>
-
 #include <catch2/catch.hpp>
 #include <sstream>
 
@@ -15,6 +13,7 @@
 #include "tests/gradcheck.h"
 #include "tests/layers/naive_conv.h"
 #include "tests/layers/tensor_compare.h"
+#include "tests/omp_threads.h"
 
 using namespace cnn;
 
@@ -82,11 +81,9 @@ TEST_CASE("direct convolution matches the naive one", "[conv2d][direct]") {
 
 TEST_CASE("direct convolution splits a small batch's rows between threads",
           "[conv2d][direct]") {
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(3);  // one sample, three threads: rows in three parts
+  cnn::testing::ScopedOmpThreads threads(3);  // one sample, three threads: rows in three parts
   compare_direct({1, 3, 10, 23, 19, 3, 1, 1, 1, true, true}, 11);
   compare_direct({2, 3, 10, 7, 16, 3, 1, 1, 1, true, false}, 12);
-  omp_set_num_threads(threads);
 }
 
 TEST_CASE("conv2d takes the direct kernel for few input channels and strides",

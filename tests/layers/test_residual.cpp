@@ -1,7 +1,5 @@
 // Residual block: shortcut selection, names, values, gradient check, and a whole
 // ResNet-20 for CIFAR written in YAML.
-#include <omp.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -13,6 +11,7 @@
 #include "layers/residual.h"
 #include "tests/gradcheck.h"
 #include "tests/layers/tensor_compare.h"
+#include "tests/omp_threads.h"
 
 using namespace cnn;
 using cnn::testing::check_gradients;
@@ -200,8 +199,7 @@ TEST_CASE("evaluation runs a basic block one image at a time with the layers' re
   struct Case {
     int64_t channels, kernel, stride;
   };
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(3);
+  cnn::testing::ScopedOmpThreads threads(3);
   uint64_t seed = 30;
   for (const Case c : {Case{8, 3, 1}, Case{3, 3, 1}, Case{8, 3, 2}, Case{16, 5, 2}}) {
     INFO("channels " << c.channels << " kernel " << c.kernel << " stride " << c.stride);
@@ -222,7 +220,6 @@ layers:
 )";
     require_evaluation_matches_layers(yaml, {5, c.channels, 9, 34}, seed++);
   }
-  omp_set_num_threads(threads);
 }
 
 TEST_CASE("a ResNet-20 for CIFAR-10 is written in YAML", "[residual][registry]") {

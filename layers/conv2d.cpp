@@ -108,7 +108,7 @@ bool use_winograd(const ConvGeometry& g, int64_t groups) {
   return choose_algorithm(g, groups, 1) == ConvAlgorithm::kWinograd;
 }
 
-// db [O] = sum of gy [N,O,P] over N and P (rows in float, across rows in double)
+// db [O] = sum of gy [N,O,P] over N and P (rows in float, vectorized; across rows in double)
 void bias_gradient(const float* gy, int64_t N, int64_t O, int64_t P, float* db) {
 #pragma omp parallel for schedule(static) if (N * O * P > 32768)
   for (int64_t o = 0; o < O; ++o) {
@@ -116,6 +116,7 @@ void bias_gradient(const float* gy, int64_t N, int64_t O, int64_t P, float* db) 
     for (int64_t n = 0; n < N; ++n) {
       const float* row = gy + (n * O + o) * P;
       float partial = 0.0f;
+#pragma omp simd reduction(+ : partial)
       for (int64_t i = 0; i < P; ++i) partial += row[i];
       total += partial;
     }

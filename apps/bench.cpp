@@ -76,20 +76,46 @@ struct StepTimes {
   std::vector<LayerTiming> layers;
 };
 
+// A synthetic batch of the config's input shape: N(0,1) images, uniform labels.
+struct SyntheticBatch {
+  Tensor images, labels;
+};
+
+SyntheticBatch synthetic_batch(const DataConfig& data, int64_t batch, int64_t classes,
+                               uint64_t seed) {
+  Shape input = model_input_shape(data);
+  input[0] = batch;
+  Generator gen(seed);
+  SyntheticBatch result{randn(input, gen), Tensor()};
+  std::vector<int64_t> label_values(batch);
+  for (int64_t i = 0; i < batch; ++i) label_values[i] = gen.randint(0, classes);
+  result.labels = Tensor::from_int64({batch}, label_values);
+  return result;
+}
+
+// One training step as a run takes it (Sequential's fusions on).
+void train_step(Sequential& model, Optimizer& optimizer, const SyntheticBatch& batch) {
+  Tensor loss = cross_entropy(model.forward(batch.images), batch.labels);
+  optimizer.zero_grad();
+  loss.backward();
+  optimizer.step();
+}
+
+int64_t warmup_steps(int64_t steps) { return std::max<int64_t>(2, steps / 10); }
+
 // Times `steps` training steps as a run takes them (Sequential's fusions on), then fills the
 // per-layer table from further steps run layer by layer (unfused), each layer's forward
 // timed directly and its backward through identity markers whose backward fires when the
 // gradient reaches that layer.
-StepTimes time_training(Sequential& model, Optimizer& optimizer, const Tensor& images,
-                        const Tensor& labels, int64_t warmup, int64_t steps) {
+StepTimes time_training(Sequential& model, Optimizer& optimizer, const SyntheticBatch& batch,
+                        int64_t warmup, int64_t steps) {
+  const Tensor& images = batch.images;
+  const Tensor& labels = batch.labels;
   StepTimes times;
   model.train();
   for (int64_t step = 0; step < warmup + steps; ++step) {
     Clock::time_point step_start = Clock::now();
-    Tensor loss = cross_entropy(model.forward(images), labels);
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
+    train_step(model, optimizer, batch);
     if (step >= warmup) times.steps.push_back(since(step_start));
   }
   times.peak_rss_mb = peak_rss_mb();  // training as a run does it (the table's steps keep
@@ -166,20 +192,16 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
   std::unique_ptr<Optimizer> optimizer = make_optimizer(config.root["optim"], *model, "optim");
   Shape input = model_input_shape(data);
   input[0] = batch;
-  Generator gen(config.seed);
-  Tensor images = randn(input, gen);
-  Shape out = model->output_shape(input);
-  std::vector<int64_t> label_values(batch);
-  for (int64_t i = 0; i < batch; ++i) label_values[i] = gen.randint(0, out.back());
-  Tensor labels = Tensor::from_int64({batch}, label_values);
+  const SyntheticBatch synthetic =
+      synthetic_batch(data, batch, model->output_shape(input).back(), config.seed);
   BenchResult result;
-  int64_t warmup = std::max<int64_t>(2, steps / 10);
-  result.detail = time_training(*model, *optimizer, images, labels, warmup, steps);
+  const int64_t warmup = warmup_steps(steps);
+  result.detail = time_training(*model, *optimizer, synthetic, warmup, steps);
   result.train_step = median(result.detail.steps);
-  result.eval_step = time_eval(*model, images, warmup, steps);
+  result.eval_step = time_eval(*model, synthetic.images, warmup, steps);
   model->eval();
   fold_batchnorm(*model);
-  result.eval_folded_step = time_eval(*model, images, warmup, steps);
+  result.eval_folded_step = time_eval(*model, synthetic.images, warmup, steps);
   return result;
 }
 
@@ -211,20 +233,14 @@ NormAgainstPlain time_norm_against_plain(const Config& config, const DataConfig&
   }
   Shape input = model_input_shape(data);
   input[0] = batch;
-  Generator gen(config.seed);
-  Tensor images = randn(input, gen);
-  std::vector<int64_t> label_values(batch);
-  for (int64_t i = 0; i < batch; ++i) label_values[i] = i % 10;
-  Tensor labels = Tensor::from_int64({batch}, label_values);
-  const int64_t warmup = std::max<int64_t>(2, steps / 10);
+  const SyntheticBatch synthetic =
+      synthetic_batch(data, batch, variants[0].model->output_shape(input).back(), config.seed);
+  const int64_t warmup = warmup_steps(steps);
   for (int64_t step = 0; step < warmup + steps; ++step)
     for (int turn = 0; turn < 2; ++turn) {  // A B, B A, A B, ...: neither always goes first
       Variant& v = variants[(step + turn) % 2];
       Clock::time_point t = Clock::now();
-      Tensor loss = cross_entropy(v.model->forward(images), labels);
-      v.optimizer->zero_grad();
-      loss.backward();
-      v.optimizer->step();
+      train_step(*v.model, *v.optimizer, synthetic);
       if (step >= warmup) v.seconds.push_back(since(t));
     }
   std::vector<double> ratios;

@@ -102,18 +102,18 @@ Tensor Residual::forward(const Tensor& input) {
     }
   }
   Tensor skip = shortcut_ ? shortcut_->forward(input) : input;
-  auto* body = dynamic_cast<Sequential*>(body_.get());
-  if (relu_after_ && body && !grad_mode_enabled()) {  // the sum fused into the body's conv
-    const Shape branch = body_->output_shape(input.shape());
+  auto check_shapes = [&](const Shape& branch) {
     CNN_CHECK(branch == skip.shape(), describe(), ": the body gives ", shape_str(branch),
               " but the shortcut gives ", shape_str(skip.shape()), " for input ",
               shape_str(input.shape()));
+  };
+  auto* body = dynamic_cast<Sequential*>(body_.get());
+  if (relu_after_ && body && !grad_mode_enabled()) {  // the sum fused into the body's conv
+    check_shapes(body_->output_shape(input.shape()));
     return body->forward_add_relu(input, skip);
   }
   Tensor branch = body_->forward(input);
-  CNN_CHECK(branch.shape() == skip.shape(), describe(), ": the body gives ",
-            shape_str(branch.shape()), " but the shortcut gives ", shape_str(skip.shape()),
-            " for input ", shape_str(input.shape()));
+  check_shapes(branch.shape());
   return relu_after_ ? add_relu(branch, skip) : add(branch, skip);
 }
 

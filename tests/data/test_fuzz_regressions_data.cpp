@@ -96,6 +96,24 @@ std::vector<uint8_t> read_bytes(const fs::path& path, size_t skip = 0) {
   return bytes;
 }
 
+// The fuzzer's corpus file `corpus_name` (its first 2 bytes are the fuzz target's options),
+// saved as `file_name` in an image folder: it loads as one image of size x size, or the
+// error names the file.
+void require_decodes_or_names_itself(const std::string& corpus_name,
+                                     const std::string& file_name, int64_t size) {
+  const fs::path corpus = fs::path(CNNLAB_SOURCE_DIR) / "fuzz/corpus/fuzz_image_decode";
+  ScratchImages images;
+  images.write(file_name, read_bytes(corpus / corpus_name, 2));
+  ImageFolderOptions options;
+  options.height = options.width = size;
+  try {
+    ImageDataset dataset = load_image_folder(images.root.string(), options);
+    CHECK(dataset.size() == 1);
+  } catch (const Error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains(file_name));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("A JPEG Huffman table of more than 256 codes is refused before stb_image builds it",
@@ -188,40 +206,19 @@ TEST_CASE("An image header declaring a gigantic image is refused before decoding
 TEST_CASE("A PNG whose first IDAT chunk is empty decodes or fails cleanly", "[data][fuzz]") {
   // stb_image called memcpy(nullptr, ..., 0) here (UBSan: null argument; seen under
   // scripts/sanitize.sh and the fuzzer). data/stb_image_impl.cpp skips empty copies.
-  const fs::path found =
-      fs::path(CNNLAB_SOURCE_DIR) / "fuzz/corpus/fuzz_image_decode/regression_png_empty_idat";
-  ScratchImages images;
-  images.write("empty_idat.png", read_bytes(found, 2));
-  ImageFolderOptions options;
-  options.height = options.width = 5;
-  try {
-    ImageDataset dataset = load_image_folder(images.root.string(), options);
-    CHECK(dataset.size() == 1);
-  } catch (const Error& e) {
-    CHECK_THAT(std::string(e.what()), Catch::Contains("empty_idat.png"));
-  }
+  require_decodes_or_names_itself("regression_png_empty_idat", "empty_idat.png", 5);
 }
 
 TEST_CASE("A JPEG scan using a Huffman table no DHT defined decodes or fails cleanly",
           "[data][fuzz]") {
   // stb_image 2.27 mallocs its decoder state and never clears it: such a scan decoded with
   // uninitialised tables, indexing them out of bounds (UBSan: index -22 out of bounds for
-  // 'stbi_uc[256]') or tripping stb's code-table assert. data/CMakeLists.txt makes stb's
+  // 'stbi_uc[256]') or tripping stb's code-table assert. data/stb_image_impl.cpp makes stb's
   // allocations zeroed, so the undefined table is an empty one. Both fuzzer files: an AC scan
   // before its table (progressive JPEG), one of them with more garbage.
-  const fs::path corpus = fs::path(CNNLAB_SOURCE_DIR) / "fuzz/corpus/fuzz_image_decode";
   for (const char* name :
        {"regression_jpeg_undefined_table_index", "regression_jpeg_undefined_table_assert"}) {
     INFO(name);
-    ScratchImages images;
-    images.write("undefined_table.jpg", read_bytes(corpus / name, 2));
-    ImageFolderOptions options;
-    options.height = options.width = 4;
-    try {
-      ImageDataset dataset = load_image_folder(images.root.string(), options);
-      CHECK(dataset.size() == 1);
-    } catch (const Error& e) {
-      CHECK_THAT(std::string(e.what()), Catch::Contains("undefined_table.jpg"));
-    }
+    require_decodes_or_names_itself(name, "undefined_table.jpg", 4);
   }
 }

@@ -11,6 +11,7 @@
 
 #include "apps/model_setup.h"
 #include "apps/run_files.h"
+#include "apps/train_step.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "data/config.h"
@@ -77,28 +78,42 @@ struct StepTimes {
 };
 
 // A synthetic batch of the config's input shape: N(0,1) images, uniform labels.
-struct SyntheticBatch {
-  Tensor images, labels;
-};
-
-SyntheticBatch synthetic_batch(const DataConfig& data, int64_t batch, int64_t classes,
-                               uint64_t seed) {
+Batch synthetic_batch(const DataConfig& data, int64_t batch, int64_t classes, uint64_t seed) {
   Shape input = model_input_shape(data);
   input[0] = batch;
   Generator gen(seed);
-  SyntheticBatch result{randn(input, gen), Tensor()};
+  Batch result{randn(input, gen), Tensor()};
   std::vector<int64_t> label_values(batch);
   for (int64_t i = 0; i < batch; ++i) label_values[i] = gen.randint(0, classes);
   result.labels = Tensor::from_int64({batch}, label_values);
   return result;
 }
 
-// One training step as a run takes it (Sequential's fusions on).
-void train_step(Sequential& model, Optimizer& optimizer, const SyntheticBatch& batch) {
-  Tensor loss = cross_entropy(model.forward(batch.images), batch.labels);
-  optimizer.zero_grad();
-  loss.backward();
-  optimizer.step();
+// A model with what a run trains it with: its optimizer, schedule and step options (label
+// smoothing, clipping, the NaN check), so that bench times the step `cnnlab train` takes.
+struct Trainee {
+  std::shared_ptr<Sequential> model;
+  std::unique_ptr<Optimizer> optimizer;
+  std::unique_ptr<Schedule> schedule;
+  TrainStepOptions options;
+  int64_t step = 0;
+  void train_step(const Batch& batch) {
+    cnn::train_step(*model, *optimizer, schedule.get(), step++, batch, options);
+  }
+};
+
+// The schedule runs as if the timed steps were the config's whole run.
+Trainee make_trainee(const Config& config, const DataConfig& data, int64_t steps) {
+  Trainee t;
+  t.model = build_model_from_config(config, data);
+  t.optimizer = make_optimizer(config.root["optim"], *t.model, "optim");
+  const int64_t epochs = std::max<int64_t>(1, config.train.epochs);
+  t.schedule = make_schedule(config.root["schedule"], t.optimizer->base_lr(),
+                             std::max<int64_t>(1, steps / epochs + 1), epochs, "schedule");
+  t.options = {static_cast<float>(config.train.label_smoothing), config.train.clip_grad_norm,
+               config.train.nan_check == "every_step"};
+  t.model->train();
+  return t;
 }
 
 int64_t warmup_steps(int64_t steps) { return std::max<int64_t>(2, steps / 10); }
@@ -107,15 +122,16 @@ int64_t warmup_steps(int64_t steps) { return std::max<int64_t>(2, steps / 10); }
 // per-layer table from further steps run layer by layer (unfused), each layer's forward
 // timed directly and its backward through identity markers whose backward fires when the
 // gradient reaches that layer.
-StepTimes time_training(Sequential& model, Optimizer& optimizer, const SyntheticBatch& batch,
-                        int64_t warmup, int64_t steps) {
+StepTimes time_training(Trainee& trainee, const Batch& batch, int64_t warmup, int64_t steps) {
+  Sequential& model = *trainee.model;
+  Optimizer& optimizer = *trainee.optimizer;
   const Tensor& images = batch.images;
   const Tensor& labels = batch.labels;
   StepTimes times;
   model.train();
   for (int64_t step = 0; step < warmup + steps; ++step) {
     Clock::time_point step_start = Clock::now();
-    train_step(model, optimizer, batch);
+    trainee.train_step(batch);
     if (step >= warmup) times.steps.push_back(since(step_start));
   }
   times.peak_rss_mb = peak_rss_mb();  // training as a run does it (the table's steps keep
@@ -188,15 +204,15 @@ struct BenchResult {
 };
 
 BenchResult bench_once(const Config& config, const DataConfig& data, int64_t batch, int64_t steps) {
-  std::shared_ptr<Sequential> model = build_model_from_config(config, data);
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.root["optim"], *model, "optim");
+  const int64_t warmup = warmup_steps(steps);
+  Trainee trainee = make_trainee(config, data, warmup + steps);
+  std::shared_ptr<Sequential> model = trainee.model;
   Shape input = model_input_shape(data);
   input[0] = batch;
-  const SyntheticBatch synthetic =
+  const Batch synthetic =
       synthetic_batch(data, batch, model->output_shape(input).back(), config.seed);
   BenchResult result;
-  const int64_t warmup = warmup_steps(steps);
-  result.detail = time_training(*model, *optimizer, synthetic, warmup, steps);
+  result.detail = time_training(trainee, synthetic, warmup, steps);
   result.train_step = median(result.detail.steps);
   result.eval_step = time_eval(*model, synthetic.images, warmup, steps);
   model->eval();
@@ -219,28 +235,22 @@ NormAgainstPlain time_norm_against_plain(const Config& config, const DataConfig&
   Config plain = config;
   plain.root = YAML::Clone(config.root);
   set_dotted(plain.root, "model.norm", YAML::Node("none"), false, "bench");
+  const int64_t warmup = warmup_steps(steps);
   struct Variant {
-    std::shared_ptr<Sequential> model;
-    std::unique_ptr<Optimizer> optimizer;
+    Trainee trainee;
     std::vector<double> seconds;
   };
-  Variant variants[2];
-  for (int v = 0; v < 2; ++v) {
-    const Config& c = v == 0 ? config : plain;
-    variants[v].model = build_model_from_config(c, data);
-    variants[v].optimizer = make_optimizer(c.root["optim"], *variants[v].model, "optim");
-    variants[v].model->train();
-  }
+  Variant variants[2] = {{make_trainee(config, data, warmup + steps), {}},
+                         {make_trainee(plain, data, warmup + steps), {}}};
   Shape input = model_input_shape(data);
   input[0] = batch;
-  const SyntheticBatch synthetic =
-      synthetic_batch(data, batch, variants[0].model->output_shape(input).back(), config.seed);
-  const int64_t warmup = warmup_steps(steps);
+  const Batch synthetic = synthetic_batch(
+      data, batch, variants[0].trainee.model->output_shape(input).back(), config.seed);
   for (int64_t step = 0; step < warmup + steps; ++step)
     for (int turn = 0; turn < 2; ++turn) {  // A B, B A, A B, ...: neither always goes first
       Variant& v = variants[(step + turn) % 2];
       Clock::time_point t = Clock::now();
-      train_step(*v.model, *v.optimizer, synthetic);
+      v.trainee.train_step(synthetic);
       if (step >= warmup) v.seconds.push_back(since(t));
     }
   std::vector<double> ratios;

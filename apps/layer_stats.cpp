@@ -6,17 +6,6 @@
 
 namespace cnn {
 
-LayerStatsRecorder::LayerStatsRecorder(const std::string& csv_path, bool resuming,
-                                       int64_t resume_step)
-    : csv_(csv_path, "step,layer,kind,value", resuming ? static_cast<double>(resume_step) : -1.0, 0) {}
-
-void LayerStatsRecorder::add(const LayerStatRow& stat) {
-  std::ostringstream line;
-  line << stat.step << "," << stat.layer << "," << stat.kind << "," << stat.value;
-  csv_.row(line.str());
-  recent_.push_back(stat);
-}
-
 void LayerStatsRecorder::attach(Sequential& model, int64_t step) {
   model.set_observer([this, step](const std::string& name, const Module& layer, const Tensor& output) {
     Tensor out = output.contiguous();
@@ -30,8 +19,8 @@ void LayerStatsRecorder::attach(Sequential& model, int64_t step) {
     double mean = n ? sum / n : 0.0;
     double var = n ? std::max(0.0, sum_sq / n - mean * mean) : 0.0;
     std::string label = name + "." + layer.type();
-    add(LayerStatRow{step, label, "activation_mean", mean});
-    add(LayerStatRow{step, label, "activation_std", std::sqrt(var)});
+    recent_.push_back(LayerStatRow{step, label, "activation_mean", mean});
+    recent_.push_back(LayerStatRow{step, label, "activation_std", std::sqrt(var)});
   });
 }
 
@@ -44,7 +33,7 @@ void LayerStatsRecorder::record_gradients(const std::vector<NamedTensor>& parame
     Tensor g = grad.contiguous();
     double sum_sq = 0.0;
     for (int64_t i = 0; i < g.numel(); ++i) sum_sq += static_cast<double>(g.data()[i]) * g.data()[i];
-    add(LayerStatRow{step, name, "grad_norm", std::sqrt(sum_sq)});
+    recent_.push_back(LayerStatRow{step, name, "grad_norm", std::sqrt(sum_sq)});
   }
 }
 

@@ -1,13 +1,12 @@
 // Layer statistics for the "internal covariate shift" and gradient-flow plots: every
 // N steps, each top-level layer's output mean and standard deviation and each
-// parameter's gradient L2 norm, written to layer_stats.csv (step,layer,kind,value).
+// parameter's gradient L2 norm, handed to the run recorder (layer_stats.csv and the store).
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "apps/run_files.h"
-#include "apps/run_store.h"
+#include "apps/run_records.h"
 #include "layers/sequential.h"
 
 namespace cnn {
@@ -15,17 +14,14 @@ namespace cnn {
 
 class LayerStatsRecorder {
  public:
-  LayerStatsRecorder(const std::string& csv_path, bool resuming, int64_t resume_step);
   void attach(Sequential& model, int64_t step);  // records outputs of the next forward
   void detach(Sequential& model);
   void record_gradients(const std::vector<NamedTensor>& parameters, int64_t step);
-  // Statistics recorded since the last call (for the run store); layer names are
+  // Statistics recorded since the last call; layer names are
   // "<index>.<type>" for activations and parameter names for gradients.
   std::vector<LayerStatRow> take_recent();
 
  private:
-  void add(const LayerStatRow& stat);
-  CsvWriter csv_;
   std::vector<LayerStatRow> recent_;
 };
 

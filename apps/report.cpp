@@ -10,10 +10,13 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "apps/config.h"
+#include "apps/run_files.h"
+#include "apps/run_store.h"
 #include "core/error.h"
 
 namespace fs = std::filesystem;
@@ -21,16 +24,6 @@ namespace fs = std::filesystem;
 namespace cnn {
 
 namespace {
-
-double to_double(const std::map<std::string, std::string>& values, const std::string& key) {
-  auto it = values.find(key);
-  if (it == values.end() || it->second == "null") return std::nan("");
-  try {
-    return std::stod(it->second);
-  } catch (const std::exception&) {
-    return std::nan("");
-  }
-}
 
 std::string percent(double value) {
   if (!std::isfinite(value)) return "n/a";
@@ -53,50 +46,32 @@ std::string quoted(const std::string& text) {
   return out + "'";
 }
 
-struct StepPoint {
-  int64_t step;
-  double loss;
-};
-
-std::vector<StepPoint> read_step_losses(const std::string& path) {
-  std::vector<StepPoint> points;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream fields(line);
-    std::string epoch, step, lr, loss;
-    if (std::getline(fields, epoch, ',') && std::getline(fields, step, ',') &&
-        std::getline(fields, lr, ',') && std::getline(fields, loss, ',')) {
-      try {
-        points.push_back({std::stoll(step), std::stod(loss)});
-      } catch (const std::exception&) {
-      }
-    }
-  }
-  return points;
-}
-
 // layer -> kind -> [(step, value)]
 using LayerSeries = std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>>;
 
-LayerSeries read_layer_stats(const std::string& path) {
+LayerSeries layer_series(const std::vector<LayerStatRow>& rows) {
   LayerSeries series;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream fields(line);
-    std::string step, layer, kind, value;
-    if (std::getline(fields, step, ',') && std::getline(fields, layer, ',') &&
-        std::getline(fields, kind, ',') && std::getline(fields, value, ',')) {
-      try {
-        series[layer][kind].emplace_back(std::stoll(step), std::stod(value));
-      } catch (const std::exception&) {
-      }
-    }
-  }
+  for (const LayerStatRow& row : rows) series[row.layer][row.kind].emplace_back(row.step, row.value);
   return series;
+}
+
+// The run's records from the store summary.json names.
+void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path) {
+  CNN_CHECK(summary.contains("store") && summary["store"].is_string() &&
+                summary.contains("run_id") && summary["run_id"].is_number_integer(),
+            "report: '", summary_path,
+            "' names no run store (\"store\" and \"run_id\"): it was written by an older "
+            "cnnlab; train the run again to report it");
+  const std::string location = summary["store"].get<std::string>();
+  const int64_t run_id = summary["run_id"].get<int64_t>();
+  CNN_CHECK(fs::exists(location), "report: the run store '", location, "' that '", summary_path,
+            "' names does not exist (was it moved or deleted?)");
+  RunStore store(location);
+  CNN_CHECK(store.run(run_id).has_value(), "report: the run store '", location,
+            "' has no run ", run_id, " ('", summary_path, "' names it)");
+  run.epochs = store.epochs(run_id);
+  run.steps = store.steps(run_id);
+  run.layer_stats = store.layer_stats(run_id);
 }
 
 }  // namespace
@@ -111,16 +86,26 @@ RunReport read_run(const std::string& run_dir) {
   run.run_dir = run_dir;
   run.name = dir.filename().string();
   if (run.name.empty()) run.name = dir.parent_path().filename().string();
-  auto summary = read_flat_json((dir / "summary.json").string());
-  run.status = summary["status"];
-  run.diverged = summary["diverged"] == "true";
-  run.diverged_step = static_cast<int64_t>(to_double(summary, "diverged_step"));
-  run.final_test_acc = to_double(summary, "final_test_acc");
-  run.best_test_acc = to_double(summary, "best_test_acc");
-  run.images_per_s = to_double(summary, "train_images_per_s");
-  run.step_seconds = to_double(summary, "mean_step_seconds");
-  run.final_train_acc = to_double(summary, "final_train_acc");
-  run.epochs = read_epochs_csv((dir / "epochs.csv").string());
+  const std::string summary_path = (dir / "summary.json").string();
+  nlohmann::json summary;
+  try {
+    summary = nlohmann::json::parse(read_text_file(summary_path));
+  } catch (const nlohmann::json::exception& e) {
+    CNN_FAIL("report: '", summary_path, "' is not valid JSON: ", e.what());
+  }
+  auto number = [&](const char* key) {
+    return summary.contains(key) && summary[key].is_number() ? summary[key].get<double>()
+                                                             : std::nan("");
+  };
+  run.status = summary.value("status", "");
+  run.diverged = summary.value("diverged", false);
+  run.diverged_step = summary.value("diverged_step", int64_t{-1});
+  run.final_test_acc = number("final_test_acc");
+  run.best_test_acc = number("best_test_acc");
+  run.images_per_s = number("train_images_per_s");
+  run.step_seconds = number("mean_step_seconds");
+  run.final_train_acc = number("final_train_acc");
+  read_records(run, summary, summary_path);
 
   if (fs::exists(dir / "config.yaml")) {
     YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
@@ -134,7 +119,7 @@ RunReport read_run(const std::string& run_dir) {
   }
   for (const EpochRecord& r : run.epochs)
     if (r.test_acc >= run.threshold) {
-      run.epochs_to_threshold = r.epoch + 1;
+      run.epochs_to_threshold = r.epoch;
       break;
     }
   return run;
@@ -191,15 +176,14 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
     std::ofstream epochs(plots / (r.name + "_epochs.dat"));
     epochs << "# epoch train_loss train_acc test_loss test_acc\n";
     for (const EpochRecord& e : r.epochs)
-      epochs << e.epoch + 1 << " " << e.train_loss << " " << e.train_acc << " " << e.test_loss
+      epochs << e.epoch << " " << e.train_loss << " " << e.train_acc << " " << e.test_loss
              << " " << e.test_acc << "\n";
     std::ofstream steps(plots / (r.name + "_steps.dat"));
     steps << "# step loss\n";
-    for (const StepPoint& p : read_step_losses((fs::path(r.run_dir) / "metrics.csv").string()))
+    for (const StepRow& p : r.steps)
       steps << p.step << " " << (std::isfinite(p.loss) ? p.loss : std::nan("")) << "\n";
-    fs::path stats_csv = fs::path(r.run_dir) / "layer_stats.csv";
-    if (fs::exists(stats_csv)) {
-      LayerSeries series = read_layer_stats(stats_csv.string());
+    if (!r.layer_stats.empty()) {
+      LayerSeries series = layer_series(r.layer_stats);
       if (series.empty()) continue;
       any_stats = true;
       // Activations after each ReLU (and the logits), weights' gradients: one block each,
@@ -308,7 +292,7 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
        << "| epoch | train loss | train acc | test loss | test acc | seconds | images/s |\n"
        << "|---|---|---|---|---|---|---|\n";
     for (const EpochRecord& e : r.epochs)
-      md << "| " << e.epoch + 1 << " | " << fixed(e.train_loss, 4) << " | " << percent(e.train_acc)
+      md << "| " << e.epoch << " | " << fixed(e.train_loss, 4) << " | " << percent(e.train_acc)
          << " | " << fixed(e.test_loss, 4) << " | " << percent(e.test_acc) << " | "
          << fixed(e.seconds, 1) << " | " << fixed(e.images_per_s, 0) << " |\n";
     md << "\n";

@@ -1,5 +1,5 @@
-// `cnnlab report RUN_DIR...` (and the end of `cnnlab compare`): reads finished run
-// directories and writes report.md with a table per variant and gnuplot PNG plots:
+// `cnnlab report RUN_DIR...` (and the end of `cnnlab compare`): reads finished runs from the
+// run store their summary.json names (the source of truth; the CSV files are exports) and writes report.md with a table per variant and gnuplot PNG plots:
 // train loss and test accuracy per epoch on shared axes, per-step loss, and, when
 // recorded, per-layer activation std and gradient norms over training.
 #pragma once
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/run_files.h"
+#include "apps/run_records.h"
 
 namespace cnn {
 
@@ -18,6 +18,8 @@ struct RunReport {
   std::string signature;     // its config without model.norm and name: runs equal but for BN
   double threshold = 0.5;    // train.accuracy_threshold
   std::vector<EpochRecord> epochs;
+  std::vector<StepRow> steps;
+  std::vector<LayerStatRow> layer_stats;  // empty unless train.layer_stats_every was set
   std::string status;
   bool diverged = false;
   int64_t diverged_step = -1;

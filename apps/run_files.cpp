@@ -79,7 +79,7 @@ std::string epochs_csv_header() {
 
 std::string epoch_csv_row(const EpochRecord& r) {
   std::ostringstream out;
-  out << r.epoch + 1 << "," << std::setprecision(6) << r.train_loss << "," << r.train_acc << ","
+  out << r.epoch << "," << std::setprecision(6) << r.train_loss << "," << r.train_acc << ","
       << r.test_loss << "," << r.test_acc << "," << r.seconds << "," << r.images_per_s << ","
       << r.step_seconds;
   return out.str();
@@ -102,7 +102,7 @@ std::vector<EpochRecord> read_epochs_csv(const std::string& path) {
     }
     if (values.size() < 7) continue;
     EpochRecord r;
-    r.epoch = static_cast<int64_t>(values[0]) - 1;
+    r.epoch = static_cast<int64_t>(values[0]);
     r.train_loss = values[1];
     r.train_acc = values[2];
     r.test_loss = values[3];
@@ -204,6 +204,14 @@ std::map<std::string, std::string> read_flat_json(const std::string& path) {
     values[line.substr(key_start + 1, key_end - key_start - 1)] = value;
   }
   return values;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CNN_CHECK(in, "cannot read '", path, "': ", std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 void write_text_file_atomically(const std::string& path, const std::string& text) {

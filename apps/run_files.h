@@ -7,14 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace cnn {
+#include "apps/run_records.h"
 
-// One row per epoch of epochs.csv.
-struct EpochRecord {
-  int64_t epoch = 0;  // 0-based internally, written 1-based
-  double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, seconds = 0, images_per_s = 0,
-         step_seconds = 0;
-};
+namespace cnn {
 
 // An append-only CSV file with a fixed header, flushed after every row so a killed run
 // keeps what it logged.
@@ -63,6 +58,8 @@ std::string json_escape(const std::string& text);
 std::map<std::string, std::string> read_flat_json(const std::string& path);
 
 void write_text_file_atomically(const std::string& path, const std::string& text);
+// The whole file; cnn::Error naming it when it cannot be read.
+std::string read_text_file(const std::string& path);
 
 // Removes what writes killed mid-way left in `dir`: regular files named
 // "<name>.tmp.<pid>.<n>", write_file_atomically's temporaries (core/atomic_file.h). Nothing

@@ -193,7 +193,8 @@ void RunStore::create_schema() {
            " accuracy DOUBLE, PRIMARY KEY (run_id, step))";
     sql << "CREATE TABLE IF NOT EXISTS epoch_metrics (run_id BIGINT NOT NULL REFERENCES runs(id),"
            " epoch BIGINT NOT NULL, train_loss DOUBLE, train_acc DOUBLE, test_loss DOUBLE,"
-           " test_acc DOUBLE, seconds DOUBLE, images_per_s DOUBLE, PRIMARY KEY (run_id, epoch))";
+           " test_acc DOUBLE, seconds DOUBLE, images_per_s DOUBLE, step_seconds DOUBLE,"
+           " PRIMARY KEY (run_id, epoch))";
     sql << "CREATE TABLE IF NOT EXISTS layer_stats (run_id BIGINT NOT NULL REFERENCES runs(id),"
            " step BIGINT NOT NULL, layer VARCHAR(255) NOT NULL, kind VARCHAR(64) NOT NULL,"
            " value DOUBLE, PRIMARY KEY (run_id, step, layer, kind))";
@@ -201,6 +202,18 @@ void RunStore::create_schema() {
   } catch (...) {
     rollback();
     throw;
+  }
+  add_missing_columns();
+}
+
+// A database written before epoch_metrics had step_seconds gains the column (NULL for the
+// epochs already there): SQLite and MySQL share ALTER TABLE ... ADD COLUMN, not a way to ask
+// whether a column exists, so a failed SELECT of it is the test.
+void RunStore::add_missing_columns() {
+  try {
+    *sql_ << "SELECT step_seconds FROM epoch_metrics WHERE 1 = 0";
+  } catch (const soci::soci_error&) {
+    *sql_ << "ALTER TABLE epoch_metrics ADD COLUMN step_seconds DOUBLE";
   }
 }
 
@@ -270,23 +283,25 @@ void RunStore::log_steps(int64_t run_id, const std::vector<StepRow>& rows) {
   });
 }
 
-void RunStore::log_epoch(int64_t run_id, const EpochRow& row) {
+void RunStore::log_epoch(int64_t run_id, const EpochRecord& record) {
   guarded("log_epoch", [&] {
     soci::session& sql = *sql_;
-    long long run = run_id, epoch = row.epoch;
-    double values[6] = {row.train_loss, row.train_acc, row.test_loss,
-                        row.test_acc,   row.seconds,   row.images_per_s};
-    soci::indicator ok[6];
-    for (int i = 0; i < 6; ++i) ok[i] = null_if_nan(values[i]);
+    long long run = run_id, epoch = record.epoch;
+    double values[7] = {record.train_loss, record.train_acc,    record.test_loss,
+                        record.test_acc,   record.seconds,      record.images_per_s,
+                        record.step_seconds};
+    soci::indicator ok[7];
+    for (int i = 0; i < 7; ++i) ok[i] = null_if_nan(values[i]);
     begin_write();
     try {
       sql << "DELETE FROM epoch_metrics WHERE run_id = :r AND epoch = :e", soci::use(run),
           soci::use(epoch);
       sql << "INSERT INTO epoch_metrics (run_id, epoch, train_loss, train_acc, test_loss,"
-             " test_acc, seconds, images_per_s) VALUES (:r, :e, :a, :b, :c, :d, :f, :g)",
+             " test_acc, seconds, images_per_s, step_seconds)"
+             " VALUES (:r, :e, :a, :b, :c, :d, :f, :g, :h)",
           soci::use(run), soci::use(epoch), soci::use(values[0], ok[0]),
           soci::use(values[1], ok[1]), soci::use(values[2], ok[2]), soci::use(values[3], ok[3]),
-          soci::use(values[4], ok[4]), soci::use(values[5], ok[5]);
+          soci::use(values[4], ok[4]), soci::use(values[5], ok[5]), soci::use(values[6], ok[6]);
       commit();
     } catch (...) {
       rollback();
@@ -338,6 +353,37 @@ void RunStore::log_layer_stats(int64_t run_id, const std::vector<LayerStatRow>& 
   });
 }
 
+bool RunStore::reopen_run(int64_t run_id, const std::string& run_dir, int64_t first_step,
+                          int64_t first_epoch) {
+  return guarded("reopen_run", [&] {
+    soci::session& sql = *sql_;
+    long long run = run_id, step = first_step, epoch = first_epoch;
+    std::string status = "running";
+    begin_write();
+    try {
+      soci::statement update =
+          (sql.prepare << "UPDATE runs SET status = :st, finished_at = NULL, summary_json = NULL"
+                          " WHERE id = :r AND run_dir = :d",
+           soci::use(status), soci::use(run), soci::use(run_dir));
+      update.execute(true);
+      const bool found = update.get_affected_rows() == 1;
+      if (found) {
+        sql << "DELETE FROM step_metrics WHERE run_id = :r AND step >= :s", soci::use(run),
+            soci::use(step);
+        sql << "DELETE FROM layer_stats WHERE run_id = :r AND step >= :s", soci::use(run),
+            soci::use(step);
+        sql << "DELETE FROM epoch_metrics WHERE run_id = :r AND epoch >= :e", soci::use(run),
+            soci::use(epoch);
+      }
+      commit();
+      return found;
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  });
+}
+
 void RunStore::finish_run(int64_t run_id, const std::string& status,
                           const std::string& summary_json) {
   CNN_CHECK(status == "completed" || status == "diverged" || status == "interrupted" ||
@@ -386,6 +432,12 @@ std::vector<RunRow> RunStore::runs() {
   });
 }
 
+std::optional<RunRow> RunStore::run(int64_t run_id) {
+  for (const RunRow& row : runs())
+    if (row.id == run_id) return row;
+  return std::nullopt;
+}
+
 std::vector<StepRow> RunStore::steps(int64_t run_id) {
   return guarded("reading steps", [&] {
     std::vector<StepRow> rows;
@@ -405,23 +457,24 @@ std::vector<StepRow> RunStore::steps(int64_t run_id) {
   });
 }
 
-std::vector<EpochRowOut> RunStore::epochs(int64_t run_id) {
+std::vector<EpochRecord> RunStore::epochs(int64_t run_id) {
   return guarded("reading epochs", [&] {
-    std::vector<EpochRowOut> rows;
+    std::vector<EpochRecord> rows;
     long long run = run_id, epoch = 0;
-    double values[6] = {};
-    soci::indicator ok[6];
+    double values[7] = {};
+    soci::indicator ok[7];
     soci::statement select =
         (sql_->prepare << "SELECT epoch, train_loss, train_acc, test_loss, test_acc, seconds,"
-                          " images_per_s FROM epoch_metrics WHERE run_id = :r ORDER BY epoch",
+                          " images_per_s, step_seconds FROM epoch_metrics WHERE run_id = :r"
+                          " ORDER BY epoch",
          soci::use(run), soci::into(epoch), soci::into(values[0], ok[0]),
          soci::into(values[1], ok[1]), soci::into(values[2], ok[2]), soci::into(values[3], ok[3]),
-         soci::into(values[4], ok[4]), soci::into(values[5], ok[5]));
+         soci::into(values[4], ok[4]), soci::into(values[5], ok[5]), soci::into(values[6], ok[6]));
     select.execute();
     while (select.fetch()) {
-      double v[6];
-      for (int i = 0; i < 6; ++i) v[i] = nan_if_null(values[i], ok[i]);
-      rows.push_back(EpochRowOut{epoch, v[0], v[1], v[2], v[3], v[4], v[5]});
+      double v[7];
+      for (int i = 0; i < 7; ++i) v[i] = nan_if_null(values[i], ok[i]);
+      rows.push_back(EpochRecord{epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]});
     }
     return rows;
   });

@@ -4,7 +4,7 @@
 //
 //   RunStore store("runs/runs.db");   // or "sqlite3://db=runs/runs.db timeout=30"
 //   int64_t run = store.begin_run("cifar_bn", "runs/cifar_bn", yaml, "2024-05-01T10:00:00Z");
-//   store.log_step(run, /*epoch*/ 0, /*step*/ 1, /*lr*/ 0.1, /*loss*/ 2.30, /*accuracy*/ 0.1);
+//   store.log_step(run, /*epoch*/ 1, /*step*/ 1, /*lr*/ 0.1, /*loss*/ 2.30, /*accuracy*/ 0.1);
 //   store.finish_run(run, "completed", R"({"best_test_acc": 0.91})");
 //
 // Several processes may write to one SQLite file at once (WAL mode, 30 s busy timeout).
@@ -15,44 +15,17 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "apps/run_records.h"
 
 namespace soci {
 class session;
 }
 
 namespace cnn {
-
-struct StepRow {
-  int64_t epoch = 0;
-  int64_t step = 0;  // global optimizer step, unique within a run
-  double lr = 0, loss = 0, accuracy = 0;
-};
-
-struct EpochRow {
-  int64_t epoch = 0;
-  double train_loss = 0, train_acc = 0;
-  double test_loss = 0, test_acc = 0;  // NaN when there is no test set (stored as NULL)
-  double seconds = 0, images_per_s = 0;
-};
-using EpochRowOut = EpochRow;
-
-struct LayerStatRow {
-  int64_t step = 0;
-  std::string layer;  // module path, e.g. "features.0"
-  std::string kind;   // "activation_mean", "activation_std", "grad_norm", ...
-  double value = 0;
-};
-
-struct RunRow {
-  int64_t id = 0;
-  std::string name, run_dir, started_at;
-  std::string finished_at;   // empty while running
-  std::string status;        // running | completed | diverged | interrupted | failed
-  std::string summary_json;  // empty while running
-  std::string config_yaml;
-};
 
 class RunStore {
  public:
@@ -73,17 +46,24 @@ class RunStore {
   void log_step(int64_t run_id, int64_t epoch, int64_t step, double lr, double loss,
                 double accuracy);
   void log_steps(int64_t run_id, const std::vector<StepRow>& steps);  // one transaction
-  void log_epoch(int64_t run_id, const EpochRow& row);
+  void log_epoch(int64_t run_id, const EpochRecord& record);
   void log_layer_stat(int64_t run_id, int64_t step, const std::string& layer,
                       const std::string& kind, double value);
   void log_layer_stats(int64_t run_id, const std::vector<LayerStatRow>& rows);  // one transaction
+
+  // A resumed run continues its own row: status "running" again, and every record from
+  // `first_step` (steps, layer statistics) and `first_epoch` (epochs) on dropped, as the run
+  // will log them anew. False when the store has no run `run_id` in `run_dir`.
+  bool reopen_run(int64_t run_id, const std::string& run_dir, int64_t first_step,
+                  int64_t first_epoch);
 
   // status: completed | diverged | interrupted | failed. Sets finished_at to the current UTC time.
   void finish_run(int64_t run_id, const std::string& status, const std::string& summary_json);
 
   std::vector<RunRow> runs();                             // by id
+  std::optional<RunRow> run(int64_t run_id);
   std::vector<StepRow> steps(int64_t run_id);             // by step
-  std::vector<EpochRowOut> epochs(int64_t run_id);        // by epoch
+  std::vector<EpochRecord> epochs(int64_t run_id);        // by epoch
   std::vector<LayerStatRow> layer_stats(int64_t run_id);  // by step, layer, kind
 
   // The database named in error messages: the SQLite path, or the connection (no password).
@@ -93,6 +73,7 @@ class RunStore {
   template <typename Body>
   auto guarded(const char* action, Body&& body);
   void create_schema();
+  void add_missing_columns();
   void begin_write();  // BEGIN IMMEDIATE on SQLite: take the write lock up front
   void commit();
   void rollback() noexcept;

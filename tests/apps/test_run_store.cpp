@@ -67,7 +67,7 @@ void log_many(const std::string& db, const std::string& name, int steps, bool ba
   } else {
     for (int s = 0; s < steps; ++s) store.log_step(run, s / 50, s, 0.1, 1.0 / (s + 1), 0.5);
   }
-  store.log_epoch(run, EpochRow{0, 1.0, 0.5, 1.1, 0.4, 2.0, 1000.0});
+  store.log_epoch(run, EpochRecord{1, 1.0, 0.5, 1.1, 0.4, 2.0, 1000.0});
   store.finish_run(run, "completed", "{}");
 }
 
@@ -94,8 +94,8 @@ TEST_CASE("run store creates the schema in WAL mode and round-trips a run", "[ru
   store.log_steps(run, {{0, 2, 0.1, 2.1, 0.2}, {1, 3, 0.05, 1.9, 0.3}});
   store.log_step(run, 1, 2, 0.1, 2.0, 0.25);  // re-logged (a resumed run) replaces the old row
   store.log_step(second, 0, 1, 0.1, std::nan(""), 0.0);
-  store.log_epoch(run, EpochRow{0, 2.0, 0.3, 1.8, 0.35, 12.5, 4000.0});
-  store.log_epoch(run, EpochRow{1, 1.5, 0.5, std::nan(""), std::nan(""), 11.0, 4500.0});
+  store.log_epoch(run, EpochRecord{1, 2.0, 0.3, 1.8, 0.35, 12.5, 4000.0});
+  store.log_epoch(run, EpochRecord{2, 1.5, 0.5, std::nan(""), std::nan(""), 11.0, 4500.0});
   store.log_layer_stat(run, 3, "features.0", "activation_mean", 0.5);
   store.log_layer_stats(run, {{3, "features.0", "activation_std", 1.5},
                               {3, "classifier", "grad_norm", 0.01},
@@ -126,7 +126,7 @@ TEST_CASE("run store creates the schema in WAL mode and round-trips a run", "[ru
   REQUIRE(std::isnan(store.steps(second).at(0).loss));
   REQUIRE(query(db, "SELECT count(*) FROM step_metrics WHERE loss IS NULL") == "1");
 
-  std::vector<EpochRowOut> epochs = store.epochs(run);
+  std::vector<EpochRecord> epochs = store.epochs(run);
   REQUIRE(epochs.size() == 2);
   REQUIRE(epochs[0].train_loss == 2.0);
   REQUIRE(epochs[0].test_acc == 0.35);

@@ -1,0 +1,42 @@
+// One epoch of training: its batches through train_step, each step handed to the recorder,
+// checkpoints on the configured cadence, the stop signal and max_steps honoured at step
+// boundaries, then the test-set evaluation and the epoch's record.
+#pragma once
+
+#include <functional>
+
+#include "apps/config.h"
+#include "apps/layer_stats.h"
+#include "apps/run_recorder.h"
+#include "apps/run_state.h"
+#include "data/loader.h"
+#include "layers/sequential.h"
+
+namespace cnn {
+
+// What an epoch works with; everything is owned by the caller.
+struct TrainingParts {
+  Sequential& model;
+  Optimizer& optimizer;
+  const Schedule& schedule;
+  DataLoader& train_loader;
+  DataLoader& test_loader;
+  int64_t num_classes = 0;
+  const TrainSettings& settings;
+  bool quiet = false;
+  LayerStatsRecorder* layer_stats = nullptr;  // null when train.layer_stats_every is 0
+  std::function<void()> save_checkpoint;      // writes the state at `position`
+};
+
+struct EpochOutcome {
+  enum class End { kEpochDone, kOutOfSteps, kDiverged, kInterrupted } end = End::kEpochDone;
+  std::string divergence;  // kDiverged: why
+  int64_t diverged_step = -1;
+  EpochRecord record;      // filled when the epoch reached its evaluation (done or out of steps)
+};
+
+// Trains epoch `position.epoch` from batch `position.batch` (resumed sums included) and
+// advances `position` step by step.
+EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder& recorder);
+
+}  // namespace cnn

@@ -43,7 +43,4 @@ std::string comparison_table(const std::vector<RunReport>& runs);
 std::string write_report(const std::vector<RunReport>& runs, const std::string& out_dir,
                          const std::string& title);
 
-// True when `gnuplot` can be run.
-bool gnuplot_available();
-
 }  // namespace cnn

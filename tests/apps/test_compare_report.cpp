@@ -7,6 +7,7 @@
 
 #include "apps/compare.h"
 #include "apps/report.h"
+#include "apps/report_plots.h"
 #include "apps/run_files.h"
 #include "apps/run_store.h"
 #include "core/error.h"

@@ -9,6 +9,7 @@
 
 #include "apps/config.h"
 #include "apps/report.h"
+#include "apps/report_plots.h"
 #include "apps/run_store.h"
 #include "apps/trainer.h"
 #include "tests/apps/tiny_cifar.h"

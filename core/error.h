@@ -1,5 +1,7 @@
 // Errors in cnnlab are exceptions whose message is a sentence: what was expected,
-// what was found, and where. CNN_CHECK adds the source location for debugging.
+// what was found, and where. CNN_CHECK and CNN_FAIL throw cnn::Error whose message is their
+// arguments streamed together, nothing added (no source location): the message itself must
+// name the op, layer, key or file.
 #pragma once
 
 #include <sstream>

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/parallel.h"
+
 namespace cnn {
 
 int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
@@ -119,7 +121,7 @@ void im2col_rows(const float* images, int64_t count, const ConvGeometry& g, int6
   const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
   const int64_t band = (row_end - row_begin) * g.out_w, ld = count * band;
   const int64_t plane_size = g.height * g.width;
-#pragma omp parallel for schedule(static) if (planes * taps * band > 32768)
+#pragma omp parallel for schedule(static) if (planes * taps * band > kParallelMinPlaneElements)
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t s = p / g.channels, c = p % g.channels;
     unfold_plane(images + p * plane_size, row_begin, row_end, columns + c * taps * ld + s * band,
@@ -132,7 +134,7 @@ void col2im_rows_add(const float* columns, int64_t count, const ConvGeometry& g,
   const int64_t planes = count * g.channels, taps = g.kernel_h * g.kernel_w;
   const int64_t band = (row_end - row_begin) * g.out_w, ld = count * band;
   const int64_t plane_size = g.height * g.width;
-#pragma omp parallel for schedule(static) if (planes * taps * band > 32768)
+#pragma omp parallel for schedule(static) if (planes * taps * band > kParallelMinPlaneElements)
   for (int64_t p = 0; p < planes; ++p) {
     const int64_t s = p / g.channels, c = p % g.channels;
     fold_plane(columns + c * taps * ld + s * band, ld, row_begin, row_end, g,
@@ -146,7 +148,7 @@ void im2col(const float* images, int64_t count, const ConvGeometry& g, float* co
 
 void col2im(const float* columns, int64_t count, const ConvGeometry& g, float* images) {
   const int64_t planes = count * g.channels, plane_size = g.height * g.width;
-#pragma omp parallel for schedule(static) if (planes * plane_size > 32768)
+#pragma omp parallel for schedule(static) if (planes * plane_size > kParallelMinPlaneElements)
   for (int64_t p = 0; p < planes; ++p) std::fill_n(images + p * plane_size, plane_size, 0.0f);
   col2im_rows_add(columns, count, g, 0, g.out_h, images);
 }

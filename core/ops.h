@@ -25,6 +25,15 @@ Tensor relu(const Tensor& a);
 Tensor add_relu(const Tensor& a, const Tensor& b);
 Tensor sqrt(const Tensor& a);
 
+// Activations beyond relu, as torch.nn.functional's (core/ops_activation.cpp); the layers
+// of the same names (layers/activations.h) wrap them.
+Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);
+Tensor elu(const Tensor& x, float alpha = 1.0f);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor gelu(const Tensor& x);  // the exact erf form (PyTorch's approximate='none')
+Tensor silu(const Tensor& x);  // x * sigmoid(x)
+
 // Matrix product of [M,K] and [K,N] (OpenBLAS sgemm); transpose flags apply to the inputs.
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false,
               bool transpose_b = false);

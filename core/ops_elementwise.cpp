@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 
 namespace cnn {
 
@@ -44,7 +45,7 @@ Tensor broadcast_binary(const Tensor& a_in, const Tensor& b_in, const char* op, 
   float* po = out.data();
   int64_t n = out.numel();
   if (a.shape() == b.shape()) {
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kParallelMinElements)
     for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
     return out;
   }
@@ -56,7 +57,7 @@ Tensor broadcast_binary(const Tensor& a_in, const Tensor& b_in, const char* op, 
   int64_t dims = static_cast<int64_t>(out_shape.size());
   int64_t inner = out_shape.back(), ia_step = sa.back(), ib_step = sb.back();
   int64_t rows = n / std::max<int64_t>(inner, 1);
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kParallelMinElements)
   for (int64_t row = 0; row < rows; ++row) {
     int64_t rem = row, oa = 0, ob = 0;
     for (int64_t d = dims - 2; d >= 0; --d) {
@@ -78,7 +79,7 @@ Tensor map_unary(const Tensor& a_in, F f) {
   const float* pa = a.data();
   float* po = out.data();
   int64_t n = a.numel();
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kParallelMinElements)
   for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i]);
   return out;
 }
@@ -92,7 +93,7 @@ Tensor grad_times(const Tensor& grad, const Tensor& x_in, F f) {
   const float* px = x.data();
   float* po = out.data();
   int64_t n = x.numel();
-#pragma omp parallel for if (n > 65536)
+#pragma omp parallel for if (n > kParallelMinElements)
   for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * f(px[i]);
   return out;
 }

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/gemm.h"
+#include "core/parallel.h"
 #include "core/transpose.h"
 
 namespace cnn {
@@ -354,7 +355,7 @@ void transform_output_grad_band(const Plan& p, const float* band, float* dm, int
 std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
   std::vector<float> u(kPoints * C * O);
   const int64_t point = C * O;
-#pragma omp parallel for schedule(static) if (C * O >= 4096)
+#pragma omp parallel for schedule(static) if (C * O >= kParallelMinWinogradFilters)
   for (int64_t c = 0; c < C; ++c)
     for (int64_t o = 0; o < O; o += kLanes) {
       const int64_t count = std::min(kLanes, O - o);
@@ -372,7 +373,7 @@ std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
 // dU[xi][c][o] -> dw [O,C,3,3] = G^T dU G
 void weight_grad_from(const Plan& p, const float* du, float* dw) {
   const int64_t point = p.C * p.O;
-#pragma omp parallel for schedule(static) if (p.C * p.O >= 4096)
+#pragma omp parallel for schedule(static) if (p.C * p.O >= kParallelMinWinogradFilters)
   for (int64_t o = 0; o < p.O; ++o)
     for (int64_t c = 0; c < p.C; ++c) {
       float u[36], half[18];

@@ -7,7 +7,12 @@
 //
 //   DataLoader loader(dataset, options, seed);
 //   loader.begin_epoch(epoch);
-//   while (auto batch = loader.next()) train_step(batch->images, batch->labels);
+//   while (auto batch = loader.next()) {
+//     Tensor loss = cross_entropy(model.forward(batch->images), batch->labels);
+//     optimizer.zero_grad();
+//     loss.backward();
+//     optimizer.step();
+//   }
 #pragma once
 
 #include <condition_variable>

@@ -3,17 +3,10 @@
 //   gelu (the exact erf form, PyTorch's default), silu (x * sigmoid(x)).
 #pragma once
 
+#include "core/ops.h"  // the differentiable functions themselves (relu, ..., silu)
 #include "layers/module.h"
 
 namespace cnn {
-
-// Differentiable functions (relu itself is core/ops.h's cnn::relu).
-Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);
-Tensor elu(const Tensor& x, float alpha = 1.0f);
-Tensor sigmoid(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor gelu(const Tensor& x);
-Tensor silu(const Tensor& x);
 
 class Activation : public Module {
  public:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -33,7 +34,7 @@ std::vector<float> channel_values(const Tensor& t, int64_t channels, float fallb
   return t.contiguous().to_vector();
 }
 
-constexpr int64_t kParallelThreshold = 16384;  // elements; below it threads cost more
+constexpr int64_t kParallelThreshold = kParallelMinNormElements;
 
 void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
                  const std::string& who) {

@@ -15,6 +15,7 @@
 #include "core/conv_im2col.h"
 #include "core/im2col.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 #include "core/winograd.h"
 #include "layers/pool2d.h"
 #include "layers/registry.h"
@@ -110,7 +111,7 @@ bool use_winograd(const ConvGeometry& g, int64_t groups) {
 
 // db [O] = sum of gy [N,O,P] over N and P (rows in float, vectorized; across rows in double)
 void bias_gradient(const float* gy, int64_t N, int64_t O, int64_t P, float* db) {
-#pragma omp parallel for schedule(static) if (N * O * P > 32768)
+#pragma omp parallel for schedule(static) if (N * O * P > kParallelMinPlaneElements)
   for (int64_t o = 0; o < O; ++o) {
     double total = 0.0;
     for (int64_t n = 0; n < N; ++n) {
@@ -131,7 +132,7 @@ Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
   const float* y = relu_out.data();
   float* out = masked.data();
   const int64_t n = gy.numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > kParallelMinElements)
   for (int64_t i = 0; i < n; ++i) {
     const float gradient = g[i];
     out[i] = y[i] > 0.0f ? gradient : 0.0f;

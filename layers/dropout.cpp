@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -27,7 +28,7 @@ Tensor dropout(const Tensor& input, float p, bool training, Generator& generator
   Tensor out = Tensor::empty(x.shape());
   const float* px = x.data();
   float* py = out.data();
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMinElements)
   for (int64_t i = 0; i < n; ++i) py[i] = px[i] * pm[i];
   return record_op("dropout", out, {input}, [mask, n](const Tensor& grad_output) {
     Tensor gy = grad_output.contiguous();
@@ -35,7 +36,7 @@ Tensor dropout(const Tensor& input, float p, bool training, Generator& generator
     const float* pg = gy.data();
     const float* pm = mask.data();
     float* pd = dx.data();
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > kParallelMinElements)
     for (int64_t i = 0; i < n; ++i) pd[i] = pg[i] * pm[i];
     return std::vector<Tensor>{dx};
   });

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -27,7 +28,7 @@ struct NGD {
   int64_t numel() const { return n * c * l; }
 };
 
-constexpr int64_t kParallelThreshold = 16384;
+constexpr int64_t kParallelThreshold = kParallelMinNormElements;
 
 // An affine weight or bias: per-channel or per-element values, nullptr when absent
 // (weight 1, bias 0).

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 
 namespace cnn {
 
@@ -44,7 +45,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, float label_smo
   float* pp = probabilities.data();
   const double off = label_smoothing / K, on = 1.0 - label_smoothing;
   double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (N * K > 65536)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (N * K > kParallelMinElements)
   for (int64_t n = 0; n < N; ++n) {
     const float* row = px + n * K;
     const float peak = *std::max_element(row, row + K);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
+#include "core/parallel.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -110,7 +111,7 @@ bool is_plain_2x2(const Pool2dOptions& o, const PoolGeometry& g) {
 // Without kArgmax (nothing will need the gradient) the indices are not written at all.
 template <bool kArgmax>
 void max_pool_2x2(const float* x, const PoolGeometry& g, float* y, int64_t* argmax) {
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
+#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
   for (int64_t plane = 0; plane < g.planes; ++plane)
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       const float* top = x + (plane * g.H + 2 * oh) * g.W;
@@ -155,7 +156,7 @@ Tensor max_pool2d(const Tensor& input, const Pool2dOptions& o) {
   if (is_plain_2x2(o, g)) {
     max_pool_2x2<true>(px, g, py, pi);
   } else {
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
+#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     const float* src = px + plane * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -186,7 +187,7 @@ Tensor max_pool2d(const Tensor& input, const Pool2dOptions& o) {
     const int64_t* pi = argmax.data_i64();
     float* pd = dx.data();
     const int64_t out_plane = g.OH * g.OW;
-#pragma omp parallel for schedule(static) if (g.planes * out_plane > 16384)
+#pragma omp parallel for schedule(static) if (g.planes * out_plane > kParallelMinPoolOutputs)
     for (int64_t plane = 0; plane < g.planes; ++plane) {
       float* dst = pd + plane * g.H * g.W;
       for (int64_t k = plane * out_plane; k < (plane + 1) * out_plane; ++k) dst[pi[k]] += pg[k];
@@ -229,7 +230,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   Tensor out = Tensor::empty({input.size(0), input.size(1), g.OH, g.OW});
   const float* px = x.data();
   float* py = out.data();
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
+#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
   for (int64_t plane = 0; plane < g.planes; ++plane) {
     const float* src = px + plane * g.H * g.W;
     for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -248,7 +249,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
     Tensor dx = Tensor::zeros(input_shape);
     const float* pg = gy.data();
     float* pd = dx.data();
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > 16384)
+#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
     for (int64_t plane = 0; plane < g.planes; ++plane) {
       float* dst = pd + plane * g.H * g.W;
       for (int64_t oh = 0; oh < g.OH; ++oh)
@@ -283,7 +284,7 @@ Tensor global_avg_pool2d(const Tensor& input) {
   Tensor out = Tensor::empty({input.size(0), input.size(1), 1, 1});
   const float* px = x.data();
   float* py = out.data();
-#pragma omp parallel for schedule(static) if (planes * area > 32768)
+#pragma omp parallel for schedule(static) if (planes * area > kParallelMinPlaneElements)
   for (int64_t plane = 0; plane < planes; ++plane) {
     float total = 0.0f;
     for (int64_t i = 0; i < area; ++i) total += px[plane * area + i];
@@ -297,7 +298,7 @@ Tensor global_avg_pool2d(const Tensor& input) {
                      Tensor dx = Tensor::empty(input_shape);
                      const float* pg = gy.data();
                      float* pd = dx.data();
-#pragma omp parallel for schedule(static) if (planes * area > 32768)
+#pragma omp parallel for schedule(static) if (planes * area > kParallelMinPlaneElements)
                      for (int64_t plane = 0; plane < planes; ++plane)
                        std::fill_n(pd + plane * area, area,
                                    pg[plane] / static_cast<float>(area));

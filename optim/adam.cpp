@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel.h"
+
 namespace cnn {
 
 using optim_detail::format_number;
@@ -75,7 +77,7 @@ void Adam::update(const ParamGroup& group, ParamState& state, Tensor& param, con
   const float decay_factor = static_cast<float>(1.0 - lr * *group.weight_decay);
   const bool decay = decoupled && *group.weight_decay != 0.0;
 
-#pragma omp parallel for if (n > optim_detail::kParallelThreshold)
+#pragma omp parallel for if (n > kParallelMinUpdateElements)
   for (int64_t k = 0; k < n; ++k) {
     if (decay) p[k] *= decay_factor;
     const float gk = l2 != 0.0f ? g[k] + l2 * p[k] : g[k];

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace cnn {
 
@@ -17,7 +18,7 @@ double grad_norm(const std::vector<Tensor>& params) {
     const float* g = grad.data();
     const int64_t n = grad.numel();
     double partial = 0.0;
-#pragma omp parallel for reduction(+ : partial) if (n > (1 << 15))
+#pragma omp parallel for reduction(+ : partial) if (n > kParallelMinUpdateElements)
     for (int64_t k = 0; k < n; ++k) partial += static_cast<double>(g[k]) * g[k];
     sum_of_squares += partial;
   }
@@ -37,7 +38,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     CNN_CHECK(grad.is_contiguous(), "clip_grad_norm: expected contiguous gradients");
     float* g = grad.data();
     const int64_t n = grad.numel();
-#pragma omp parallel for if (n > (1 << 15))
+#pragma omp parallel for if (n > kParallelMinUpdateElements)
     for (int64_t k = 0; k < n; ++k) g[k] *= factor;
   }
   return norm;

@@ -86,10 +86,8 @@ class Optimizer {
   int64_t steps_taken_ = 0;
 };
 
-// Helpers shared by the optimizers' update loops.
+// Helpers shared by the optimizers.
 namespace optim_detail {
-// Element-wise loops split across threads only when the tensor is large enough to pay.
-constexpr int64_t kParallelThreshold = 1 << 15;
 std::string format_number(double value);
 }  // namespace optim_detail
 

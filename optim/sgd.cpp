@@ -5,6 +5,8 @@
 //   p -= lr * d
 #include "optim/sgd.h"
 
+#include "core/parallel.h"
+
 namespace cnn {
 
 using optim_detail::format_number;
@@ -44,7 +46,7 @@ void SGD::update(const ParamGroup& group, ParamState& state, Tensor& param, cons
   const bool nesterov = options_.nesterov;
 
   if (options_.momentum == 0.0) {
-#pragma omp parallel for if (n > optim_detail::kParallelThreshold)
+#pragma omp parallel for if (n > kParallelMinUpdateElements)
     for (int64_t k = 0; k < n; ++k) {
       const float d = weight_decay != 0.0f ? g[k] + weight_decay * p[k] : g[k];
       p[k] -= lr * d;
@@ -55,7 +57,7 @@ void SGD::update(const ParamGroup& group, ParamState& state, Tensor& param, cons
   const bool first_step = state.empty();
   if (first_step) state["momentum_buffer"] = Tensor::empty(param.shape());
   float* buf = state["momentum_buffer"].data();
-#pragma omp parallel for if (n > optim_detail::kParallelThreshold)
+#pragma omp parallel for if (n > kParallelMinUpdateElements)
   for (int64_t k = 0; k < n; ++k) {
     float d = weight_decay != 0.0f ? g[k] + weight_decay * p[k] : g[k];
     buf[k] = first_step ? d : momentum * buf[k] + one_minus_dampening * d;

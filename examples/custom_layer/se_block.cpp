@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "core/ops.h"
-#include "layers/activations.h"
 #include "layers/registry.h"
 
 namespace cnn::example {

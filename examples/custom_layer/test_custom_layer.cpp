@@ -17,7 +17,6 @@
 #include "data/config.h"
 #include "examples/custom_layer/se_block.h"
 #include "examples/custom_layer/swish_beta.h"
-#include "layers/activations.h"
 #include "layers/registry.h"
 #include "tests/apps/tiny_cifar.h"
 #include "tests/gradcheck.h"

@@ -36,7 +36,7 @@ struct TemporaryFolder {
   }
 };
 
-// A 64 KiB tmpfs at `path`, unmounted at scope exit; mounted() is false where not permitted.
+// A 64 KiB tmpfs at `path`, unmounted at scope exit; `ok` is false where mounting is not permitted.
 struct SmallTmpfs {
   std::string path;
   bool ok = false;

@@ -3,13 +3,14 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -22,14 +23,10 @@ namespace cnn {
 
 namespace {
 
-double to_double(const std::map<std::string, std::string>& values, const std::string& key) {
-  auto it = values.find(key);
-  if (it == values.end() || it->second == "null") return std::nan("");
-  try {
-    return std::stod(it->second);
-  } catch (const std::exception&) {
-    return std::nan("");
-  }
+// A number of summary.json; NaN when missing or null (as a non-finite value is written).
+double number_or_nan(const nlohmann::json& summary, const char* key) {
+  auto it = summary.find(key);
+  return it != summary.end() && it->is_number() ? it->get<double>() : std::nan("");
 }
 
 std::string percent(double value) {
@@ -111,15 +108,21 @@ RunReport read_run(const std::string& run_dir) {
   run.run_dir = run_dir;
   run.name = dir.filename().string();
   if (run.name.empty()) run.name = dir.parent_path().filename().string();
-  auto summary = read_flat_json((dir / "summary.json").string());
-  run.status = summary["status"];
-  run.diverged = summary["diverged"] == "true";
-  run.diverged_step = static_cast<int64_t>(to_double(summary, "diverged_step"));
-  run.final_test_acc = to_double(summary, "final_test_acc");
-  run.best_test_acc = to_double(summary, "best_test_acc");
-  run.images_per_s = to_double(summary, "train_images_per_s");
-  run.step_seconds = to_double(summary, "mean_step_seconds");
-  run.final_train_acc = to_double(summary, "final_train_acc");
+  const std::string summary_path = (dir / "summary.json").string();
+  const nlohmann::json summary = read_json_file(summary_path);
+  CNN_CHECK(summary.is_object(), "report: '", summary_path, "' is not a JSON object");
+  auto status = summary.find("status");
+  run.status = status != summary.end() && status->is_string() ? status->get<std::string>() : "";
+  auto diverged = summary.find("diverged");
+  run.diverged = diverged != summary.end() && diverged->is_boolean() && diverged->get<bool>();
+  auto diverged_step = summary.find("diverged_step");
+  if (diverged_step != summary.end() && diverged_step->is_number_integer())
+    run.diverged_step = diverged_step->get<int64_t>();
+  run.final_test_acc = number_or_nan(summary, "final_test_acc");
+  run.best_test_acc = number_or_nan(summary, "best_test_acc");
+  run.images_per_s = number_or_nan(summary, "train_images_per_s");
+  run.step_seconds = number_or_nan(summary, "mean_step_seconds");
+  run.final_train_acc = number_or_nan(summary, "final_train_acc");
   run.epochs = read_epochs_csv((dir / "epochs.csv").string());
 
   if (fs::exists(dir / "config.yaml")) {

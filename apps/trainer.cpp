@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "apps/evaluate.h"
@@ -329,26 +330,27 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
       result.mean_step_seconds = step_sum / history.size();
     }
     result.best_test_acc = std::max(0.0, best_test_acc);
-    JsonObject summary;
-    summary.string("name", config.name)
-        .string("status", status)
-        .string("run_dir", run_dir)
-        .number("final_test_acc", result.final_test_acc)
-        .number("best_test_acc", result.best_test_acc)
-        .number("train_images_per_s", result.train_images_per_s)
-        .number("mean_step_seconds", result.mean_step_seconds)
-        .boolean("diverged", result.diverged)
-        .integer("diverged_step", result.diverged_step)
-        .string("diverged_reason", result.diverged_reason)
-        .integer("epochs_completed", static_cast<int64_t>(history.size()))
-        .integer("steps", step)
-        .integer("parameter_count", result.parameter_count);
-    if (!history.empty())
-      summary.number("final_train_acc", history.back().train_acc)
-          .number("final_train_loss", history.back().train_loss)
-          .number("final_test_loss", history.back().test_loss);
-    if (!error.empty()) summary.string("error", error);
-    return summary.str();
+    nlohmann::ordered_json summary;
+    summary["name"] = config.name;
+    summary["status"] = status;
+    summary["run_dir"] = run_dir;
+    summary["final_test_acc"] = result.final_test_acc;
+    summary["best_test_acc"] = result.best_test_acc;
+    summary["train_images_per_s"] = result.train_images_per_s;
+    summary["mean_step_seconds"] = result.mean_step_seconds;
+    summary["diverged"] = result.diverged;
+    summary["diverged_step"] = result.diverged_step;
+    summary["diverged_reason"] = result.diverged_reason;
+    summary["epochs_completed"] = static_cast<int64_t>(history.size());
+    summary["steps"] = step;
+    summary["parameter_count"] = result.parameter_count;
+    if (!history.empty()) {
+      summary["final_train_acc"] = history.back().train_acc;
+      summary["final_train_loss"] = history.back().train_loss;
+      summary["final_test_loss"] = history.back().test_loss;
+    }
+    if (!error.empty()) summary["error"] = error;
+    return json_text(summary);
   };
   auto finish = [&](const std::string& status) {
     std::string json = summary_json(status, "");

@@ -172,6 +172,10 @@ class HeaderReader {
         seen_metadata_ = true;
         state_ = State::metadata_value;
       } else {
+        // As save_safetensors refuses to write one, so that every file read can be written.
+        if (key.empty())
+          CNN_FAIL("safetensors file '", source_,
+                   "': a tensor has an empty name; cnnlab names every tensor");
         if (!names_.insert(key).second)
           CNN_FAIL("safetensors file '", source_, "': tensor '", key,
                    "' appears twice in the header");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "apps/model_setup.h"
@@ -275,22 +276,22 @@ int run_bench(const Config& config, const BenchOptions& options) {
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
-    JsonObject out;
-    out.string("name", config.name)
-        .integer("batch", batch)
-        .integer("threads", omp_get_max_threads())
-        .number("train_images_per_s", train_ips)
-        .number("eval_images_per_s", eval_ips)
-        .number("eval_folded_images_per_s", folded_ips)
-        .number("median_step_ms", r.train_step * 1000)
-        .number("peak_rss_mb", r.detail.peak_rss_mb)
-        .number("sgemm_gflops", sgemm_rate);
+    nlohmann::ordered_json out;
+    out["name"] = config.name;
+    out["batch"] = batch;
+    out["threads"] = omp_get_max_threads();
+    out["train_images_per_s"] = train_ips;
+    out["eval_images_per_s"] = eval_ips;
+    out["eval_folded_images_per_s"] = folded_ips;
+    out["median_step_ms"] = r.train_step * 1000;
+    out["peak_rss_mb"] = r.detail.peak_rss_mb;
+    out["sgemm_gflops"] = sgemm_rate;
     if (options.norm_overhead) {
-      out.number("norm_step_ms", norm_plain.norm_step * 1000)
-          .number("plain_step_ms", norm_plain.plain_step * 1000)
-          .number("norm_overhead_percent", 100 * norm_overhead);
+      out["norm_step_ms"] = norm_plain.norm_step * 1000;
+      out["plain_step_ms"] = norm_plain.plain_step * 1000;
+      out["norm_overhead_percent"] = 100 * norm_overhead;
     }
-    std::printf("%s", out.str().c_str());
+    std::printf("%s", json_text(out).c_str());
     return 0;
   }
   std::printf("%s: batch %ld, %d threads, %ld timed steps (medians)\n", config.name.c_str(),

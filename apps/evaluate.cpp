@@ -1,7 +1,7 @@
 // Evaluation loop and its JSON form.
 #include "apps/evaluate.h"
 
-#include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "apps/run_files.h"
 #include "core/autograd.h"
@@ -59,27 +59,16 @@ EvalResult evaluate(Module& model, DataLoader& loader, int64_t num_classes, bool
 }
 
 std::string EvalResult::to_json(const std::vector<std::string>& class_names) const {
-  std::ostringstream per_class, confusion_rows;
-  per_class << "{";
-  for (size_t k = 0; k < per_class_accuracy.size(); ++k) {
-    std::string name = k < class_names.size() ? class_names[k] : std::to_string(k);
-    per_class << (k ? ", " : "") << "\"" << json_escape(name) << "\": " << per_class_accuracy[k];
-  }
-  per_class << "}";
-  confusion_rows << "[";
-  for (size_t k = 0; k < confusion.size(); ++k) {
-    confusion_rows << (k ? ", " : "") << "[";
-    for (size_t p = 0; p < confusion[k].size(); ++p) confusion_rows << (p ? ", " : "") << confusion[k][p];
-    confusion_rows << "]";
-  }
-  confusion_rows << "]";
-  return JsonObject()
-      .number("test_loss", loss)
-      .number("test_acc", accuracy)
-      .integer("images", images)
-      .raw("per_class_accuracy", per_class.str())
-      .raw("confusion_matrix", confusion_rows.str())
-      .str();
+  nlohmann::ordered_json per_class = nlohmann::ordered_json::object();  // in class order
+  for (size_t k = 0; k < per_class_accuracy.size(); ++k)
+    per_class[k < class_names.size() ? class_names[k] : std::to_string(k)] = per_class_accuracy[k];
+  nlohmann::ordered_json out;
+  out["test_loss"] = loss;
+  out["test_acc"] = accuracy;
+  out["images"] = images;
+  out["per_class_accuracy"] = std::move(per_class);
+  out["confusion_matrix"] = confusion;
+  return json_text(out);
 }
 
 }  // namespace cnn

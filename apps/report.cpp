@@ -3,8 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +25,12 @@ namespace fs = std::filesystem;
 namespace cnn {
 
 namespace {
+
+// A number of summary.json; NaN when missing or null (as a non-finite value is written).
+double number_or_nan(const nlohmann::json& summary, const char* key) {
+  auto it = summary.find(key);
+  return it != summary.end() && it->is_number() ? it->get<double>() : std::nan("");
+}
 
 std::string percent(double value) {
   if (!std::isfinite(value)) return "n/a";
@@ -70,24 +76,20 @@ RunReport read_run(const std::string& run_dir) {
   run.name = dir.filename().string();
   if (run.name.empty()) run.name = dir.parent_path().filename().string();
   const std::string summary_path = (dir / "summary.json").string();
-  nlohmann::json summary;
-  try {
-    summary = nlohmann::json::parse(read_text_file(summary_path));
-  } catch (const nlohmann::json::exception& e) {
-    CNN_FAIL("report: '", summary_path, "' is not valid JSON: ", e.what());
-  }
-  auto number = [&](const char* key) {
-    return summary.contains(key) && summary[key].is_number() ? summary[key].get<double>()
-                                                             : std::nan("");
-  };
-  run.status = summary.value("status", "");
-  run.diverged = summary.value("diverged", false);
-  run.diverged_step = summary.value("diverged_step", int64_t{-1});
-  run.final_test_acc = number("final_test_acc");
-  run.best_test_acc = number("best_test_acc");
-  run.images_per_s = number("train_images_per_s");
-  run.step_seconds = number("mean_step_seconds");
-  run.final_train_acc = number("final_train_acc");
+  const nlohmann::json summary = read_json_file(summary_path);
+  CNN_CHECK(summary.is_object(), "report: '", summary_path, "' is not a JSON object");
+  auto status = summary.find("status");
+  run.status = status != summary.end() && status->is_string() ? status->get<std::string>() : "";
+  auto diverged = summary.find("diverged");
+  run.diverged = diverged != summary.end() && diverged->is_boolean() && diverged->get<bool>();
+  auto diverged_step = summary.find("diverged_step");
+  if (diverged_step != summary.end() && diverged_step->is_number_integer())
+    run.diverged_step = diverged_step->get<int64_t>();
+  run.final_test_acc = number_or_nan(summary, "final_test_acc");
+  run.best_test_acc = number_or_nan(summary, "best_test_acc");
+  run.images_per_s = number_or_nan(summary, "train_images_per_s");
+  run.step_seconds = number_or_nan(summary, "mean_step_seconds");
+  run.final_train_acc = number_or_nan(summary, "final_train_acc");
   read_records(run, summary, summary_path);
 
   if (fs::exists(dir / "config.yaml")) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -115,103 +116,35 @@ std::vector<EpochRecord> read_epochs_csv(const std::string& path) {
   return records;
 }
 
-std::string json_escape(const std::string& text) {
-  std::ostringstream out;
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out << "\\\"";
-        break;
-      case '\\':
-        out << "\\\\";
-        break;
-      case '\n':
-        out << "\\n";
-        break;
-      case '\t':
-        out << "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out << "\\u" << std::hex << std::setw(4) << std::setfill('0') << int(c) << std::dec;
-        else
-          out << c;
-    }
+std::string json_text(const nlohmann::ordered_json& object) {
+  // dump(2) but for nested values, which stay on their member's line: eval's confusion matrix
+  // would otherwise take a line per cell (10,000 lines for 100 classes).
+  auto compact = [](const nlohmann::ordered_json& value) {
+    return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  };
+  if (!object.is_object() || object.empty()) return compact(object) + "\n";
+  std::string text = "{\n";
+  size_t written = 0;
+  for (const auto& [key, value] : object.items()) {
+    text += "  ";
+    text += compact(key);
+    text += ": ";
+    text += compact(value);
+    text += ++written < object.size() ? ",\n" : "\n";
   }
-  return out.str();
+  return text + "}\n";
 }
 
-JsonObject& JsonObject::number(const std::string& key, double value) {
-  std::ostringstream out;
-  if (std::isfinite(value))
-    out << std::setprecision(8) << value;
-  else
-    out << "null";
-  fields_.emplace_back(key, out.str());
-  return *this;
-}
-
-JsonObject& JsonObject::integer(const std::string& key, int64_t value) {
-  fields_.emplace_back(key, std::to_string(value));
-  return *this;
-}
-
-JsonObject& JsonObject::boolean(const std::string& key, bool value) {
-  fields_.emplace_back(key, value ? "true" : "false");
-  return *this;
-}
-
-JsonObject& JsonObject::string(const std::string& key, const std::string& value) {
-  // Appended piece by piece: `"\"" + text + "\""` trips GCC 12's -Wrestrict false positive.
-  std::string quoted(1, '"');
-  quoted += json_escape(value);
-  quoted += '"';
-  fields_.emplace_back(key, std::move(quoted));
-  return *this;
-}
-
-JsonObject& JsonObject::raw(const std::string& key, const std::string& json) {
-  fields_.emplace_back(key, json);
-  return *this;
-}
-
-std::string JsonObject::str() const {
-  std::ostringstream out;
-  out << "{\n";
-  for (size_t i = 0; i < fields_.size(); ++i)
-    out << "  \"" << json_escape(fields_[i].first) << "\": " << fields_[i].second
-        << (i + 1 < fields_.size() ? ",\n" : "\n");
-  out << "}\n";
-  return out.str();
-}
-
-std::map<std::string, std::string> read_flat_json(const std::string& path) {
+nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
-  CNN_CHECK(in.good(), "cannot read '", path, "'");
-  std::map<std::string, std::string> values;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t key_start = line.find('"');
-    if (key_start == std::string::npos) continue;
-    size_t key_end = line.find('"', key_start + 1);
-    size_t colon = line.find(':', key_end);
-    if (key_end == std::string::npos || colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.back() == ',' || value.back() == ' ')) value.pop_back();
-    while (!value.empty() && value.front() == ' ') value.erase(value.begin());
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    values[line.substr(key_start + 1, key_end - key_start - 1)] = value;
-  }
-  return values;
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CNN_CHECK(in, "cannot read '", path, "': ", std::strerror(errno));
-  std::ostringstream text;
+  CNN_CHECK(in.good(), "cannot read '", path, "': ", std::strerror(errno));
+  std::stringstream text;
   text << in.rdbuf();
-  return text.str();
+  try {
+    return nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    CNN_FAIL("'", path, "' is not valid JSON: ", e.what());
+  }
 }
 
 void write_text_file_atomically(const std::string& path, const std::string& text) {

@@ -1,9 +1,10 @@
 // The files of a run directory: CSV metric tables that survive a resume (rows past the
-// resume point are dropped), summary.json, and small helpers shared by train and report.
+// resume point are dropped), summary.json's JSON text, and small helpers shared by train and
+// report.
 #pragma once
 
 #include <cstdio>
-#include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -39,27 +40,16 @@ std::string epoch_csv_row(const EpochRecord& record);
 // Reads epochs.csv of a run directory (empty when missing).
 std::vector<EpochRecord> read_epochs_csv(const std::string& path);
 
-// A flat JSON object of numbers, booleans and strings, for summary.json.
-class JsonObject {
- public:
-  JsonObject& number(const std::string& key, double value);
-  JsonObject& integer(const std::string& key, int64_t value);
-  JsonObject& boolean(const std::string& key, bool value);
-  JsonObject& string(const std::string& key, const std::string& value);
-  JsonObject& raw(const std::string& key, const std::string& json);  // nested JSON
-  std::string str() const;
+// The text of summary.json and of the --json outputs: one member of `object` per line, in
+// insertion order, nested values compact, ending in a newline. Bytes that are not UTF-8 (a
+// path in an error message) become U+FFFD instead of failing the write.
+std::string json_text(const nlohmann::ordered_json& object);
 
- private:
-  std::vector<std::pair<std::string, std::string>> fields_;
-};
-std::string json_escape(const std::string& text);
-
-// Reads a flat summary.json back (values as raw JSON text, strings unquoted).
-std::map<std::string, std::string> read_flat_json(const std::string& path);
+// Reads a JSON file (summary.json); an unreadable or malformed file is an Error naming it.
+nlohmann::json read_json_file(const std::string& path);
 
 void write_text_file_atomically(const std::string& path, const std::string& text);
-// The whole file; cnn::Error naming it when it cannot be read.
-std::string read_text_file(const std::string& path);
+
 
 // Removes what writes killed mid-way left in `dir`: regular files named
 // "<name>.tmp.<pid>.<n>", write_file_atomically's temporaries (core/atomic_file.h). Nothing

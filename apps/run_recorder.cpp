@@ -117,7 +117,7 @@ std::string RunRecorder::summary_json(const TrainResult& result, const std::stri
     summary["final_test_loss"] = number(result.epochs.back().test_loss);
   }
   if (!error.empty()) summary["error"] = error;
-  return summary.dump(2) + "\n";
+  return json_text(summary);
 }
 
 void RunRecorder::on_finish(const TrainResult& result) {

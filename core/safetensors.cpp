@@ -1,13 +1,13 @@
-// safetensors writer and strict reader. The header parser below is a small JSON parser for
-// exactly what the format needs (objects, strings with escapes, integer arrays); every read is
-// bounds-checked against the header, and every offset against the data section.
+// safetensors writer and strict reader. The JSON header is written and parsed with
+// nlohmann::json; the reader checks its structure event by event (HeaderReader), then every
+// offset against the data section.
 #include "core/safetensors.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -29,46 +29,9 @@ namespace {
 
 const char* safetensors_dtype(DType dtype) { return dtype == DType::Float32 ? "F32" : "I64"; }
 
-void append_json_string(std::string& out, const std::string& text) {
-  out += '"';
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out += '"';
-}
-
 // The JSON header, already padded with spaces so that 8 + its length is a multiple of 8
-// (which keeps the data section 8-byte aligned in a memory-mapped file).
+// (which keeps the data section 8-byte aligned in a memory-mapped file). Compact, with
+// __metadata__ first and the tensors in the given order (ordered_json keeps insertion order).
 std::string build_header(const std::vector<NamedTensor>& tensors,
                          const std::map<std::string, std::string>& metadata) {
   std::set<std::string> names;
@@ -82,40 +45,25 @@ std::string build_header(const std::vector<NamedTensor>& tensors,
     CNN_CHECK(tensor.defined(), "save_safetensors: tensor '", name, "' is undefined");
   }
 
-  std::string header = "{";
-  bool first = true;
-  if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
-    for (const auto& [key, value] : metadata) {
-      if (!first) header += ',';
-      first = false;
-      append_json_string(header, key);
-      header += ':';
-      append_json_string(header, value);
-    }
-    header += '}';
-    first = false;
-  }
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : tensors) {
-    if (!first) header += ',';
-    first = false;
     uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * dtype_size(tensor.dtype());
-    append_json_string(header, name);
-    header += ":{\"dtype\":\"";
-    header += safetensors_dtype(tensor.dtype());
-    header += "\",\"shape\":[";
-    for (size_t d = 0; d < tensor.shape().size(); ++d) {
-      if (d) header += ',';
-      header += std::to_string(tensor.shape()[d]);
-    }
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
-              std::to_string(offset + bytes) + "]}";
+    nlohmann::ordered_json& entry = header[name];
+    entry["dtype"] = safetensors_dtype(tensor.dtype());
+    entry["shape"] = tensor.shape();
+    entry["data_offsets"] = {offset, offset + bytes};
     offset += bytes;
   }
-  header += '}';
-  header.append((8 - header.size() % 8) % 8, ' ');
-  return header;
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::ordered_json::type_error& e) {  // a name that is not UTF-8
+    CNN_FAIL("save_safetensors: tensor names and metadata must be valid UTF-8 (", e.what(), ")");
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
 }
 
 void write_safetensors(std::ostream& out, const std::vector<NamedTensor>& tensors,
@@ -136,7 +84,7 @@ void write_safetensors(std::ostream& out, const std::vector<NamedTensor>& tensor
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading: the header parser
+// Reading: the header, through nlohmann's SAX parser
 // ---------------------------------------------------------------------------------------------
 
 struct TensorEntry {
@@ -147,272 +95,199 @@ struct TensorEntry {
   size_t header_position = 0;  // for a stable order among empty tensors at the same offset
 };
 
-class HeaderParser {
+// nlohmann parses the JSON (syntax, escapes, surrogates, UTF-8); this handler checks each
+// event as it arrives against the format's three fixed levels (header object -> entry object
+// -> integer array). SAX rather than a parsed json value because a value keeps only the last
+// of duplicate keys (a tensor named twice must be refused), cannot tell 1e3 from 1000, and
+// would first build any nesting a corrupt header holds; here anything deeper is refused at
+// its first bracket. Errors are thrown from the handler as cnn::Error.
+class HeaderReader {
  public:
-  HeaderParser(std::string_view text, const std::string& source) : text_(text), source_(source) {}
+  HeaderReader(const std::string& source, std::vector<TensorEntry>& entries,
+               std::map<std::string, std::string>& metadata)
+      : source_(source), entries_(entries), metadata_(metadata) {}
 
-  // Fills `entries` and `metadata` from the whole header.
-  void parse(std::vector<TensorEntry>& entries, std::map<std::string, std::string>& metadata) {
-    std::set<std::string> seen;
-    bool seen_metadata = false;
-    skip_whitespace();
-    expect('{', "the header must be a JSON object");
-    skip_whitespace();
-    if (!consume('}')) {
-      while (true) {
-        skip_whitespace();
-        std::string key = parse_string();
-        skip_whitespace();
-        expect(':', "expected ':' after a key");
-        skip_whitespace();
-        if (key == "__metadata__") {
-          if (seen_metadata) malformed("'__metadata__' appears twice");
-          seen_metadata = true;
-          parse_metadata(metadata);
-        } else {
-          if (!seen.insert(key).second)
-            CNN_FAIL("safetensors file '", source_, "': tensor '", key,
-                     "' appears twice in the header");
-          entries.push_back(parse_tensor(key));
-          entries.back().header_position = entries.size() - 1;
-        }
-        skip_whitespace();
-        if (consume(',')) continue;
-        expect('}', "expected ',' or '}' after a header entry");
-        break;
-      }
+  void read(std::string_view text) {
+    nlohmann::json::sax_parse(text.data(), text.data() + text.size(), this,
+                              nlohmann::json::input_format_t::json, /*strict=*/true);
+    if (state_ != State::done) malformed("the header ends early");  // not reached: strict parse
+  }
+
+  // ---- nlohmann's SAX interface (json_sax); returning true continues the parse.
+  bool null() { wrong_value("null"); }
+  bool boolean(bool) { wrong_value("a boolean"); }
+  bool binary(nlohmann::json::binary_t&) { wrong_value("binary data"); }
+  bool number_integer(int64_t value) { return integer(value); }
+  bool number_unsigned(uint64_t value) {
+    if (state_ == State::integers && value > static_cast<uint64_t>(INT64_MAX))
+      bad_tensor("\"" + field_ + "\" holds " + std::to_string(value) +
+                 ": integer too large (more than int64 holds)");
+    return integer(static_cast<int64_t>(value));
+  }
+  bool number_float(double, const std::string& text) {
+    if (state_ != State::integers) wrong_value("a number");
+    // nlohmann falls back to a double for integers beyond 64 bits too; the text tells them apart.
+    if (text.find_first_of(".eE") == std::string::npos)
+      bad_tensor("\"" + field_ + "\" holds " + text +
+                 ": integer too large (more than int64 holds)");
+    bad_tensor("\"" + field_ + "\" holds " + text +
+               ": expected an integer, found a fractional number");
+  }
+  bool string(std::string& value) {
+    if (state_ == State::metadata_string) {
+      metadata_[key_] = std::move(value);  // key() refused a repeated key
+      state_ = State::metadata;
+    } else if (state_ == State::dtype) {
+      entries_.back().dtype = std::move(value);
+      state_ = State::entry;
+    } else {
+      wrong_value("a string");
     }
-    skip_whitespace();  // the writer pads with spaces
-    if (pos_ != text_.size()) malformed("unexpected characters after the header object");
+    return true;
+  }
+  bool start_object(size_t) {
+    if (state_ == State::top)
+      state_ = State::header;
+    else if (state_ == State::metadata_value)
+      state_ = State::metadata;
+    else if (state_ == State::entry_value)
+      state_ = State::entry;
+    else
+      wrong_value("an object");
+    return true;
+  }
+  bool start_array(size_t) {
+    if (state_ != State::shape && state_ != State::offsets) wrong_value("an array");
+    state_ = State::integers;
+    return true;
+  }
+  bool end_array() {  // the only arrays accepted are an entry's integer arrays
+    state_ = State::entry;
+    return true;
+  }
+  bool key(std::string& key) {
+    if (state_ == State::header) {
+      if (key == "__metadata__") {
+        if (seen_metadata_) malformed("'__metadata__' appears twice");
+        seen_metadata_ = true;
+        state_ = State::metadata_value;
+      } else {
+        // As save_safetensors refuses to write one, so that every file read can be written.
+        if (key.empty())
+          CNN_FAIL("safetensors file '", source_,
+                   "': a tensor has an empty name; cnnlab names every tensor");
+        if (!names_.insert(key).second)
+          CNN_FAIL("safetensors file '", source_, "': tensor '", key,
+                   "' appears twice in the header");
+        entries_.push_back({key, "", {}, {}, entries_.size()});
+        fields_seen_.clear();
+        state_ = State::entry_value;
+      }
+    } else if (state_ == State::metadata) {
+      if (metadata_.count(key)) malformed("'__metadata__' key '" + key + "' appears twice");
+      key_ = key;
+      state_ = State::metadata_string;
+    } else {  // State::entry
+      if (key != "dtype" && key != "shape" && key != "data_offsets")
+        bad_tensor("unknown field \"" + key + "\" (expected only dtype, shape and data_offsets)");
+      if (!fields_seen_.insert(key).second) bad_tensor("field \"" + key + "\" appears twice");
+      field_ = key;
+      state_ = key == "dtype" ? State::dtype : key == "shape" ? State::shape : State::offsets;
+    }
+    return true;
+  }
+  bool end_object() {
+    if (state_ == State::header) {
+      state_ = State::done;
+    } else if (state_ == State::metadata) {
+      state_ = State::header;
+    } else {  // State::entry
+      for (const char* field : {"dtype", "shape", "data_offsets"})
+        if (!fields_seen_.count(field)) bad_tensor(std::string("missing field \"") + field + "\"");
+      state_ = State::header;
+    }
+    return true;
+  }
+  bool parse_error(size_t position, const std::string&, const nlohmann::json::exception& e) {
+    // nlohmann counts the bytes read, the offending one included; the byte named here is
+    // 0-based. Its message reads "[json.exception.parse_error.101] parse error at line 1,
+    // column 6: syntax error while parsing object separator - unexpected '{'; expected ':'":
+    // keep what follows the position, with what was expected first.
+    std::string problem = e.what();
+    size_t column = problem.find(", column ");
+    size_t colon = problem.find(": ", column == std::string::npos ? 0 : column);
+    if (colon != std::string::npos) problem = problem.substr(colon + 2);
+    if (problem.rfind("syntax error ", 0) == 0) problem = problem.substr(13);
+    size_t expected = problem.rfind("; expected ");
+    if (expected != std::string::npos)
+      problem = problem.substr(expected + 2) + " (" + problem.substr(0, expected) + ")";
+    CNN_FAIL("safetensors file '", source_, "': malformed header JSON at header byte ",
+             position > 0 ? position - 1 : 0, ": ", problem);
   }
 
  private:
+  // Where the parse is: the value expected next, or the object whose next key is expected.
+  enum class State {
+    top,              // the header value, which must be an object
+    header,           // a key of the header object: "__metadata__" or a tensor name
+    metadata_value,   // the value of "__metadata__", an object
+    metadata,         // a key of __metadata__
+    metadata_string,  // the value of that key, a string
+    entry_value,      // a tensor's entry, an object
+    entry,            // a key of that entry
+    dtype,            // the value of "dtype", a string
+    shape,            // the value of "shape", an array
+    offsets,          // the value of "data_offsets", an array
+    integers,         // an element of shape or data_offsets, or its end
+    done,
+  };
+
+  bool integer(int64_t value) {
+    if (state_ != State::integers) wrong_value("a number");
+    // Bounded by the header size: each element takes at least two bytes.
+    std::vector<int64_t>& values =
+        field_ == "shape" ? entries_.back().shape : entries_.back().offsets;
+    values.push_back(value);
+    return true;
+  }
+
+  // A value of the wrong kind (`found`) where the state expects another.
+  [[noreturn]] void wrong_value(const std::string& found) {
+    switch (state_) {
+      case State::top:
+        malformed("the header must be a JSON object, found " + found);
+      case State::metadata_value:
+        malformed("'__metadata__' must be an object of strings, found " + found);
+      case State::metadata_string:
+        malformed("'__metadata__' value of '" + key_ + "' must be a string, found " + found);
+      case State::entry_value:
+        bad_tensor("its header entry must be an object, found " + found);
+      case State::dtype:
+        bad_tensor("\"dtype\" must be a string, found " + found);
+      case State::shape:
+        bad_tensor("\"shape\" must be an array of integers, found " + found);
+      case State::offsets:
+        bad_tensor("\"data_offsets\" must be an array of two integers, found " + found);
+      default:  // State::integers (objects and arrays inside it)
+        bad_tensor("\"" + field_ + "\" must hold integers only, found " + found);
+    }
+  }
   [[noreturn]] void malformed(const std::string& problem) const {
-    CNN_FAIL("safetensors file '", source_, "': malformed header JSON at header byte ", pos_, ": ",
-             problem);
+    CNN_FAIL("safetensors file '", source_, "': malformed header JSON: ", problem);
   }
-  [[noreturn]] void bad_tensor(const std::string& name, const std::string& problem) const {
-    CNN_FAIL("safetensors file '", source_, "': tensor '", name, "': ", problem);
-  }
-
-  bool at_end() const { return pos_ >= text_.size(); }
-  char peek() const { return at_end() ? '\0' : text_[pos_]; }
-  void skip_whitespace() {
-    while (!at_end() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                         text_[pos_] == '\r'))
-      ++pos_;
-  }
-  bool consume(char c) {
-    if (!at_end() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  void expect(char c, const char* problem) {
-    if (!consume(c))
-      malformed(at_end() ? std::string(problem) + " (the header ends here)" : std::string(problem));
+  [[noreturn]] void bad_tensor(const std::string& problem) const {
+    CNN_FAIL("safetensors file '", source_, "': tensor '", entries_.back().name, "': ", problem);
   }
 
-  static void append_utf8(std::string& out, uint32_t code_point) {
-    if (code_point < 0x80) {
-      out += static_cast<char>(code_point);
-    } else if (code_point < 0x800) {
-      out += static_cast<char>(0xC0 | (code_point >> 6));
-      out += static_cast<char>(0x80 | (code_point & 0x3F));
-    } else if (code_point < 0x10000) {
-      out += static_cast<char>(0xE0 | (code_point >> 12));
-      out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code_point & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (code_point >> 18));
-      out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code_point & 0x3F));
-    }
-  }
-
-  uint32_t parse_hex4() {
-    if (text_.size() - pos_ < 4) malformed("truncated \\u escape");
-    uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = text_[pos_++];
-      value <<= 4;
-      if (c >= '0' && c <= '9')
-        value |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f')
-        value |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F')
-        value |= static_cast<uint32_t>(c - 'A' + 10);
-      else
-        malformed("invalid hex digit in a \\u escape");
-    }
-    return value;
-  }
-
-  std::string parse_string() {
-    expect('"', "expected a string");
-    std::string out;
-    while (true) {
-      if (at_end()) malformed("unterminated string");
-      char c = text_[pos_++];
-      if (c == '"') return out;
-      if (static_cast<unsigned char>(c) < 0x20) malformed("control character inside a string");
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (at_end()) malformed("unterminated escape");
-      char escape = text_[pos_++];
-      switch (escape) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          uint32_t code = parse_hex4();
-          if (code >= 0xD800 && code <= 0xDBFF) {  // high surrogate: a low one must follow
-            if (!(consume('\\') && consume('u'))) malformed("unpaired surrogate in a \\u escape");
-            uint32_t low = parse_hex4();
-            if (low < 0xDC00 || low > 0xDFFF) malformed("unpaired surrogate in a \\u escape");
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          } else if (code >= 0xDC00 && code <= 0xDFFF) {
-            malformed("unpaired surrogate in a \\u escape");
-          }
-          append_utf8(out, code);
-          break;
-        }
-        default:
-          malformed(std::string("invalid escape '\\") + escape + "'");
-      }
-    }
-  }
-
-  // A JSON integer (no fraction, no exponent), which must fit in int64.
-  int64_t parse_integer() {
-    bool negative = consume('-');
-    if (at_end() || peek() < '0' || peek() > '9') malformed("expected an integer");
-    if (peek() == '0' && pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' &&
-        text_[pos_ + 1] <= '9')
-      malformed("leading zeros are not allowed in JSON numbers");
-    uint64_t magnitude = 0;
-    while (!at_end() && peek() >= '0' && peek() <= '9') {
-      uint64_t digit = static_cast<uint64_t>(text_[pos_++] - '0');
-      if (magnitude > (static_cast<uint64_t>(INT64_MAX) - digit) / 10)
-        malformed("integer too large");
-      magnitude = magnitude * 10 + digit;
-    }
-    if (peek() == '.' || peek() == 'e' || peek() == 'E')
-      malformed("expected an integer, found a fractional number");
-    return negative ? -static_cast<int64_t>(magnitude) : static_cast<int64_t>(magnitude);
-  }
-
-  std::vector<int64_t> parse_integer_array() {
-    expect('[', "expected an array of integers");
-    std::vector<int64_t> values;
-    skip_whitespace();
-    if (consume(']')) return values;
-    while (true) {
-      skip_whitespace();
-      // Bounded by the header size: each element takes at least two bytes.
-      values.push_back(parse_integer());
-      skip_whitespace();
-      if (consume(',')) continue;
-      expect(']', "expected ',' or ']' in an array");
-      return values;
-    }
-  }
-
-  void parse_metadata(std::map<std::string, std::string>& metadata) {
-    expect('{', "'__metadata__' must be an object of strings");
-    skip_whitespace();
-    if (consume('}')) return;
-    while (true) {
-      skip_whitespace();
-      std::string key = parse_string();
-      skip_whitespace();
-      expect(':', "expected ':' after a key");
-      skip_whitespace();
-      if (peek() != '"') malformed("'__metadata__' value of '" + key + "' must be a string");
-      std::string value = parse_string();
-      if (!metadata.emplace(key, std::move(value)).second)
-        malformed("'__metadata__' key '" + key + "' appears twice");
-      skip_whitespace();
-      if (consume(',')) continue;
-      expect('}', "expected ',' or '}' in '__metadata__'");
-      return;
-    }
-  }
-
-  TensorEntry parse_tensor(const std::string& name) {
-    TensorEntry entry;
-    entry.name = name;
-    if (peek() != '{') bad_tensor(name, "its header entry must be an object");
-    expect('{', "expected an object");
-    bool has_dtype = false, has_shape = false, has_offsets = false;
-    skip_whitespace();
-    if (!consume('}')) {
-      while (true) {
-        skip_whitespace();
-        std::string key = parse_string();
-        skip_whitespace();
-        expect(':', "expected ':' after a key");
-        skip_whitespace();
-        auto once = [&](bool& seen) {
-          if (seen) bad_tensor(name, "field \"" + key + "\" appears twice");
-          seen = true;
-        };
-        if (key == "dtype") {
-          once(has_dtype);
-          if (peek() != '"') bad_tensor(name, "\"dtype\" must be a string");
-          entry.dtype = parse_string();
-        } else if (key == "shape") {
-          once(has_shape);
-          if (peek() != '[') bad_tensor(name, "\"shape\" must be an array of integers");
-          entry.shape = parse_integer_array();
-        } else if (key == "data_offsets") {
-          once(has_offsets);
-          if (peek() != '[') bad_tensor(name, "\"data_offsets\" must be an array of two integers");
-          entry.offsets = parse_integer_array();
-        } else {
-          bad_tensor(name,
-                     "unknown field \"" + key + "\" (expected only dtype, shape and data_offsets)");
-        }
-        skip_whitespace();
-        if (consume(',')) continue;
-        expect('}', "expected ',' or '}' in a tensor entry");
-        break;
-      }
-    }
-    if (!has_dtype) bad_tensor(name, "missing field \"dtype\"");
-    if (!has_shape) bad_tensor(name, "missing field \"shape\"");
-    if (!has_offsets) bad_tensor(name, "missing field \"data_offsets\"");
-    return entry;
-  }
-
-  std::string_view text_;
   const std::string& source_;
-  size_t pos_ = 0;
+  std::vector<TensorEntry>& entries_;
+  std::map<std::string, std::string>& metadata_;
+  State state_ = State::top;
+  bool seen_metadata_ = false;
+  std::set<std::string> names_;        // tensor names so far
+  std::set<std::string> fields_seen_;  // of the current entry
+  std::string key_;                    // the current __metadata__ key
+  std::string field_;                  // the current entry field
 };
 
 std::optional<DType> supported_dtype(const std::string& name) {
@@ -473,7 +348,7 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
 
   SafetensorsFile file;
   std::vector<TensorEntry> entries;
-  HeaderParser(header, source).parse(entries, file.metadata);
+  HeaderReader(source, entries, file.metadata).read(header);
 
   // Per-tensor checks: dtype, shape, and offsets that agree with the shape.
   for (const TensorEntry& entry : entries) {

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -249,16 +250,18 @@ inline ExitStatus run_cnnlab(const std::string& binary, const std::vector<std::s
   return status;
 }
 
-// The "status" of RUN/summary.json ("" when there is none), read without a JSON library.
+// RUN/summary.json, parsed (a discarded value when it is missing or does not parse).
+inline nlohmann::json read_summary(const std::string& run_dir) {
+  return nlohmann::json::parse(read_text((fs::path(run_dir) / "summary.json").string()), nullptr,
+                               /*allow_exceptions=*/false);
+}
+
+// The "status" of RUN/summary.json ("" when there is none).
 inline std::string summary_status(const std::string& run_dir) {
-  const std::string text = read_text((fs::path(run_dir) / "summary.json").string());
-  const std::string key = "\"status\":";
-  size_t at = text.find(key);
-  if (at == std::string::npos) return "";
-  size_t open = text.find('"', at + key.size());
-  size_t close = text.find('"', open + 1);
-  if (open == std::string::npos || close == std::string::npos) return "";
-  return text.substr(open + 1, close - open - 1);
+  const nlohmann::json summary = read_summary(run_dir);
+  if (!summary.is_object() || !summary.contains("status") || !summary["status"].is_string())
+    return "";
+  return summary["status"].get<std::string>();
 }
 
 // Files a writer left behind in `dir` (write_file_atomically's "<name>.tmp.<pid>.<n>").

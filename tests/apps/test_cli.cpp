@@ -2,8 +2,8 @@
 // subcommands, exit codes, and errors on stderr naming the key. Skipped with a warning when
 // the binary has not been built.
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "apps/config.h"
 #include "apps/run_files.h"
@@ -112,7 +112,7 @@ TEST_CASE("cli: train and report through the binary with refusals and a plugin t
   Config saved = load_config(run + "/config.yaml");
   CHECK(saved.train.epochs == 1);
   CHECK(saved.name == "from_cli");
-  CHECK(read_flat_json(run + "/summary.json")["status"] == "completed");
+  CHECK(read_json_file(run + "/summary.json")["status"] == "completed");
 
   Cli again = cnnlab(tmp, "train --config " + quoted(tmp / "tiny.yaml") + " --out " + quoted(run));
   CHECK(again.status == 1);
@@ -154,15 +154,19 @@ TEST_CASE("cli: bench prints speeds, memory, the per-layer table and the norm co
                            Contains("fwd %") && Contains("0.conv2d(3->8"));
   Cli json = cnnlab(tmp, common + " --json --norm-overhead");
   CHECK(json.status == 0);
+  INFO(json.out);
+  const nlohmann::json out = nlohmann::json::parse(json.out);  // stdout holds only the object
   for (const char* key : {"train_images_per_s", "eval_images_per_s", "eval_folded_images_per_s",
                           "median_step_ms", "peak_rss_mb", "sgemm_gflops", "norm_step_ms",
                           "plain_step_ms"}) {
-    INFO(key << " in " << json.out);
-    const size_t at = json.out.find(std::string("\"") + key + "\": ");
-    REQUIRE(at != std::string::npos);
-    CHECK(std::stod(json.out.substr(at + std::strlen(key) + 4)) > 0.0);
+    INFO(key);
+    REQUIRE(out.contains(key));
+    REQUIRE(out[key].is_number());
+    CHECK(out[key].get<double>() > 0.0);
   }
-  CHECK_THAT(json.out, Contains("\"norm_overhead_percent\": "));
+  CHECK(out["norm_overhead_percent"].is_number());
+  CHECK(out["batch"] == 4);
+  CHECK(out["threads"] == 1);
   Cli overhead = cnnlab(tmp, common + " --norm-overhead");
   CHECK(overhead.status == 0);
   CHECK_THAT(overhead.out, Contains("normalization's cost:") && Contains("model.norm: none"));

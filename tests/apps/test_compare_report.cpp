@@ -2,8 +2,10 @@
 // the comparison table (every column), PNG plots when gnuplot is installed or a clear note
 // when it is not; a diverged variant shows its step; report works on finished run folders.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "apps/compare.h"
 #include "apps/report.h"
@@ -91,10 +93,10 @@ TEST_CASE("compare: runs every variant and writes the report with every column",
       bn, Contains("| bn | batch |") && Contains("| no |") && Contains("%") && Contains(" pts |"));
   CHECK((bn.find("| +") != std::string::npos || bn.find("| -") != std::string::npos));  // overhead
   CHECK_THAT(plain, Contains("| plain | none |") && Contains("(baseline)"));
-  auto blowup_summary = read_flat_json(tmp / "runs/norms/blowup/summary.json");
+  nlohmann::json blowup_summary = read_json_file(tmp / "runs/norms/blowup/summary.json");
+  const std::string blowup_step = std::to_string(blowup_summary["diverged_step"].get<int64_t>());
   CHECK_THAT(blowup, Contains("| blowup | none |") &&
-                         Contains("| yes, step " + blowup_summary["diverged_step"] + " |") &&
-                         Contains("never"));
+                         Contains("| yes, step " + blowup_step + " |") && Contains("never"));
   // Per-run epoch tables.
   CHECK_THAT(report, Contains("### bn (completed)") && Contains("### blowup (diverged)"));
 
@@ -156,4 +158,31 @@ TEST_CASE("report: a folder without summary.json is a clear error", "[apps][comp
   CHECK_THROWS_WITH(read_runs({tmp / "not_a_run"}),
                     Contains("not_a_run") && Contains("no summary.json"));
   CHECK_THROWS_WITH(read_runs({}), Contains("no run directories"));
+}
+
+TEST_CASE("report: a summary.json that is not a JSON object is a clear error", "[apps][compare]") {
+  TempDir tmp;
+  fs::create_directories(tmp / "torn");
+  write_text(tmp / "torn/summary.json", "{\"status\": \"comp");
+  CHECK_THROWS_WITH(read_runs({tmp / "torn"}),
+                    Contains("torn/summary.json' is not valid JSON") && Contains("parse error"));
+  fs::create_directories(tmp / "list");
+  write_text(tmp / "list/summary.json", "[1, 2]\n");
+  CHECK_THROWS_WITH(read_runs({tmp / "list"}),
+                    Contains("list/summary.json' is not a JSON object"));
+  // Read by type: a null accuracy (a non-finite value) and a missing key are n/a.
+  fs::create_directories(tmp / "partial");
+  const std::string store = tmp / "runs.db";
+  const int64_t run_id = RunStore(store).begin_run("partial", tmp / "partial", "", "2026-01-01");
+  write_text(tmp / "partial/summary.json",
+             "{\"status\": \"diverged\", \"diverged\": true, \"diverged_step\": 7,"
+             " \"final_test_acc\": null, \"store\": \"" + store + "\", \"run_id\": " +
+                 std::to_string(run_id) + "}\n");
+  std::vector<RunReport> runs = read_runs({tmp / "partial"});
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].status == "diverged");
+  CHECK(runs[0].diverged);
+  CHECK(runs[0].diverged_step == 7);
+  CHECK(std::isnan(runs[0].final_test_acc));
+  CHECK(std::isnan(runs[0].best_test_acc));
 }

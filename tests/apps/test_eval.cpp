@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "apps/config.h"
 #include "apps/eval_command.h"
@@ -65,8 +66,8 @@ struct TrainedRun {
   std::string weights() const { return tmp / "runs/run/checkpoint.safetensors"; }
 };
 
-YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
-                     const std::string& name) {
+nlohmann::json eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
+                         const std::string& name) {
   CaptureStdout capture(run.tmp / (name + ".out"));
   int status = run_eval_command(run.config, run.weights(), true, use_batch_stats, 0, fold_bn);
   std::string output = capture.finish();
@@ -75,7 +76,7 @@ YAML::Node eval_json(const TrainedRun& run, bool use_batch_stats, bool fold_bn,
   // From the first brace (the case below checks nothing precedes it).
   size_t brace = output.find('{');
   REQUIRE(brace != std::string::npos);
-  return YAML::Load(output.substr(brace));  // JSON is YAML
+  return nlohmann::json::parse(output.substr(brace));
 }
 
 }  // namespace
@@ -84,33 +85,35 @@ TEST_CASE("eval: --json gives loss and accuracy and per-class accuracy and the c
           "[apps][eval]") {
   TrainedRun run;
   REQUIRE(run.result.status == "completed");
-  YAML::Node json = eval_json(run, false, false, "plain");
-  CHECK(json["test_acc"].as<double>() == Approx(run.result.final_test_acc));
-  CHECK(json["test_loss"].as<double>() == Approx(run.result.epochs.back().test_loss).epsilon(1e-5));
-  CHECK(json["images"].as<int>() == 64);
-  REQUIRE(json["per_class_accuracy"].IsMap());
+  nlohmann::json json = eval_json(run, false, false, "plain");
+  CHECK(json["test_acc"].get<double>() == Approx(run.result.final_test_acc));
+  CHECK(json["test_loss"].get<double>() ==
+        Approx(run.result.epochs.back().test_loss).epsilon(1e-5));
+  CHECK(json["images"].get<int>() == 64);
+  REQUIRE(json["per_class_accuracy"].is_object());
   CHECK(json["per_class_accuracy"].size() == 10);
-  CHECK(json["per_class_accuracy"]["airplane"].IsDefined());
-  REQUIRE(json["confusion_matrix"].IsSequence());
+  CHECK(json["per_class_accuracy"].contains("airplane"));
+  REQUIRE(json["confusion_matrix"].is_array());
   REQUIRE(json["confusion_matrix"].size() == 10);
   int64_t total = 0, diagonal = 0;
   for (size_t k = 0; k < 10; ++k) {
     REQUIRE(json["confusion_matrix"][k].size() == 10);
-    for (size_t p = 0; p < 10; ++p) total += json["confusion_matrix"][k][p].as<int64_t>();
-    diagonal += json["confusion_matrix"][k][k].as<int64_t>();
+    for (size_t p = 0; p < 10; ++p) total += json["confusion_matrix"][k][p].get<int64_t>();
+    diagonal += json["confusion_matrix"][k][k].get<int64_t>();
   }
   CHECK(total == 64);
-  CHECK(static_cast<double>(diagonal) / total == Approx(json["test_acc"].as<double>()));
+  CHECK(static_cast<double>(diagonal) / total == Approx(json["test_acc"].get<double>()));
 
   SECTION("--fold-bn: the same predictions") {
-    YAML::Node folded = eval_json(run, false, true, "folded");
-    CHECK(folded["test_acc"].as<double>() == json["test_acc"].as<double>());
-    CHECK(folded["test_loss"].as<double>() == Approx(json["test_loss"].as<double>()).epsilon(1e-4));
+    nlohmann::json folded = eval_json(run, false, true, "folded");
+    CHECK(folded["test_acc"].get<double>() == json["test_acc"].get<double>());
+    CHECK(folded["test_loss"].get<double>() ==
+          Approx(json["test_loss"].get<double>()).epsilon(1e-4));
   }
   SECTION("--use-batch-stats runs") {
-    YAML::Node batch_stats = eval_json(run, true, false, "batch_stats");
-    CHECK(batch_stats["images"].as<int>() == 64);
-    CHECK(batch_stats["test_acc"].as<double>() > 0.1);
+    nlohmann::json batch_stats = eval_json(run, true, false, "batch_stats");
+    CHECK(batch_stats["images"].get<int>() == 64);
+    CHECK(batch_stats["test_acc"].get<double>() > 0.1);
   }
 }
 
@@ -163,8 +166,8 @@ TEST_CASE("eval: the cnnlab binary with --json and --use-batch-stats", "[apps][e
   INFO(result.output);
   size_t brace = result.output.find('{');  // see the next case for what may come before it
   REQUIRE(brace != std::string::npos);
-  YAML::Node json = YAML::Load(result.output.substr(brace));
-  CHECK(json["test_acc"].as<double>() == Approx(run.result.final_test_acc));
+  nlohmann::json json = nlohmann::json::parse(result.output.substr(brace));
+  CHECK(json["test_acc"].get<double>() == Approx(run.result.final_test_acc));
   CHECK(json["per_class_accuracy"].size() == 10);
   CHECK(json["confusion_matrix"].size() == 10);
 
@@ -188,5 +191,5 @@ TEST_CASE("eval: cnnlab eval --json prints only the JSON object on stdout",
   INFO(result.output);
   REQUIRE_FALSE(result.output.empty());
   CHECK(result.output.front() == '{');
-  CHECK_NOTHROW(YAML::Load(result.output)["test_acc"].as<double>());
+  CHECK_NOTHROW(nlohmann::json::parse(result.output).at("test_acc").get<double>());
 }

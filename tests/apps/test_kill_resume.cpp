@@ -95,8 +95,7 @@ TEST_CASE("SIGKILL during training leaves loadable checkpoints and --resume comp
     REQUIRE(resumed.exited);
     CHECK(resumed.code == 0);
     CHECK(summary_status(run_dir) == "completed");
-    CHECK_THAT(read_text(run_dir + "/summary.json"),
-               Catch::Contains("\"steps\": " + std::to_string(total_steps)));
+    CHECK(read_summary(run_dir)["steps"] == total_steps);
     CHECK(check_checkpoints_load(run_dir) == 3);
     CHECK(temporary_files(run_dir).empty());  // the resume removed what the kill left
   }

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "apps/config.h"
 #include "apps/run_files.h"
@@ -137,8 +138,8 @@ void check_same_run(const TempDir& tmp, const std::string& a, const std::string&
   CHECK(same_tensors(a + "/checkpoint.safetensors", b + "/checkpoint.safetensors"));
   CHECK(same_tensors(a + "/state.safetensors", b + "/state.safetensors"));  // optimizer too
   if (!extra_evaluation) CHECK(same_tensors(a + "/best.safetensors", b + "/best.safetensors"));
-  auto a_summary = read_flat_json(a + "/summary.json");
-  auto b_summary = read_flat_json(b + "/summary.json");
+  nlohmann::json a_summary = read_json_file(a + "/summary.json");
+  nlohmann::json b_summary = read_json_file(b + "/summary.json");
   for (const char* key : {"status", "final_test_acc", "best_test_acc", "steps", "epochs_completed",
                           "final_train_acc", "final_test_loss"}) {
     INFO(key);
@@ -186,7 +187,7 @@ TEST_CASE("resume: after Ctrl-C mid-epoch equals the uninterrupted run", "[apps]
   CHECK(state.metadata["epoch"] == "1");  // 0-based: inside the second epoch
   CHECK(state.metadata["batch"] == "2");
   CHECK(state.metadata["step"] == "6");
-  CHECK(read_flat_json(tmp / "runs/b/summary.json")["status"] == "interrupted");
+  CHECK(read_json_file(tmp / "runs/b/summary.json")["status"] == "interrupted");
   CHECK_THAT(read_text(tmp / "runs/b/train.log"), Contains("--resume"));
 
   TrainResult resumed = run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true);

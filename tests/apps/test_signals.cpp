@@ -63,8 +63,7 @@ void check_graceful_stop(int signal) {
   CHECK(resumed.code == 0);
   CHECK_THAT(output, Catch::Contains("resuming"));
   CHECK(summary_status(run.run_dir) == "completed");
-  CHECK_THAT(read_text(run.run_dir + "/summary.json"),
-             Catch::Contains("\"steps\": " + std::to_string(run.total_steps)));
+  CHECK(read_summary(run.run_dir)["steps"] == run.total_steps);
 }
 
 }  // namespace

@@ -53,6 +53,19 @@ void require_rejected(const std::string& bytes, const std::string& expected_part
                       Contains("'bad.safetensors'") && Contains(expected_part));
 }
 
+// A header object of the given (already JSON-quoted) keys and raw JSON values, in order.
+std::string header_of(std::initializer_list<std::pair<std::string, std::string>> members) {
+  std::string text = "{";
+  for (const auto& [key, value] : members) {
+    if (text.size() > 1) text += ",";
+    text += key;
+    text += ":";
+    text += value;
+  }
+  text += "}";
+  return text;
+}
+
 }  // namespace
 
 TEST_CASE("safetensors round trip keeps F32, I64, scalar and empty tensors", "[safetensors]") {
@@ -294,6 +307,91 @@ TEST_CASE("safetensors rejects offsets and shapes that disagree", "[safetensors]
       file_with(object({entry("b", "[1]", 4, 8), entry("a", "[1]", 0, 4)}), eight), "ok");
   REQUIRE(file.tensors[0].first == "a");
   REQUIRE(file.tensors[1].second.to_vector() == std::vector<float>{2.0f});
+}
+
+// nlohmann::json keeps only the last of repeated keys; the reader sees every key as it is
+// parsed (HeaderReader in core/safetensors.cpp), so a repeat is refused, however spelled.
+TEST_CASE("safetensors refuses repeated tensor names and metadata keys, naming them",
+          "[safetensors]") {
+  const std::string first = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}";
+  const std::string second = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}";
+  const std::string eight = f32_bytes({1.0f, 2.0f});
+  require_rejected(file_with(header_of({{"\"w\"", first}, {"\"w\"", second}}), eight),
+                   "tensor 'w' appears twice in the header");
+  // The same name through an escape, and apart, with metadata between.
+  require_rejected(file_with(header_of({{"\"w\"", first}, {"\"\\u0077\"", second}}), eight),
+                   "tensor 'w' appears twice in the header");
+  require_rejected(
+      file_with(header_of({{"\"w\"", first}, {"\"__metadata__\"", "{}"}, {"\"w\"", second}}),
+                eight),
+      "tensor 'w' appears twice in the header");
+  require_rejected(file_with("{\"__metadata__\":{\"k\":\"v\",\"k\":\"w\"}}"),
+                   "'__metadata__' key 'k' appears twice");
+  require_rejected(file_with("{\"__metadata__\":{\"k\":\"v\",\"\\u006b\":\"v\"}}"),
+                   "'__metadata__' key 'k' appears twice");
+  require_rejected(file_with("{\"__metadata__\":{},\"__metadata__\":{}}"),
+                   "'__metadata__' appears twice");
+  // Distinct names that only look alike are fine.
+  SafetensorsFile file =
+      parse_safetensors(file_with(header_of({{"\"w\"", first}, {"\"w \"", second}}), eight), "ok");
+  REQUIRE(file.tensors.size() == 2);
+}
+
+TEST_CASE("safetensors refuses nesting, numbers and values the format has no place for",
+          "[safetensors]") {
+  // Refused at the first bracket the format has no place for, before the rest is read.
+  require_rejected(file_with(std::string(1000000, '[')),
+                   "the header must be a JSON object, found an array");
+  require_rejected(file_with(std::string("{\"w\":{\"shape\":") + std::string(1000000, '[')),
+                   "tensor 'w': \"shape\" must hold integers only, found an array");
+  require_rejected(file_with("{\"w\":{\"shape\":[{}]}}"),
+                   "tensor 'w': \"shape\" must hold integers only, found an object");
+  require_rejected(file_with("{\"__metadata__\":{\"k\":{\"deeper\":{}}}}"),
+                   "'__metadata__' value of 'k' must be a string, found an object");
+  require_rejected(file_with("{\"__metadata__\":[]}"),
+                   "'__metadata__' must be an object of strings, found an array");
+  for (const char* header : {"[]", "5", "\"text\"", "null", "true"}) {
+    INFO(header);
+    require_rejected(file_with(header), "the header must be a JSON object");
+  }
+  require_rejected(file_with("{\"w\":null}"), "tensor 'w': its header entry must be an object");
+  require_rejected(file_with("{\"w\":{\"dtype\":[\"F32\"]}}"),
+                   "tensor 'w': \"dtype\" must be a string, found an array");
+  require_rejected(file_with("{\"w\":{\"data_offsets\":{}}}"),
+                   "tensor 'w': \"data_offsets\" must be an array of two integers");
+
+  // Integers only, each within int64 (nlohmann reads larger ones as doubles).
+  auto with_shape = [](const std::string& shape) {
+    return file_with(header_of({{"\"w\"", std::string("{\"dtype\":\"F32\",\"shape\":") + shape +
+                                              ",\"data_offsets\":[0,4]}"}}),
+                     f32_bytes({1.0f}));
+  };
+  require_rejected(with_shape("[99999999999999999999]"),
+                   "tensor 'w': \"shape\" holds 99999999999999999999: integer too large");
+  require_rejected(with_shape("[9223372036854775808]"), "integer too large");   // INT64_MAX + 1
+  require_rejected(with_shape("[-9223372036854775809]"), "integer too large");  // INT64_MIN - 1
+  require_rejected(with_shape("[-9223372036854775808]"), "negative dimension");
+  require_rejected(with_shape("[1.5]"),
+                   "holds 1.5: expected an integer, found a fractional number");
+  require_rejected(with_shape("[1e0]"), "holds 1e0: expected an integer");
+  require_rejected(with_shape("[1.0]"), "holds 1.0: expected an integer");
+  require_rejected(with_shape("[true]"), "\"shape\" must hold integers only, found a boolean");
+  require_rejected(with_shape("[01]"), "malformed header JSON at header byte");
+  REQUIRE(parse_safetensors(with_shape("[1]"), "ok").tensors.size() == 1);
+  REQUIRE(parse_safetensors(with_shape(" [ 1 ] "), "ok").tensors.size() == 1);
+}
+
+TEST_CASE("safetensors names the file and the header byte of a JSON syntax error",
+          "[safetensors]") {
+  require_rejected(file_with("{\"a\":"), "malformed header JSON at header byte 5: ");
+  require_rejected(file_with("{\"a\\q\":{}}"), "malformed header JSON at header byte 4: ");
+  require_rejected(file_with("{} x"), "malformed header JSON at header byte 3: ");
+  // UTF-8 only, as in the reference implementation (its header is a Rust str).
+  require_rejected(file_with("{\"\xff\":{}}"), "malformed header JSON at header byte 2: ");
+  REQUIRE_THROWS_WITH(serialize_safetensors({{"\xff", Tensor::zeros({1})}}),
+                      Contains("must be valid UTF-8"));
+  REQUIRE_THROWS_WITH(serialize_safetensors({{"w", Tensor::zeros({1})}}, {{"k", "\xc3"}}),
+                      Contains("must be valid UTF-8"));
 }
 
 TEST_CASE("safetensors reader never crashes on truncated or mutated files", "[safetensors]") {

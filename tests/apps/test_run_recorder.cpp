@@ -77,3 +77,17 @@ TEST_CASE("a resumed run continues its own row in the store", "[apps][recorder]"
   CHECK(epochs[2].epoch == 3);
   CHECK(read_runs({first.out_dir})[0].epochs.size() == 3);
 }
+
+TEST_CASE("report: a summary naming no store, or a store that is gone, is a clear error",
+          "[apps][recorder]") {
+  TempDir tmp;
+  fs::create_directories(tmp / "old");
+  write_text(tmp / "old/summary.json", "{\"status\": \"completed\"}\n");
+  CHECK_THROWS_WITH(read_runs({tmp / "old"}),
+                    Catch::Contains("old/summary.json' names no run store"));
+  fs::create_directories(tmp / "moved");
+  write_text(tmp / "moved/summary.json",
+             "{\"status\": \"completed\", \"store\": \"" + (tmp / "gone.db") + "\", \"run_id\": 1}\n");
+  CHECK_THROWS_WITH(read_runs({tmp / "moved"}),
+                    Catch::Contains("gone.db' that '") && Catch::Contains("does not exist"));
+}

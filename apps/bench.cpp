@@ -189,7 +189,7 @@ struct BenchResult {
 
 BenchResult bench_once(const Config& config, const DataConfig& data, int64_t batch, int64_t steps) {
   std::shared_ptr<Sequential> model = build_model_from_config(config, data);
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.root["optim"], *model, "optim");
+  std::unique_ptr<Optimizer> optimizer = make_model_optimizer(config.root["optim"], *model, "optim");
   Shape input = model_input_shape(data);
   input[0] = batch;
   const SyntheticBatch synthetic =
@@ -228,7 +228,7 @@ NormAgainstPlain time_norm_against_plain(const Config& config, const DataConfig&
   for (int v = 0; v < 2; ++v) {
     const Config& c = v == 0 ? config : plain;
     variants[v].model = build_model_from_config(c, data);
-    variants[v].optimizer = make_optimizer(c.root["optim"], *variants[v].model, "optim");
+    variants[v].optimizer = make_model_optimizer(c.root["optim"], *variants[v].model, "optim");
     variants[v].model->train();
   }
   Shape input = model_input_shape(data);

@@ -179,7 +179,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
   // ---- 1. Check everything that can be checked before touching the disk. --------------
   DataConfig data_config = parse_data_config(config.root["data"], "data");
   std::shared_ptr<Sequential> model = build_model_from_config(config, data_config);
-  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.root["optim"], *model, "optim");
+  std::unique_ptr<Optimizer> optimizer = make_model_optimizer(config.root["optim"], *model, "optim");
   apply_thread_setting(settings.threads);
 
   std::vector<NamedTensor> init_weights;

@@ -34,20 +34,15 @@ std::string known_types() {
   return out.str();
 }
 
-void check_keys(const LayerInfo& info, const YAML::Node& args, const std::string& path) {
-  if (!args.IsDefined() || args.IsNull()) return;
+// The layer's arguments: a mapping (or nothing, `- relu:`) of the keys its type registered.
+LayerArgs layer_args(const LayerInfo& info, const YAML::Node& args, const std::string& path) {
+  if (!args.IsDefined() || args.IsNull())
+    return LayerArgs(YAML::Node(YAML::NodeType::Map), path, info.keys);
   CNN_CHECK(args.IsMap(), path, ": expected a mapping of keys (or {}), found a ",
             args.IsSequence() ? "list" : "scalar");
-  for (auto it = args.begin(); it != args.end(); ++it) {
-    std::string key = it->first.as<std::string>();
-    bool known = false;
-    for (const KeySpec& spec : info.keys) known = known || spec.name == key;
-    if (known) continue;
-    std::ostringstream keys;
-    for (size_t i = 0; i < info.keys.size(); ++i) keys << (i ? ", " : "") << info.keys[i].name;
-    CNN_FAIL(path, ".", key, ": unknown key for ", info.type, " (its keys: ",
-             info.keys.empty() ? "none" : keys.str(), ")");
-  }
+  LayerArgs reader(args, path, info.keys);
+  reader.check_known_keys(info.type);
+  return reader;
 }
 
 bool is_active_normalization(const std::string& type, const std::string& norm) {
@@ -71,8 +66,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
     const LayerInfo* info = find_layer(type);
     CNN_CHECK(info, item_path, ": unknown layer type '", type, "' (known types: ", known_types(),
               "; `cnnlab layers` lists them with their keys)");
-    std::string args_path = item_path + "." + type;
-    check_keys(*info, args, args_path);
+    const LayerArgs layer_keys = layer_args(*info, args, item_path + "." + type);
 
     BuildContext context;
     context.input_shape = shape;
@@ -88,10 +82,9 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
       return build_sequence(body, in, norm, generator, body_path);
     };
 
-    YAML::Node arg_map = args.IsDefined() && !args.IsNull() ? args : YAML::Node(YAML::NodeType::Map);
     ModulePtr layer;
     try {
-      layer = info->make(LayerArgs(arg_map, args_path), context);
+      layer = info->make(layer_keys, context);
       shape = layer->output_shape(shape);
     } catch (const Error& e) {
       std::string message = e.what();

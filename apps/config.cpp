@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "layers/builder.h"
 
 namespace cnn {
 
@@ -99,24 +100,21 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   CNN_CHECK(document.IsMap(), source, ": expected a YAML mapping with name, data, model, optim, "
                               "schedule and train sections");
   const Config defaults;
-  const ConfigReader top(document, "",
-                         {{"name", default_text(defaults.name), "run name"},
-                          {"seed", default_text(defaults.seed),
-                           "seed of initialisation, shuffling and augmentation"},
-                          {"data", "required", "the data section (data/config.h)"},
-                          {"model", "required", "norm and layers"},
-                          {"optim", "required", "the optimizer (optim/factory.h)"},
-                          {"schedule", "constant", "the learning-rate schedule"},
-                          {"train", "{}", "the train section (train_keys())"}});
+  const ConfigReader top(
+      document, "",
+      {{"name", default_text(defaults.name), "run name"},
+       {"seed", default_text(defaults.seed), "seed of initialisation, shuffling and augmentation"},
+       {"data", "required", "the data section (data/config.h)"},
+       {"model", "required", "norm and layers"},
+       {"optim", "required", "the optimizer (optim/factory.h)"},
+       {"schedule", "constant", "the learning-rate schedule"},
+       {"train", "{}", "the train section (train_keys())"}});
   top.check_known_keys("top-level");
   for (const char* required : {"data", "model", "optim"})
     CNN_CHECK(document[required].IsDefined() && document[required].IsMap(), source,
               ": the section '", required, "' is missing or not a mapping");
   CNN_CHECK(document["model"]["layers"].IsDefined(), "model.layers: required (a list of layers)");
-  ConfigReader(document["model"], "model",
-               {{"norm", "batch", "batch | group | layer | instance | none"},
-                {"layers", "required", "the list of layers"}})
-      .check_known_keys("model");
+  ConfigReader(document["model"], "model", model_keys()).check_known_keys("model");
 
   Config config;
   config.root = document;

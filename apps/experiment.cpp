@@ -6,8 +6,8 @@
 #include <set>
 
 #include "apps/model_setup.h"
-#include "core/error.h"
 #include "core/config_reader.h"
+#include "core/error.h"
 #include "data/config.h"
 #include "optim/factory.h"
 

@@ -111,8 +111,8 @@ void ConfigReader::check_known_keys(const std::string& what) const {
     const std::string key = item.first.Scalar();
     bool known = false;
     for (const std::string& name : names) known = known || name == key;
-    CNN_CHECK(known, key_path(key), ": unknown key (", what, " keys: ",
-              names.empty() ? std::string("none") : join(names), ")");
+    CNN_CHECK(known, key_path(key), ": unknown key (", what,
+              " keys: ", names.empty() ? std::string("none") : join(names), ")");
   }
 }
 

@@ -86,7 +86,8 @@ void parse_normalize(const YAML::Node& node, const std::string& path, DataConfig
   }
   CNN_CHECK(node.IsMap(), path, ": expected auto, cifar10, none or {mean: [..], std: [..]}, found ",
             describe_node(node));
-  ConfigReader(node, path, {{"mean", "required", "per channel"}, {"std", "required", "per channel"}})
+  ConfigReader(node, path,
+               {{"mean", "required", "per channel"}, {"std", "required", "per channel"}})
       .check_known_keys("normalize");
   CNN_CHECK(node["mean"] && node["std"], path, ": needs both mean and std lists");
   Normalization normalization{float_list(node["mean"], path + ".mean"),

@@ -1,16 +1,27 @@
 // Config -> model: type lookup, key validation, shape propagation, conv bias "auto".
 #include "layers/builder.h"
 
-#include <set>
+#include <algorithm>
 #include <sstream>
 
 #include "layers/registry.h"
 
 namespace cnn {
 
+namespace {
+const std::vector<std::string> kNormChoices = {"batch", "group", "layer", "instance", "none"};
+}  // namespace
+
 bool is_valid_norm_choice(const std::string& norm) {
-  static const std::set<std::string> choices{"batch", "group", "layer", "instance", "none"};
-  return choices.count(norm) > 0;
+  return std::find(kNormChoices.begin(), kNormChoices.end(), norm) != kNormChoices.end();
+}
+
+const std::vector<KeySpec>& model_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"norm", "batch", "what each `norm` layer becomes: batch | group | layer | instance | none"},
+      {"layers", "required",
+       "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"}};
+  return keys;
 }
 
 namespace {
@@ -66,7 +77,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
     const LayerInfo* info = find_layer(type);
     CNN_CHECK(info, item_path, ": unknown layer type '", type, "' (known types: ", known_types(),
               "; `cnnlab layers` lists them with their keys)");
-    const LayerArgs layer_keys = layer_args(*info, args, item_path + "." + type);
+    const LayerArgs arguments = layer_args(*info, args, item_path + "." + type);
 
     BuildContext context;
     context.input_shape = shape;
@@ -84,7 +95,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
 
     ModulePtr layer;
     try {
-      layer = info->make(layer_keys, context);
+      layer = info->make(arguments, context);
       shape = layer->output_shape(shape);
     } catch (const Error& e) {
       std::string message = e.what();
@@ -99,10 +110,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
 std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& input_shape,
                                         Generator& generator, const std::string& path) {
   CNN_CHECK(model.IsDefined() && model.IsMap(), path, ": expected a mapping with 'layers'");
-  std::string norm = "batch";
-  if (model["norm"].IsDefined() && !model["norm"].IsNull()) norm = model["norm"].as<std::string>();
-  CNN_CHECK(is_valid_norm_choice(norm), path, ".norm: expected batch, group, layer, instance or "
-                                        "none, found '", norm, "'");
+  const std::string norm = ConfigReader(model, path, model_keys()).get_choice("norm", kNormChoices);
   return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers");
 }
 

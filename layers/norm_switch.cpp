@@ -70,14 +70,14 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
       "batch, instance (with running stats): running-statistics update "
       "weight, PyTorch's convention; null = cumulative (batch only)"},
      {"affine",
-      default_text(BatchNormOptions().affine) + " (instance: " +
-          default_text(InstanceNormOptions().affine) + ")",
+      default_text(BatchNormOptions().affine) +
+          " (instance: " + default_text(InstanceNormOptions().affine) + ")",
       "learnable weight and bias"},
      {"num_groups", default_text(GroupNormOptions().num_groups),
       "group: groups, lowered to the largest divisor of C"},
      {"track_running_stats",
-      default_text(BatchNormOptions().track_running_stats) + " (instance: " +
-          default_text(InstanceNormOptions().track_running_stats) + ")",
+      default_text(BatchNormOptions().track_running_stats) +
+          " (instance: " + default_text(InstanceNormOptions().track_running_stats) + ")",
       "batch, instance: keep running statistics"},
      {"frozen", default_text(BatchNormOptions().frozen),
       "batch: always use and never update the running statistics"}},

@@ -81,7 +81,8 @@ const std::vector<KeySpec>& schedule_keys() {
       {"milestones", "required (multistep)", "multistep: increasing epochs at which to decay"},
       {"eta_min", default_text(D::eta_min), "cosine: final learning rate"},
       {"max_lr", "optim.lr", "onecycle: peak learning rate"},
-      {"pct_start", default_text(D::pct_start), "onecycle: fraction of the run spent rising to max_lr"},
+      {"pct_start", default_text(D::pct_start),
+       "onecycle: fraction of the run spent rising to max_lr"},
       {"div_factor", default_text(D::div_factor), "onecycle: starting lr = max_lr / div_factor"},
       {"final_div_factor", default_text(D::final_div_factor),
        "onecycle: final lr = starting lr / final_div_factor"},
@@ -150,7 +151,8 @@ std::unique_ptr<Optimizer> make_optimizer(const YAML::Node& optim,
     section.check_at_least("momentum", options.momentum, 0.0);
     section.check_at_least("dampening", options.dampening, 0.0);
     section.check_at_least("weight_decay", options.weight_decay, 0.0);
-    section.check("nesterov", !options.nesterov || (options.momentum > 0.0 && options.dampening == 0.0),
+    section.check("nesterov",
+                  !options.nesterov || (options.momentum > 0.0 && options.dampening == 0.0),
                   "nesterov needs momentum > 0 and dampening 0 (as PyTorch), found momentum ",
                   options.momentum, " and dampening ", options.dampening);
     return std::make_unique<SGD>(

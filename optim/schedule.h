@@ -105,7 +105,8 @@ class CosineSchedule : public Schedule {
 // pct_start of the run, then down to max_lr / div_factor / final_div_factor.
 class OneCycleSchedule : public Schedule {
  public:
-  OneCycleSchedule(double max_lr, int64_t total_steps, double pct_start = ScheduleDefaults::pct_start,
+  OneCycleSchedule(double max_lr, int64_t total_steps,
+                   double pct_start = ScheduleDefaults::pct_start,
                    double div_factor = ScheduleDefaults::div_factor,
                    double final_div_factor = ScheduleDefaults::final_div_factor);
   double lr_at(int64_t step) const override;

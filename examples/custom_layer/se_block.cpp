@@ -63,8 +63,7 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
       CNN_CHECK(reduction >= 1, args.key_path("reduction"), ": must be at least 1, got ",
                 reduction);
       CNN_CHECK(context.generator, "se_block: the build context has no generator");
-      return std::make_shared<SEBlock>(in[1], reduction, args.get_bool("bias"),
-                                       *context.generator);
+      return std::make_shared<SEBlock>(in[1], reduction, args.get_bool("bias"), *context.generator);
     }});
 }  // namespace
 

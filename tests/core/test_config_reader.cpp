@@ -136,8 +136,7 @@ TEST_CASE("config reader: an unknown key is named with the known keys", "[core][
   CHECK_THROWS_WITH(reader_of("{}").get_int("unlisted"), Contains("does not list"));
 }
 
-TEST_CASE("default_text writes a typed default so that it parses back exactly",
-          "[core][config]") {
+TEST_CASE("default_text writes a typed default so that it parses back exactly", "[core][config]") {
   CHECK(default_text(1e-5f) == "1e-5");
   CHECK(default_text(0.1f) == "0.1");
   CHECK(default_text(1e-8) == "1e-8");

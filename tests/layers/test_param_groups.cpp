@@ -66,8 +66,8 @@ TEST_CASE("no_decay_parameter_names walks nested children and knows every norm t
 
 TEST_CASE("is_normalization_type knows the built-in norms and the registry's",
           "[layers][param_groups]") {
-  for (const char* type : {"batchnorm1d", "batchnorm2d", "groupnorm", "layernorm",
-                           "instancenorm2d"})
+  for (const char* type :
+       {"batchnorm1d", "batchnorm2d", "groupnorm", "layernorm", "instancenorm2d"})
     CHECK(is_normalization_type(type));
   CHECK_FALSE(is_normalization_type("conv2d"));
   CHECK_FALSE(is_normalization_type("norm"));  // decided by the model's norm key, at build time

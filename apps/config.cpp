@@ -2,28 +2,36 @@
 #include "apps/config.h"
 
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "core/error.h"
-#include "core/yaml_read.h"
+#include "layers/builder.h"
 
 namespace cnn {
 
-const std::vector<ConfigKeyDoc>& train_keys() {
-  static const std::vector<ConfigKeyDoc> keys{
-      {"epochs", "1", "passes over the training set"},
-      {"log_every", "50", "steps between progress lines when stdout is not a terminal"},
-      {"layer_stats_every", "0", "record each layer's output mean/std and each parameter's "
-                                 "gradient norm every N steps (0 = off)"},
-      {"nan_check", "loss", "loss: stop when the loss is NaN/inf; every_step: also check every "
-                            "gradient and BN running statistic each step"},
-      {"clip_grad_norm", "0", "clip gradients to this global L2 norm (0 = off)"},
-      {"label_smoothing", "0", "label smoothing of the cross-entropy loss"},
-      {"threads", "0", "threads for kernels and BLAS (0 = all cores)"},
-      {"checkpoint_every", "0", "also checkpoint every N steps (0 = at the end of each epoch)"},
-      {"max_steps", "0", "stop after N optimizer steps in total (0 = no limit)"},
-      {"accuracy_threshold", "0.5", "test accuracy whose first epoch reports call convergence"},
+const std::vector<KeySpec>& train_keys() {
+  static const TrainSettings defaults;
+  static const std::vector<KeySpec> keys{
+      {"epochs", default_text(defaults.epochs), "passes over the training set"},
+      {"log_every", default_text(defaults.log_every),
+       "steps between progress lines when stdout is not a terminal"},
+      {"layer_stats_every", default_text(defaults.layer_stats_every),
+       "record each layer's output mean/std and each parameter's gradient norm every N steps "
+       "(0 = off)"},
+      {"nan_check", default_text(defaults.nan_check),
+       "loss: stop when the loss is NaN/inf; every_step: also check every gradient and BN "
+       "running statistic each step"},
+      {"clip_grad_norm", default_text(defaults.clip_grad_norm),
+       "clip gradients to this global L2 norm (0 = off)"},
+      {"label_smoothing", default_text(defaults.label_smoothing),
+       "label smoothing of the cross-entropy loss"},
+      {"threads", default_text(defaults.threads), "threads for kernels and BLAS (0 = all cores)"},
+      {"checkpoint_every", default_text(defaults.checkpoint_every),
+       "also checkpoint every N steps (0 = at the end of each epoch)"},
+      {"max_steps", default_text(defaults.max_steps),
+       "stop after N optimizer steps in total (0 = no limit)"},
+      {"accuracy_threshold", default_text(defaults.accuracy_threshold),
+       "test accuracy whose first epoch reports call convergence"},
   };
   return keys;
 }
@@ -91,53 +99,50 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
 Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   CNN_CHECK(document.IsMap(), source, ": expected a YAML mapping with name, data, model, optim, "
                               "schedule and train sections");
-  check_known_keys(document, {"name", "seed", "data", "model", "optim", "schedule", "train"}, "");
+  const Config defaults;
+  const ConfigReader top(
+      document, "",
+      {{"name", default_text(defaults.name), "run name"},
+       {"seed", default_text(defaults.seed), "seed of initialisation, shuffling and augmentation"},
+       {"data", "required", "the data section (data/config.h)"},
+       {"model", "required", "norm and layers"},
+       {"optim", "required", "the optimizer (optim/factory.h)"},
+       {"schedule", "constant", "the learning-rate schedule"},
+       {"train", "{}", "the train section (train_keys())"}});
+  top.check_known_keys("top-level");
   for (const char* required : {"data", "model", "optim"})
     CNN_CHECK(document[required].IsDefined() && document[required].IsMap(), source,
               ": the section '", required, "' is missing or not a mapping");
   CNN_CHECK(document["model"]["layers"].IsDefined(), "model.layers: required (a list of layers)");
-  check_known_keys(document["model"], {"norm", "layers"}, "model");
+  ConfigReader(document["model"], "model", model_keys()).check_known_keys("model");
 
   Config config;
   config.root = document;
   config.source_path = source;
-  if (document["name"].IsDefined())
-    config.name = convert<std::string>(document["name"], "name", "a string");
-  if (document["seed"].IsDefined())
-    config.seed = convert<uint64_t>(document["seed"], "seed", "a non-negative integer");
+  config.name = top.get_string("name");
+  config.seed = top.get_uint("seed");
 
   YAML::Node train = document["train"];
-  if (train.IsDefined() && !train.IsNull()) {
-    CNN_CHECK(train.IsMap(), "train: expected a mapping");
-    std::set<std::string> known;
-    for (const auto& key : train_keys()) known.insert(key.key);
-    check_known_keys(train, known, "train");
-    TrainSettings& t = config.train;
-    auto get_int = [&](const char* key, int64_t& out) {
-      if (train[key].IsDefined()) out = convert<int64_t>(train[key], std::string("train.") + key, "an integer");
-    };
-    auto get_double = [&](const char* key, double& out) {
-      if (train[key].IsDefined()) out = convert<double>(train[key], std::string("train.") + key, "a number");
-    };
-    get_int("epochs", t.epochs);
-    get_int("log_every", t.log_every);
-    get_int("layer_stats_every", t.layer_stats_every);
-    get_int("threads", t.threads);
-    get_int("checkpoint_every", t.checkpoint_every);
-    get_int("max_steps", t.max_steps);
-    get_double("clip_grad_norm", t.clip_grad_norm);
-    get_double("label_smoothing", t.label_smoothing);
-    get_double("accuracy_threshold", t.accuracy_threshold);
-    if (train["nan_check"].IsDefined())
-      t.nan_check = convert<std::string>(train["nan_check"], "train.nan_check", "a string");
-    CNN_CHECK(t.epochs >= 1, "train.epochs: expected at least 1, found ", t.epochs);
-    CNN_CHECK(t.log_every >= 1, "train.log_every: expected at least 1, found ", t.log_every);
-    CNN_CHECK(t.layer_stats_every >= 0, "train.layer_stats_every: expected >= 0");
-    CNN_CHECK(t.nan_check == "loss" || t.nan_check == "every_step",
-              "train.nan_check: expected 'loss' or 'every_step', found '", t.nan_check, "'");
-    CNN_CHECK(t.label_smoothing >= 0 && t.label_smoothing < 1,
-              "train.label_smoothing: expected a value in [0, 1), found ", t.label_smoothing);
-  }
+  if (train.IsDefined() && !train.IsNull()) CNN_CHECK(train.IsMap(), "train: expected a mapping");
+  const ConfigReader reader(train, "train", train_keys());
+  reader.check_known_keys("train");
+  TrainSettings& t = config.train;
+  t.epochs = reader.get_int("epochs");
+  t.log_every = reader.get_int("log_every");
+  t.layer_stats_every = reader.get_int("layer_stats_every");
+  t.threads = reader.get_int("threads");
+  t.checkpoint_every = reader.get_int("checkpoint_every");
+  t.max_steps = reader.get_int("max_steps");
+  t.clip_grad_norm = reader.get_double("clip_grad_norm");
+  t.label_smoothing = reader.get_double("label_smoothing");
+  t.accuracy_threshold = reader.get_double("accuracy_threshold");
+  t.nan_check = reader.get_choice("nan_check", {"loss", "every_step"});
+  reader.check("epochs", t.epochs >= 1, "expected at least 1, found ", t.epochs);
+  reader.check("log_every", t.log_every >= 1, "expected at least 1, found ", t.log_every);
+  reader.check("layer_stats_every", t.layer_stats_every >= 0, "expected >= 0, found ",
+               t.layer_stats_every);
+  reader.check("label_smoothing", t.label_smoothing >= 0 && t.label_smoothing < 1,
+               "expected a value in [0, 1), found ", t.label_smoothing);
   return config;
 }
 

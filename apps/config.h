@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/config_reader.h"
+
 namespace cnn {
 
 struct TrainSettings {
@@ -46,11 +48,8 @@ void apply_override(YAML::Node& root, const std::string& assignment);
 Config config_from_yaml(const YAML::Node& document, const std::string& source);
 Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
-// The train keys with defaults, for `--help`-style listings and the README.
-struct ConfigKeyDoc {
-  std::string key, default_value, help;
-};
-const std::vector<ConfigKeyDoc>& train_keys();
+// The train keys with their defaults (TrainSettings') and help, for listings and the README.
+const std::vector<KeySpec>& train_keys();
 
 std::string to_yaml_string(const YAML::Node& node);
 

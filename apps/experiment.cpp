@@ -6,8 +6,8 @@
 #include <set>
 
 #include "apps/model_setup.h"
+#include "core/config_reader.h"
 #include "core/error.h"
-#include "core/yaml_read.h"
 #include "data/config.h"
 #include "optim/factory.h"
 
@@ -55,7 +55,7 @@ void validate_runnable(const Config& config, const std::string& where) {
   try {
     DataConfig data = parse_data_config(config.root["data"], "data");
     auto model = build_model_from_config(config, data);
-    auto optimizer = make_optimizer(config.root["optim"], *model, "optim");
+    auto optimizer = make_model_optimizer(config.root["optim"], *model, "optim");
     make_schedule(config.root["schedule"], optimizer->base_lr(), 100, config.train.epochs, "schedule");
   } catch (const Error& e) {
     CNN_FAIL(where, ": ", e.what());
@@ -72,7 +72,13 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     CNN_FAIL("experiment '", path, "': invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
   }
   CNN_CHECK(doc.IsMap(), path, ": expected a YAML mapping");
-  check_known_keys(doc, {"name", "base", "set", "variants", "grid"}, path);
+  ConfigReader(doc, path,
+               {{"name", "the file's stem", "experiment name"},
+                {"base", "required", "the config the variants change"},
+                {"set", "{}", "dotted keys set in the base for every variant"},
+                {"variants", "required (or grid)", "list of {name, set}"},
+                {"grid", "required (or variants)", "dotted keys to lists of values"}})
+      .check_known_keys("experiment");
   CNN_CHECK(doc["base"].IsDefined(), path, ": 'base' is required (the config the variants change)");
   CNN_CHECK(doc["variants"].IsDefined() != doc["grid"].IsDefined(), path,
             ": give either 'variants' (a list) or 'grid' (a mapping of keys to value lists), not ",
@@ -107,7 +113,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     for (size_t i = 0; i < list.size(); ++i) {
       std::string where = path + ".variants[" + std::to_string(i) + "]";
       CNN_CHECK(list[i].IsMap(), where, ": expected a mapping with name and set");
-      check_known_keys(list[i], {"name", "set"}, where);
+      ConfigReader(list[i], where,
+                   {{"name", "required", "variant name"},
+                    {"set", "{}", "dotted keys set in the base config"}})
+          .check_known_keys("variant");
       CNN_CHECK(list[i]["name"].IsDefined(), where, ": 'name' is required");
       std::string name = list[i]["name"].as<std::string>();
       CNN_CHECK(names.insert(name).second, where, ": the name '", name, "' is used twice");

@@ -1,10 +1,12 @@
-// Model and thread set-up shared by the subcommands.
+// Model, optimizer and thread set-up shared by the subcommands.
 #include "apps/model_setup.h"
 
 #include <omp.h>
 
 #include "core/gemm.h"
 #include "layers/builder.h"
+#include "layers/param_groups.h"
+#include "optim/factory.h"
 
 namespace cnn {
 
@@ -16,6 +18,11 @@ Shape model_input_shape(const DataConfig& data) {
 std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data) {
   Generator generator(config.seed);
   return build_model(config.root["model"], model_input_shape(data), generator, "model");
+}
+
+std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,
+                                                const std::string& path) {
+  return make_optimizer(optim, model.named_parameters(), no_decay_parameter_names(model), path);
 }
 
 void apply_thread_setting(int64_t threads) {

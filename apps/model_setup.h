@@ -1,5 +1,5 @@
 // Shared set-up for every subcommand: the model's input shape from the data section,
-// building the model, and the kernel/BLAS thread count.
+// building the model and its optimizer, and the kernel/BLAS thread count.
 #pragma once
 
 #include <memory>
@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "data/config.h"
 #include "layers/sequential.h"
+#include "optim/optimizer.h"
 
 namespace cnn {
 
@@ -16,6 +17,12 @@ Shape model_input_shape(const DataConfig& data);
 
 // Builds the model from config.root["model"], initialised from the config's seed.
 std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data);
+
+// The optimizer of the config's `optim` section over `model`'s parameters; with
+// exclude_norm_and_bias, the parameters no_decay_parameter_names(model) names get no weight
+// decay (optim/factory.h: make_optimizer).
+std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,
+                                                const std::string& path = "optim");
 
 // train.threads (0 = all cores) for OpenMP kernels and OpenBLAS.
 void apply_thread_setting(int64_t threads);

@@ -11,6 +11,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -124,5 +125,9 @@ class Tensor {
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
+
+// A tensor with its dotted name ("3.weight"): state dicts, optimizer parameters and state,
+// safetensors files.
+using NamedTensor = std::pair<std::string, Tensor>;
 
 }  // namespace cnn

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/config_reader.h"
 #include "core/error.h"
-#include "core/yaml_read.h"
 #include "data/cifar10.h"
 #include "data/image_folder.h"
 
@@ -15,47 +15,46 @@ namespace cnn {
 
 namespace fs = std::filesystem;
 
-const std::vector<DataKeySpec>& data_keys() {
-  static const std::vector<DataKeySpec> keys = {
-      {"dataset", "cifar10",
+// The defaults are DataConfig's own (data/config.h), written there once.
+const std::vector<KeySpec>& data_keys() {
+  static const DataConfig defaults;
+  static const std::vector<KeySpec> keys = {
+      {"dataset", default_text(defaults.dataset),
        "cifar10 (binary batches) or imagefolder (root/<split>/<class>/<image>)"},
-      {"root", "\"\"",
+      {"root", default_text(defaults.root),
        "dataset folder; CIFAR-10 falls back to $CIFAR10_DIR, then data/cifar-10-batches-bin"},
-      {"batch_size", "128", "images per batch"},
-      {"shuffle", "true", "reshuffle the training set every epoch"},
-      {"drop_last", "false", "drop the last, smaller training batch"},
+      {"batch_size", default_text(defaults.batch_size), "images per batch"},
+      {"shuffle", default_text(defaults.shuffle), "reshuffle the training set every epoch"},
+      {"drop_last", default_text(defaults.drop_last), "drop the last, smaller training batch"},
       {"augment", "[]", "training augmentations: random_crop, hflip, cutout"},
-      {"crop_padding", "4", "zero padding on each side for random_crop"},
-      {"cutout_size", "8", "side of the square that cutout zeroes"},
+      {"crop_padding", default_text(defaults.crop_padding),
+       "zero padding on each side for random_crop"},
+      {"cutout_size", default_text(defaults.cutout_size), "side of the square that cutout zeroes"},
       {"normalize", "null",
        "null (pixels in [0, 1]), auto (training-set statistics), cifar10, or {mean: [..], std: "
        "[..]}"},
-      {"limit_train", "0", "use only the first N training images (0 = all)"},
-      {"limit_test", "0", "use only the first N test images (0 = all)"},
-      {"val_size", "0", "validation images carved from training: a count, or a fraction below 1"},
-      {"split_seed", "0", "seed of the validation split (independent of the run seed)"},
-      {"image_size", "32", "image folders: resize to this (an integer or [height, width])"},
-      {"skip_bad_images", "false", "image folders: skip unreadable images with a warning"},
-      {"prefetch", "true", "prepare the next batch on a background thread"},
-      {"train_dir", "train", "image folders: training subfolder of root"},
-      {"test_dir", "test", "image folders: test subfolder of root"},
+      {"limit_train", default_text(defaults.limit_train),
+       "use only the first N training images (0 = all)"},
+      {"limit_test", default_text(defaults.limit_test),
+       "use only the first N test images (0 = all)"},
+      {"val_size", default_text(defaults.val_size),
+       "validation images carved from training: a count, or a fraction below 1"},
+      {"split_seed", default_text(defaults.split_seed),
+       "seed of the validation split (independent of the run seed)"},
+      {"image_size",
+       default_text(std::pair<int64_t, int64_t>(defaults.image_height, defaults.image_width)),
+       "image folders: resize to this (an integer or [height, width])"},
+      {"skip_bad_images", default_text(defaults.skip_bad_images),
+       "image folders: skip unreadable images with a warning"},
+      {"prefetch", default_text(defaults.prefetch),
+       "prepare the next batch on a background thread"},
+      {"train_dir", default_text(defaults.train_dir), "image folders: training subfolder of root"},
+      {"test_dir", default_text(defaults.test_dir), "image folders: test subfolder of root"},
   };
   return keys;
 }
 
 namespace {
-int64_t non_negative(const YAML::Node& node, const std::string& path) {
-  const auto value = convert<int64_t>(node, path, "an integer");
-  CNN_CHECK(value >= 0, path, ": expected a non-negative integer, found ", value);
-  return value;
-}
-
-int64_t positive(const YAML::Node& node, const std::string& path) {
-  const auto value = convert<int64_t>(node, path, "an integer");
-  CNN_CHECK(value > 0, path, ": expected a positive integer, found ", value);
-  return value;
-}
-
 std::vector<float> float_list(const YAML::Node& node, const std::string& path) {
   CNN_CHECK(node.IsSequence() && node.size() > 0, path, ": expected a list of numbers, found ",
             describe_node(node));
@@ -87,11 +86,9 @@ void parse_normalize(const YAML::Node& node, const std::string& path, DataConfig
   }
   CNN_CHECK(node.IsMap(), path, ": expected auto, cifar10, none or {mean: [..], std: [..]}, found ",
             describe_node(node));
-  for (const auto& entry : node) {
-    const std::string key = entry.first.as<std::string>();
-    CNN_CHECK(key == "mean" || key == "std", path, ".", key,
-              ": unknown key; normalize takes mean and std");
-  }
+  ConfigReader(node, path,
+               {{"mean", "required", "per channel"}, {"std", "required", "per channel"}})
+      .check_known_keys("normalize");
   CNN_CHECK(node["mean"] && node["std"], path, ": needs both mean and std lists");
   Normalization normalization{float_list(node["mean"], path + ".mean"),
                               float_list(node["std"], path + ".std")};
@@ -149,77 +146,49 @@ AugmentOptions DataConfig::augment_options() const {
 }
 
 DataConfig parse_data_config(const YAML::Node& data, const std::string& path) {
+  if (data.IsDefined() && !data.IsNull())
+    CNN_CHECK(data.IsMap(), path, ": expected a mapping of data keys, found ", describe_node(data));
+  // An absent or explicitly null key takes the default.
+  const ConfigReader reader(data, path, data_keys());
+  reader.check_known_keys("data");
   DataConfig config;
-  if (!data.IsDefined() || data.IsNull()) return config;
-  CNN_CHECK(data.IsMap(), path, ": expected a mapping of data keys, found ", describe_node(data));
-  for (const auto& entry : data) {
-    const std::string key = entry.first.as<std::string>();
-    const YAML::Node value = entry.second;
-    const std::string key_path = path + "." + key;
-    if (key == "normalize") {
-      parse_normalize(value, key_path, config);
-      continue;
-    }
-    if (value.IsNull()) continue;  // an explicit null keeps the default
-    if (key == "dataset") {
-      config.dataset = convert<std::string>(value, key_path, "cifar10 or imagefolder");
-      CNN_CHECK(config.dataset == "cifar10" || config.dataset == "imagefolder", key_path,
-                ": expected cifar10 or imagefolder, found '", config.dataset, "'");
-    } else if (key == "root") {
-      config.root = convert<std::string>(value, key_path, "a folder path");
-    } else if (key == "batch_size") {
-      config.batch_size = positive(value, key_path);
-    } else if (key == "shuffle") {
-      config.shuffle = convert<bool>(value, key_path, "true or false");
-    } else if (key == "drop_last") {
-      config.drop_last = convert<bool>(value, key_path, "true or false");
-    } else if (key == "augment") {
-      CNN_CHECK(value.IsSequence(), key_path,
-                ": expected a list of random_crop, hflip, cutout, found ", describe_node(value));
-      config.augment.clear();
-      for (size_t i = 0; i < value.size(); ++i) {
-        const std::string item_path = key_path + "[" + std::to_string(i) + "]";
-        const auto name = convert<std::string>(value[i], item_path, "random_crop, hflip or cutout");
-        CNN_CHECK(name == "random_crop" || name == "hflip" || name == "cutout", item_path,
-                  ": expected random_crop, hflip or cutout, found '", name, "'");
-        if (std::find(config.augment.begin(), config.augment.end(), name) == config.augment.end())
-          config.augment.push_back(name);
-      }
-    } else if (key == "crop_padding") {
-      config.crop_padding = non_negative(value, key_path);
-    } else if (key == "cutout_size") {
-      config.cutout_size = positive(value, key_path);
-    } else if (key == "limit_train") {
-      config.limit_train = non_negative(value, key_path);
-    } else if (key == "limit_test") {
-      config.limit_test = non_negative(value, key_path);
-    } else if (key == "val_size") {
-      parse_val_size(value, key_path, config);
-    } else if (key == "split_seed") {
-      config.split_seed = static_cast<uint64_t>(non_negative(value, key_path));
-    } else if (key == "image_size") {
-      if (value.IsSequence()) {
-        CNN_CHECK(value.size() == 2, key_path,
-                  ": expected an integer or [height, width], found a list of ", value.size());
-        config.image_height = positive(value[0], key_path + "[0]");
-        config.image_width = positive(value[1], key_path + "[1]");
-      } else {
-        config.image_height = config.image_width = positive(value, key_path);
-      }
-    } else if (key == "skip_bad_images") {
-      config.skip_bad_images = convert<bool>(value, key_path, "true or false");
-    } else if (key == "prefetch") {
-      config.prefetch = convert<bool>(value, key_path, "true or false");
-    } else if (key == "train_dir") {
-      config.train_dir = convert<std::string>(value, key_path, "a folder name");
-    } else if (key == "test_dir") {
-      config.test_dir = convert<std::string>(value, key_path, "a folder name");
-    } else {
-      std::string known;
-      for (const auto& spec : data_keys()) known += (known.empty() ? "" : ", ") + spec.name;
-      CNN_FAIL(key_path, ": unknown key; the data keys are ", known);
+  config.dataset = reader.get_choice("dataset", {"cifar10", "imagefolder"});
+  config.root = reader.get_string("root", "a folder path");
+  config.batch_size = reader.get_positive_int("batch_size");
+  config.shuffle = reader.get_bool("shuffle");
+  config.drop_last = reader.get_bool("drop_last");
+  if (reader.has("augment")) {
+    const YAML::Node value = reader.get_node("augment");
+    CNN_CHECK(value.IsSequence(), reader.key_path("augment"),
+              ": expected a list of random_crop, hflip, cutout, found ", describe_node(value));
+    for (size_t i = 0; i < value.size(); ++i) {
+      const std::string item_path = reader.item_path("augment", i);
+      const auto name = convert<std::string>(value[i], item_path, "random_crop, hflip or cutout");
+      CNN_CHECK(name == "random_crop" || name == "hflip" || name == "cutout", item_path,
+                ": expected random_crop, hflip or cutout, found '", name, "'");
+      if (std::find(config.augment.begin(), config.augment.end(), name) == config.augment.end())
+        config.augment.push_back(name);
     }
   }
+  config.crop_padding = reader.get_non_negative_int("crop_padding");
+  config.cutout_size = reader.get_positive_int("cutout_size");
+  if (reader.has("normalize") || reader.is_null("normalize"))
+    parse_normalize(reader.get_node("normalize"), reader.key_path("normalize"), config);
+  config.limit_train = reader.get_non_negative_int("limit_train");
+  config.limit_test = reader.get_non_negative_int("limit_test");
+  if (reader.has("val_size"))
+    parse_val_size(reader.get_node("val_size"), reader.key_path("val_size"), config);
+  config.split_seed = static_cast<uint64_t>(reader.get_non_negative_int("split_seed"));
+  const auto [height, width] = reader.get_pair("image_size");
+  reader.check(reader.get_node("image_size").IsSequence() ? "image_size[0]" : "image_size",
+               height > 0, "expected a positive integer, found ", height);
+  reader.check("image_size[1]", width > 0, "expected a positive integer, found ", width);
+  config.image_height = height;
+  config.image_width = width;
+  config.skip_bad_images = reader.get_bool("skip_bad_images");
+  config.prefetch = reader.get_bool("prefetch");
+  config.train_dir = reader.get_string("train_dir", "a folder name");
+  config.test_dir = reader.get_string("test_dir", "a folder name");
   return config;
 }
 

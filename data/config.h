@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config_reader.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/transforms.h"
@@ -64,13 +65,7 @@ Datasets load_datasets(const DataConfig& config);
 LoaderOptions loader_options(const DataConfig& config, const Normalization& normalization,
                              bool train);
 
-// The data keys with their defaults and help, for `cnnlab` to list (the same fields as
-// layers' KeySpec; the data library does not link the layers).
-struct DataKeySpec {
-  std::string name;
-  std::string default_value;
-  std::string help;
-};
-const std::vector<DataKeySpec>& data_keys();
+// The data keys with their defaults (DataConfig's) and help, for `cnnlab` to list.
+const std::vector<KeySpec>& data_keys();
 
 }  // namespace cnn

@@ -62,7 +62,7 @@ void check_config(const YAML::Node& document) {
   cnn::DataConfig data = cnn::parse_data_config(config.root["data"], "data");
   std::shared_ptr<cnn::Sequential> model = cnn::build_model_from_config(config, data);
   std::unique_ptr<cnn::Optimizer> optimizer =
-      cnn::make_optimizer(config.root["optim"], *model, "optim");
+      cnn::make_model_optimizer(config.root["optim"], *model, "optim");
   const int64_t steps_per_epoch = 3;
   std::unique_ptr<cnn::Schedule> schedule =
       cnn::make_schedule(config.root["schedule"], optimizer->base_lr(), steps_per_epoch,

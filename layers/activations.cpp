@@ -60,14 +60,14 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     {{"negative_slope", "0.01", "slope for negative inputs"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
       return std::make_shared<Activation>(Activation::Kind::LeakyReLU,
-                                          args.get_float("negative_slope", 0.01f));
+                                          args.get_float("negative_slope"));
     }});
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "elu",
     "x for x > 0, alpha * (exp(x) - 1) otherwise",
     {{"alpha", "1.0", "saturation value for negative inputs"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
-      return std::make_shared<Activation>(Activation::Kind::ELU, args.get_float("alpha", 1.0f));
+      return std::make_shared<Activation>(Activation::Kind::ELU, args.get_float("alpha"));
     }});
 CNNLAB_REGISTER_LAYER(LayerInfo{"sigmoid", "1 / (1 + exp(-x))", {},
                                 simple(Activation::Kind::Sigmoid)});

@@ -403,20 +403,20 @@ void BatchNorm1d::check_rank(const Shape& input) const {
 BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features) {
   BatchNormOptions options;
   options.num_features = num_features;
-  options.eps = args.get_float("eps", options.eps);
+  options.eps = args.get_float("eps");
   if (args.is_null("momentum"))
     options.momentum.reset();
   else
-    options.momentum = args.get_float("momentum", 0.1f);
+    options.momentum = args.get_float("momentum");
   CNN_CHECK(!options.momentum || (*options.momentum >= 0.0f && *options.momentum <= 1.0f),
             args.key_path("momentum"),
             ": expected a number in [0, 1] (PyTorch's convention: "
             "0.1 = weight of the new batch; Keras' 0.99 is 0.01 here) or null for a cumulative "
             "average, found ",
             *options.momentum);
-  options.affine = args.get_bool("affine", options.affine);
-  options.track_running_stats = args.get_bool("track_running_stats", true);
-  options.frozen = args.get_bool("frozen", false);
+  options.affine = args.get_bool("affine");
+  options.track_running_stats = args.get_bool("track_running_stats");
+  options.frozen = args.get_bool("frozen");
   CNN_CHECK(!options.frozen || options.track_running_stats, args.key_path("frozen"),
             ": a frozen layer normalises with its running statistics, so it needs "
             "track_running_stats: true");
@@ -426,14 +426,16 @@ BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features) 
 namespace {
 
 std::vector<KeySpec> batchnorm_keys() {
-  return {{"eps", "1e-5", "added to the variance before the square root"},
-          {"momentum", "0.1",
+  const BatchNormOptions defaults;
+  return {{"eps", default_text(defaults.eps), "added to the variance before the square root"},
+          {"momentum", default_text(*defaults.momentum),
            "running = (1 - momentum)*running + momentum*batch (PyTorch's convention; Keras' "
            "0.99 is 0.01 here); null = cumulative average"},
-          {"affine", "true", "learnable per-channel weight (init 1) and bias (init 0)"},
-          {"track_running_stats", "true",
+          {"affine", default_text(defaults.affine),
+           "learnable per-channel weight (init 1) and bias (init 0)"},
+          {"track_running_stats", default_text(defaults.track_running_stats),
            "keep running_mean/running_var for eval; false = batch statistics in eval too"},
-          {"frozen", "false",
+          {"frozen", default_text(defaults.frozen),
            "always use and never update the running statistics, even in training "
            "(fine-tuning); weight and bias still train"}};
 }

@@ -1,16 +1,27 @@
 // Config -> model: type lookup, key validation, shape propagation, conv bias "auto".
 #include "layers/builder.h"
 
-#include <set>
+#include <algorithm>
 #include <sstream>
 
 #include "layers/registry.h"
 
 namespace cnn {
 
+namespace {
+const std::vector<std::string> kNormChoices = {"batch", "group", "layer", "instance", "none"};
+}  // namespace
+
 bool is_valid_norm_choice(const std::string& norm) {
-  static const std::set<std::string> choices{"batch", "group", "layer", "instance", "none"};
-  return choices.count(norm) > 0;
+  return std::find(kNormChoices.begin(), kNormChoices.end(), norm) != kNormChoices.end();
+}
+
+const std::vector<KeySpec>& model_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"norm", "batch", "what each `norm` layer becomes: batch | group | layer | instance | none"},
+      {"layers", "required",
+       "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"}};
+  return keys;
 }
 
 namespace {
@@ -34,20 +45,15 @@ std::string known_types() {
   return out.str();
 }
 
-void check_keys(const LayerInfo& info, const YAML::Node& args, const std::string& path) {
-  if (!args.IsDefined() || args.IsNull()) return;
+// The layer's arguments: a mapping (or nothing, `- relu:`) of the keys its type registered.
+LayerArgs layer_args(const LayerInfo& info, const YAML::Node& args, const std::string& path) {
+  if (!args.IsDefined() || args.IsNull())
+    return LayerArgs(YAML::Node(YAML::NodeType::Map), path, info.keys);
   CNN_CHECK(args.IsMap(), path, ": expected a mapping of keys (or {}), found a ",
             args.IsSequence() ? "list" : "scalar");
-  for (auto it = args.begin(); it != args.end(); ++it) {
-    std::string key = it->first.as<std::string>();
-    bool known = false;
-    for (const KeySpec& spec : info.keys) known = known || spec.name == key;
-    if (known) continue;
-    std::ostringstream keys;
-    for (size_t i = 0; i < info.keys.size(); ++i) keys << (i ? ", " : "") << info.keys[i].name;
-    CNN_FAIL(path, ".", key, ": unknown key for ", info.type, " (its keys: ",
-             info.keys.empty() ? "none" : keys.str(), ")");
-  }
+  LayerArgs reader(args, path, info.keys);
+  reader.check_known_keys(info.type);
+  return reader;
 }
 
 bool is_active_normalization(const std::string& type, const std::string& norm) {
@@ -71,8 +77,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
     const LayerInfo* info = find_layer(type);
     CNN_CHECK(info, item_path, ": unknown layer type '", type, "' (known types: ", known_types(),
               "; `cnnlab layers` lists them with their keys)");
-    std::string args_path = item_path + "." + type;
-    check_keys(*info, args, args_path);
+    const LayerArgs arguments = layer_args(*info, args, item_path + "." + type);
 
     BuildContext context;
     context.input_shape = shape;
@@ -88,10 +93,9 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
       return build_sequence(body, in, norm, generator, body_path);
     };
 
-    YAML::Node arg_map = args.IsDefined() && !args.IsNull() ? args : YAML::Node(YAML::NodeType::Map);
     ModulePtr layer;
     try {
-      layer = info->make(LayerArgs(arg_map, args_path), context);
+      layer = info->make(arguments, context);
       shape = layer->output_shape(shape);
     } catch (const Error& e) {
       std::string message = e.what();
@@ -106,10 +110,7 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
 std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& input_shape,
                                         Generator& generator, const std::string& path) {
   CNN_CHECK(model.IsDefined() && model.IsMap(), path, ": expected a mapping with 'layers'");
-  std::string norm = "batch";
-  if (model["norm"].IsDefined() && !model["norm"].IsNull()) norm = model["norm"].as<std::string>();
-  CNN_CHECK(is_valid_norm_choice(norm), path, ".norm: expected batch, group, layer, instance or "
-                                        "none, found '", norm, "'");
+  const std::string norm = ConfigReader(model, path, model_keys()).get_choice("norm", kNormChoices);
   return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers");
 }
 

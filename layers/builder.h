@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config_reader.h"
 #include "core/random.h"
 #include "layers/sequential.h"
 
@@ -12,6 +13,9 @@ namespace cnn {
 
 // The normalization choices of the model-level `norm` key.
 bool is_valid_norm_choice(const std::string& norm);
+
+// The keys of the `model:` section (norm, with its default, and layers).
+const std::vector<KeySpec>& model_keys();
 
 // `model` is the mapping with `layers` (and optionally `norm`); input_shape has the
 // batch dimension ([1, 3, 32, 32]). `path` prefixes error messages.

@@ -348,16 +348,16 @@ ModulePtr make_conv2d(const LayerArgs& args, BuildContext& context) {
   options.in_channels = in[1];
   options.out_channels = args.get_int("out_channels");
   options.kernel_size = args.get_pair("kernel_size");
-  options.stride = args.get_pair("stride", {1, 1});
-  options.padding = args.get_pair("padding", {0, 0});
-  options.dilation = args.get_pair("dilation", {1, 1});
-  options.groups = args.get_int("groups", 1);
-  const std::string bias = args.get_string("bias", "auto");
+  options.stride = args.get_pair("stride");
+  options.padding = args.get_pair("padding");
+  options.dilation = args.get_pair("dilation");
+  options.groups = args.get_int("groups");
+  const std::string bias = args.get_string("bias");
   if (bias == "auto") {
     options.bias = !context.next_is_normalization;
   } else {
     try {
-      options.bias = args.get_bool("bias", true);
+      options.bias = args.get_bool("bias");
     } catch (const Error&) {
       CNN_FAIL(args.key_path("bias"), ": expected auto, true or false, found '", bias, "'");
     }
@@ -373,10 +373,11 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     "2-D convolution (Winograd F(4x4,3x3), direct or im2col + sgemm), as torch.nn.Conv2d; in_channels from the input",
     {{"out_channels", "required", "number of output channels"},
      {"kernel_size", "required", "int or [h, w]"},
-     {"stride", "1", "int or [h, w]"},
-     {"padding", "0", "zero padding, int or [h, w]"},
-     {"dilation", "1", "int or [h, w]"},
-     {"groups", "1", "channel groups; groups = in_channels makes it depthwise"},
+     {"stride", default_text(Conv2dOptions().stride), "int or [h, w]"},
+     {"padding", default_text(Conv2dOptions().padding), "zero padding, int or [h, w]"},
+     {"dilation", default_text(Conv2dOptions().dilation), "int or [h, w]"},
+     {"groups", default_text(Conv2dOptions().groups),
+      "channel groups; groups = in_channels makes it depthwise"},
      {"bias", "auto", "auto (no bias when a normalization layer follows), true or false"}},
     make_conv2d});
 

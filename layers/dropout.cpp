@@ -59,7 +59,7 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     {{"p", "0.5", "probability of zeroing an element"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       CNN_CHECK(context.generator, "dropout: the build context has no generator");
-      const float p = args.get_float("p", 0.5f);
+      const float p = args.get_float("p");
       CNN_CHECK(p >= 0.0f && p <= 1.0f, args.key_path("p"), ": expected a probability between 0 "
                 "and 1, found ", p);
       return std::make_shared<Dropout>(p, context.generator->next_u64());

@@ -37,7 +37,7 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     "merge dimensions start_dim..end_dim: [N, C, H, W] -> [N, C*H*W]",
     {{"start_dim", "1", "first dimension to merge"}, {"end_dim", "-1", "last dimension to merge"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
-      return std::make_shared<Flatten>(args.get_int("start_dim", 1), args.get_int("end_dim", -1));
+      return std::make_shared<Flatten>(args.get_int("start_dim"), args.get_int("end_dim"));
     }});
 }  // namespace
 

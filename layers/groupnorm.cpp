@@ -278,21 +278,22 @@ std::string GroupNorm::describe() const {
 GroupNormOptions groupnorm_options(const LayerArgs& args, int64_t num_channels) {
   GroupNormOptions options;
   options.num_channels = num_channels;
-  options.num_groups = args.get_int("num_groups", options.num_groups);
+  options.num_groups = args.get_int("num_groups");
   CNN_CHECK(options.num_groups > 0, args.key_path("num_groups"),
             ": expected a positive number of groups, found ", options.num_groups);
-  options.eps = args.get_float("eps", options.eps);
-  options.affine = args.get_bool("affine", options.affine);
+  options.eps = args.get_float("eps");
+  options.affine = args.get_bool("affine");
   return options;
 }
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "groupnorm",
     "group normalization: per sample, over groups of channels (and positions)",
-    {{"num_groups", "32",
+    {{"num_groups", default_text(GroupNormOptions().num_groups),
       "groups of consecutive channels; lowered to the largest divisor of C that is <= it"},
-     {"eps", "1e-5", "added to the variance before the square root"},
-     {"affine", "true", "learnable per-channel weight (init 1) and bias (init 0)"}},
+     {"eps", default_text(GroupNormOptions().eps), "added to the variance before the square root"},
+     {"affine", default_text(GroupNormOptions().affine),
+      "learnable per-channel weight (init 1) and bias (init 0)"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       CNN_CHECK(context.input_shape.size() >= 2,
                 "groupnorm: expected an input [N, C, ...], "

@@ -89,14 +89,14 @@ std::string InstanceNorm2d::describe() const {
 InstanceNormOptions instancenorm_options(const LayerArgs& args, int64_t num_features) {
   InstanceNormOptions options;
   options.num_features = num_features;
-  options.eps = args.get_float("eps", options.eps);
-  options.affine = args.get_bool("affine", options.affine);
-  options.track_running_stats = args.get_bool("track_running_stats", false);
+  options.eps = args.get_float("eps");
+  options.affine = args.get_bool("affine");
+  options.track_running_stats = args.get_bool("track_running_stats");
   if (options.track_running_stats) {
     CNN_CHECK(!args.is_null("momentum"), args.key_path("momentum"),
               ": null (a cumulative average) is supported by batch norm only; give a number "
               "such as 0.1 for instance norm");
-    options.momentum = args.get_float("momentum", options.momentum);
+    options.momentum = args.get_float("momentum");
   }
   return options;
 }
@@ -104,10 +104,13 @@ InstanceNormOptions instancenorm_options(const LayerArgs& args, int64_t num_feat
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "instancenorm2d",
     "instance normalization: each sample's channel over (H, W)",
-    {{"eps", "1e-5", "added to the variance before the square root"},
-     {"momentum", "0.1", "running-statistics update weight (with track_running_stats)"},
-     {"affine", "false", "learnable per-channel weight (init 1) and bias (init 0)"},
-     {"track_running_stats", "false",
+    {{"eps", default_text(InstanceNormOptions().eps),
+      "added to the variance before the square root"},
+     {"momentum", default_text(InstanceNormOptions().momentum),
+      "running-statistics update weight (with track_running_stats)"},
+     {"affine", default_text(InstanceNormOptions().affine),
+      "learnable per-channel weight (init 1) and bias (init 0)"},
+     {"track_running_stats", default_text(InstanceNormOptions().track_running_stats),
       "keep running statistics from training and normalise with them in eval"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       const Shape& in = context.input_shape;

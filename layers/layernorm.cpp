@@ -45,16 +45,16 @@ std::string LayerNorm::describe() const {
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "layernorm",
     "layer normalization: each sample over all its values (C, H, W)",
-    {{"eps", "1e-5", "added to the variance before the square root"},
-     {"elementwise_affine", "true",
+    {{"eps", default_text(LayerNormOptions().eps), "added to the variance before the square root"},
+     {"elementwise_affine", default_text(LayerNormOptions().elementwise_affine),
       "learnable weight (init 1) and bias (init 0) of the per-sample shape [C, H, W]"}},
     [](const LayerArgs& args, BuildContext& context) -> ModulePtr {
       const Shape& in = context.input_shape;
       CNN_CHECK(in.size() >= 2, "layernorm: expected an input [N, ...], found ", shape_str(in));
       LayerNormOptions options;
       options.normalized_shape.assign(in.begin() + 1, in.end());
-      options.eps = args.get_float("eps", options.eps);
-      options.elementwise_affine = args.get_bool("elementwise_affine", true);
+      options.eps = args.get_float("eps");
+      options.elementwise_affine = args.get_bool("elementwise_affine");
       return std::make_shared<LayerNorm>(options);
     },
     true});

@@ -115,7 +115,7 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
                 " (add a flatten layer before it)");
       CNN_CHECK(context.generator, "linear: the build context has no generator");
       return std::make_shared<Linear>(in.back(), args.get_int("out_features"),
-                                      args.get_bool("bias", true), *context.generator);
+                                      args.get_bool("bias"), *context.generator);
     }});
 }  // namespace
 

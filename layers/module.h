@@ -12,8 +12,6 @@
 
 namespace cnn {
 
-using NamedTensor = std::pair<std::string, Tensor>;
-
 class Module {
  public:
   virtual ~Module() = default;

@@ -84,10 +84,11 @@ inline Window window(const Pool2dOptions& o, int64_t oh, int64_t ow, int64_t H, 
 Pool2dOptions pool_options(const LayerArgs& args, bool average) {
   Pool2dOptions o;
   o.kernel_size = args.get_pair("kernel_size");
-  o.stride = args.get_pair("stride", o.kernel_size);  // PyTorch: stride defaults to kernel_size
-  o.padding = args.get_pair("padding", {0, 0});
-  o.ceil_mode = args.get_bool("ceil_mode", false);
-  if (average) o.count_include_pad = args.get_bool("count_include_pad", true);
+  // PyTorch: stride defaults to kernel_size.
+  o.stride = args.has("stride") ? args.get_pair("stride") : o.kernel_size;
+  o.padding = args.get_pair("padding");
+  o.ceil_mode = args.get_bool("ceil_mode");
+  if (average) o.count_include_pad = args.get_bool("count_include_pad");
   return o;
 }
 
@@ -322,8 +323,10 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     "2-D max pooling, as torch.nn.MaxPool2d",
     {{"kernel_size", "required", "int or [h, w]"},
      {"stride", "kernel_size", "int or [h, w]"},
-     {"padding", "0", "implicit -inf padding, at most half the kernel"},
-     {"ceil_mode", "false", "round the output size up (the last window must start inside)"}},
+     {"padding", default_text(Pool2dOptions().padding),
+      "implicit -inf padding, at most half the kernel"},
+     {"ceil_mode", default_text(Pool2dOptions().ceil_mode),
+      "round the output size up (the last window must start inside)"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
       return std::make_shared<MaxPool2d>(pool_options(args, false));
     }});
@@ -333,9 +336,12 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     "2-D average pooling, as torch.nn.AvgPool2d",
     {{"kernel_size", "required", "int or [h, w]"},
      {"stride", "kernel_size", "int or [h, w]"},
-     {"padding", "0", "implicit zero padding, at most half the kernel"},
-     {"ceil_mode", "false", "round the output size up (the last window must start inside)"},
-     {"count_include_pad", "true", "count padded zeros in the divisor"}},
+     {"padding", default_text(Pool2dOptions().padding),
+      "implicit zero padding, at most half the kernel"},
+     {"ceil_mode", default_text(Pool2dOptions().ceil_mode),
+      "round the output size up (the last window must start inside)"},
+     {"count_include_pad", default_text(Pool2dOptions().count_include_pad),
+      "count padded zeros in the divisor"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
       return std::make_shared<AvgPool2d>(pool_options(args, true));
     }});

@@ -1,51 +1,26 @@
 // The string registry that lets a YAML config name layers. Each layer registers itself
 // from its own .cpp with CNNLAB_REGISTER_LAYER, listing its keys and defaults; the
 // builder rejects unknown keys before the factory runs, and the factory reads its keys
-// through LayerArgs, whose errors name the key path.
+// through LayerArgs (the config reader over those keys), whose errors name the key path.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/config_reader.h"
 #include "core/random.h"
 #include "layers/module.h"
 
 namespace cnn {
 
-struct KeySpec {
-  std::string name;
-  std::string default_value;  // as shown by `cnnlab layers`; "required" when there is none
-  std::string help;
-};
-
-// One layer's YAML mapping plus its key path ("model.layers[3].conv2d").
-class LayerArgs {
+// One layer's YAML mapping, its key path ("model.layers[3].conv2d") and the layer's keys: an
+// absent key takes the default its KeySpec gives (core/config_reader.h).
+class LayerArgs : public ConfigReader {
  public:
-  LayerArgs(YAML::Node node, std::string path);
-  bool has(const std::string& key) const;  // present and not null
-  bool is_null(const std::string& key) const;  // present and explicitly null
-  int64_t get_int(const std::string& key) const;  // required
-  int64_t get_int(const std::string& key, int64_t fallback) const;
-  float get_float(const std::string& key, float fallback) const;
-  bool get_bool(const std::string& key, bool fallback) const;
-  std::string get_string(const std::string& key, const std::string& fallback) const;
-  // An int or a two-element list ([h, w]); `kernel_size: 3` gives {3, 3}.
-  std::pair<int64_t, int64_t> get_pair(const std::string& key) const;  // required
-  std::pair<int64_t, int64_t> get_pair(const std::string& key,
-                                       std::pair<int64_t, int64_t> fallback) const;
-  std::vector<float> get_float_list(const std::string& key) const;  // required
-  YAML::Node get_node(const std::string& key) const;
-  const std::string& path() const { return path_; }
-  std::string key_path(const std::string& key) const { return path_ + "." + key; }
-  const YAML::Node& node() const { return node_; }
-
- private:
-  YAML::Node node_;
-  std::string path_;
+  using ConfigReader::ConfigReader;
 };
 
 struct BuildContext;

@@ -183,7 +183,7 @@ ModulePtr make_residual(const LayerArgs& args, BuildContext& context) {
   ModulePtr body = context.build_sequence(args.get_node("body"), in, args.key_path("body"));
   const Shape out = body->output_shape(in);
 
-  const std::string shortcut = args.get_string("shortcut", "auto");
+  const std::string shortcut = args.get_string("shortcut");
   CNN_CHECK(shortcut == "auto" || shortcut == "identity" || shortcut == "conv",
             args.key_path("shortcut"), ": expected auto, identity or conv, found '", shortcut,
             "'");
@@ -198,7 +198,7 @@ ModulePtr make_residual(const LayerArgs& args, BuildContext& context) {
               " (use shortcut: auto or conv)");
   }
 
-  const std::string activation = args.get_string("activation", "relu");
+  const std::string activation = args.get_string("activation");
   CNN_CHECK(activation == "relu" || activation == "none", args.key_path("activation"),
             ": expected relu or none, found '", activation, "'");
   return std::make_shared<Residual>(body, projection, activation == "relu");

@@ -18,7 +18,6 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options);
-  Adam(const Module& model, const AdamOptions& options) : Adam({all_parameters(model)}, options) {}
 
   const AdamOptions& options() const { return options_; }
   std::string type() const override { return decoupled_ ? "adamw" : "adam"; }
@@ -44,8 +43,6 @@ class AdamW : public Adam {
  public:
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options)
       : Adam(std::move(groups), options, true) {}
-  AdamW(const Module& model, const AdamWOptions& options)
-      : AdamW({all_parameters(model)}, options) {}
 };
 
 }  // namespace cnn

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "layers/module.h"
-#include "layers/registry.h"
+#include "core/config_reader.h"
+#include "core/tensor.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
@@ -22,9 +22,13 @@ namespace cnn {
 const std::vector<KeySpec>& optimizer_keys();
 const std::vector<KeySpec>& schedule_keys();
 
-// `optim` is a mapping (or just a name: `optim: adam`). Parameters come from
-// make_param_groups(model, weight_decay, exclude_norm_and_bias).
-std::unique_ptr<Optimizer> make_optimizer(const YAML::Node& optim, const Module& model,
+// `optim` is a mapping (or just a name: `optim: adam`). `parameters` are the model's named
+// parameters; `no_decay_names` those that `exclude_norm_and_bias: true` spares from weight
+// decay (layers/param_groups.h: no_decay_parameter_names). The groups come from
+// make_param_groups. apps/model_setup.h: make_model_optimizer does this for a Module.
+std::unique_ptr<Optimizer> make_optimizer(const YAML::Node& optim,
+                                          const std::vector<NamedTensor>& parameters,
+                                          const std::vector<std::string>& no_decay_names,
                                           const std::string& path = "optim");
 
 // `schedule` is a mapping, a name (`schedule: cosine`) or absent/null (constant).

@@ -16,9 +16,9 @@ std::string format_number(double value) {
 }
 }  // namespace optim_detail
 
-ParamGroup all_parameters(const Module& model) {
+ParamGroup all_parameters(const std::vector<NamedTensor>& parameters) {
   ParamGroup group;
-  for (const auto& [name, tensor] : model.named_parameters()) {
+  for (const auto& [name, tensor] : parameters) {
     group.params.push_back(tensor);
     group.names.push_back(name);
   }

@@ -1,7 +1,7 @@
 // The optimizer base: parameter groups, step/zero_grad, learning-rate control and a
 // per-parameter state that can be saved and restored exactly (for resume).
 //
-//   cnn::SGD sgd(cnn::make_param_groups(model, 5e-4, true), {.lr = 0.1, .momentum = 0.9});
+//   cnn::SGD sgd({cnn::all_parameters(model.named_parameters())}, {.lr = 0.1, .momentum = 0.9});
 //   loss.backward(); sgd.step(); sgd.zero_grad();
 #pragma once
 
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "layers/module.h"
 
 namespace cnn {
 
@@ -26,8 +25,8 @@ struct ParamGroup {
   std::string label = {};  // "all", "decay", "no_decay" (make_param_groups)
 };
 
-// One group holding every parameter of `model`, named as in its state dict.
-ParamGroup all_parameters(const Module& model);
+// One group ("all") holding every one of `parameters` (a model's named_parameters()).
+ParamGroup all_parameters(const std::vector<NamedTensor>& parameters);
 
 class Optimizer {
  public:

@@ -4,57 +4,24 @@
 
 #include <set>
 
-#include "layers/registry.h"
-
 namespace cnn {
 
-bool is_normalization_type(const std::string& type) {
-  static const std::set<std::string> norms = {"batchnorm1d", "batchnorm2d", "groupnorm",
-                                              "layernorm", "instancenorm2d"};
-  if (norms.count(type)) return true;
-  const LayerInfo* info = find_layer(type);
-  return info && info->is_normalization;
-}
-
-namespace {
-// Adds the names of every parameter under a normalization module, prefixed like
-// named_parameters() names them.
-void collect_norm_parameters(const Module& module, const std::string& prefix,
-                             std::set<std::string>& out) {
-  if (is_normalization_type(module.type())) {
-    for (const auto& [name, tensor] : module.named_parameters()) out.insert(prefix + name);
-    return;
-  }
-  for (const auto& [name, child] : module.children())
-    if (child) collect_norm_parameters(*child, prefix + name + ".", out);
-}
-}  // namespace
-
-std::vector<std::string> no_decay_parameter_names(const Module& model) {
-  std::set<std::string> norm_params;
-  collect_norm_parameters(model, "", norm_params);
-  std::vector<std::string> out;
-  for (const auto& [name, tensor] : model.named_parameters())
-    if (tensor.dim() <= 1 || norm_params.count(name)) out.push_back(name);
-  return out;
-}
-
-std::vector<ParamGroup> make_param_groups(const Module& model, double weight_decay,
-                                          bool exclude_norm_and_bias) {
+std::vector<ParamGroup> make_param_groups(const std::vector<NamedTensor>& parameters,
+                                          const std::vector<std::string>& no_decay_names,
+                                          double weight_decay, bool exclude_norm_and_bias) {
   if (!exclude_norm_and_bias) {
-    ParamGroup all = all_parameters(model);
+    ParamGroup all = all_parameters(parameters);
     all.weight_decay = weight_decay;
     return {all};
   }
-  const std::vector<std::string> spared = no_decay_parameter_names(model);
-  const std::set<std::string> spared_set(spared.begin(), spared.end());
+  const std::set<std::string> spared(no_decay_names.begin(), no_decay_names.end());
   ParamGroup decay, no_decay;
   decay.label = "decay";
   decay.weight_decay = weight_decay;
   no_decay.label = "no_decay";
   no_decay.weight_decay = 0.0;
-  for (const auto& [name, tensor] : model.named_parameters()) {
-    ParamGroup& group = spared_set.count(name) ? no_decay : decay;
+  for (const auto& [name, tensor] : parameters) {
+    ParamGroup& group = spared.count(name) ? no_decay : decay;
     group.params.push_back(tensor);
     group.names.push_back(name);
   }

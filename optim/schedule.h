@@ -27,6 +27,17 @@ class Schedule {
   double apply(Optimizer& optimizer, int64_t step) const;
 };
 
+// PyTorch's defaults for the schedules' optional settings, which are also the YAML keys'
+// defaults (optim/factory.cpp's schedule_keys() prints them).
+struct ScheduleDefaults {
+  static constexpr double gamma = 0.1;  // StepLR, MultiStepLR
+  static constexpr double eta_min = 0.0;
+  static constexpr double pct_start = 0.3;
+  static constexpr double div_factor = 25.0;
+  static constexpr double final_div_factor = 1e4;
+  static constexpr double warmup_start_factor = 1.0 / 3.0;  // LinearLR's start_factor
+};
+
 // lr(t) = base_lr.
 class ConstantSchedule : public Schedule {
  public:
@@ -80,7 +91,7 @@ class ExponentialSchedule : public Schedule {
 // lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T)) / 2, held at eta_min after T.
 class CosineSchedule : public Schedule {
  public:
-  CosineSchedule(double base_lr, int64_t total_steps, double eta_min = 0.0);
+  CosineSchedule(double base_lr, int64_t total_steps, double eta_min = ScheduleDefaults::eta_min);
   double lr_at(int64_t step) const override;
   std::string describe() const override;
 
@@ -94,8 +105,10 @@ class CosineSchedule : public Schedule {
 // pct_start of the run, then down to max_lr / div_factor / final_div_factor.
 class OneCycleSchedule : public Schedule {
  public:
-  OneCycleSchedule(double max_lr, int64_t total_steps, double pct_start = 0.3,
-                   double div_factor = 25.0, double final_div_factor = 1e4);
+  OneCycleSchedule(double max_lr, int64_t total_steps,
+                   double pct_start = ScheduleDefaults::pct_start,
+                   double div_factor = ScheduleDefaults::div_factor,
+                   double final_div_factor = ScheduleDefaults::final_div_factor);
   double lr_at(int64_t step) const override;
   std::string describe() const override;
 
@@ -111,7 +124,7 @@ class OneCycleSchedule : public Schedule {
 class WarmupSchedule : public Schedule {
  public:
   WarmupSchedule(std::unique_ptr<Schedule> inner, int64_t warmup_steps,
-                 double start_factor = 1.0 / 3.0);
+                 double start_factor = ScheduleDefaults::warmup_start_factor);
   double lr_at(int64_t step) const override;
   std::string describe() const override;
 

@@ -17,7 +17,6 @@ struct SGDOptions {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<ParamGroup> groups, const SGDOptions& options);
-  SGD(const Module& model, const SGDOptions& options) : SGD({all_parameters(model)}, options) {}
 
   const SGDOptions& options() const { return options_; }
   std::string type() const override { return "sgd"; }

@@ -58,12 +58,11 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
       const Shape& in = context.input_shape;
       CNN_CHECK(in.size() == 4, "se_block: expected a 4-d input [N, C, H, W], got ", shape_str(in),
                 " (put it after a convolution, before flatten)");
-      int64_t reduction = args.get_int("reduction", 4);
+      int64_t reduction = args.get_int("reduction");
       CNN_CHECK(reduction >= 1, args.key_path("reduction"), ": must be at least 1, got ",
                 reduction);
       CNN_CHECK(context.generator, "se_block: the build context has no generator");
-      return std::make_shared<SEBlock>(in[1], reduction, args.get_bool("bias", true),
-                                       *context.generator);
+      return std::make_shared<SEBlock>(in[1], reduction, args.get_bool("bias"), *context.generator);
     }});
 }  // namespace
 

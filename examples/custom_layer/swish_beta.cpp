@@ -89,8 +89,7 @@ CNNLAB_REGISTER_LAYER(LayerInfo{
     {{"beta", "1.0", "initial beta (1 = SiLU, large = ReLU-like)"},
      {"learnable", "true", "train beta (false: a fixed buffer)"}},
     [](const LayerArgs& args, BuildContext&) -> ModulePtr {
-      return std::make_shared<SwishBeta>(args.get_float("beta", 1.0f),
-                                         args.get_bool("learnable", true));
+      return std::make_shared<SwishBeta>(args.get_float("beta"), args.get_bool("learnable"));
     }});
 }  // namespace
 

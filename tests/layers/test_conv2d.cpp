@@ -246,17 +246,20 @@ TEST_CASE("conv2d builds from YAML: shapes, bias auto, key errors", "[conv2d][re
   YAML::Node args = YAML::Load("{out_channels: 16, kernel_size: 3, padding: 1}");
 
   context.next_is_normalization = true;  // auto: a normalization follows -> no bias
-  ModulePtr no_bias = info->make(LayerArgs(args, "test.conv2d"), context);
+  auto make = [&](const YAML::Node& node) {
+    return info->make(LayerArgs(node, "test.conv2d", info->keys), context);
+  };
+  ModulePtr no_bias = make(args);
   REQUIRE(no_bias->state_dict().size() == 1);
   REQUIRE(no_bias->describe() == "conv2d(3->16, kernel_size=3, stride=1, padding=1, bias=false)");
   context.next_is_normalization = false;  // auto: nothing follows -> bias
-  REQUIRE(info->make(LayerArgs(args, "test.conv2d"), context)->state_dict().size() == 2);
+  REQUIRE(make(args)->state_dict().size() == 2);
   context.next_is_normalization = true;  // an explicit true wins over auto's rule
   YAML::Node forced = YAML::Load("{out_channels: 16, kernel_size: 3, bias: true}");
-  REQUIRE(info->make(LayerArgs(forced, "test.conv2d"), context)->state_dict().size() == 2);
+  REQUIRE(make(forced)->state_dict().size() == 2);
   YAML::Node bad = YAML::Load("{out_channels: 16, kernel_size: 3, bias: maybe}");
-  REQUIRE_THROWS_WITH(info->make(LayerArgs(bad, "test.conv2d"), context),
-                      Catch::Contains("test.conv2d.bias") && Catch::Contains("auto, true or false"));
+  REQUIRE_THROWS_WITH(
+      make(bad), Catch::Contains("test.conv2d.bias") && Catch::Contains("auto, true or false"));
 
   YAML::Node model = YAML::Load(R"(
 layers:

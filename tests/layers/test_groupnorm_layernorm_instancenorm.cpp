@@ -74,7 +74,8 @@ ModulePtr build(const std::string& type, const std::string& yaml, const Shape& i
   context.input_shape = input;
   Generator gen(0);
   context.generator = &gen;
-  return find_layer(type)->make(LayerArgs(YAML::Load(yaml), "model.layers[0]." + type), context);
+  return find_layer(type)->make(
+      LayerArgs(YAML::Load(yaml), "model.layers[0]." + type, find_layer(type)->keys), context);
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 // Shared by the optim tests: the PyTorch fixtures (tests/fixtures/make_optim_fixtures.py),
-// a tolerance comparison, a stand-in Module whose type and parameter shapes the test
-// chooses, and the small two-layer regression problem of the fixtures.
+// a tolerance comparison, and the small two-layer regression problem of the fixtures.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -14,7 +13,6 @@
 
 #include "core/ops.h"
 #include "core/tensor.h"
-#include "layers/module.h"
 #include "optim/optimizer.h"
 
 namespace cnn::testing {
@@ -57,29 +55,6 @@ inline void require_identical(const std::string& what, const Tensor& a, const Te
   INFO(what);
   REQUIRE(a.to_vector() == b.to_vector());
 }
-
-// A Module that only holds parameters: its type() and their shapes are the test's choice,
-// so the weight-decay grouping can be tested without the real layers.
-class StubModule : public Module {
- public:
-  StubModule(std::string type, std::vector<std::pair<std::string, Shape>> params,
-             std::vector<std::pair<std::string, ModulePtr>> children = {})
-      : type_(std::move(type)) {
-    tensors_.reserve(params.size());  // register_parameter keeps pointers into it
-    for (auto& [name, shape] : params) {
-      tensors_.push_back(Tensor::zeros(shape));
-      register_parameter(name, &tensors_.back());
-    }
-    for (auto& [name, child] : children) register_module(name, child);
-  }
-  Tensor forward(const Tensor& input) override { return input; }
-  Shape output_shape(const Shape& input) const override { return input; }
-  std::string type() const override { return type_; }
-
- private:
-  std::string type_;
-  std::vector<Tensor> tensors_;
-};
 
 // The fixtures' problem: mean((relu(x w1^T + b1) w2^T + b2 - y)^2).
 //   x [N,3], y [N,2], w1 [4,3], b1 [4], w2 [2,4], b2 [2]

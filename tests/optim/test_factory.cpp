@@ -4,7 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "layers/sequential.h"
 #include "optim/adam.h"
 #include "optim/factory.h"
 #include "optim/sgd.h"
@@ -14,18 +13,24 @@ using namespace cnn;
 using Catch::Contains;
 
 namespace {
-std::shared_ptr<Sequential> small_model() {
-  using Params = std::vector<std::pair<std::string, Shape>>;
-  auto model = std::make_shared<Sequential>();
-  model->append(std::make_shared<cnn::testing::StubModule>(
-      "conv2d", Params{{"weight", {4, 3, 3, 3}}, {"bias", {4}}}));
-  model->append(std::make_shared<cnn::testing::StubModule>("batchnorm2d",
-                                                           Params{{"weight", {4}}, {"bias", {4}}}));
-  return model;
+// A conv2d's weight and bias and a batchnorm2d's weight and bias, as a model would name them;
+// weight decay spares all but the conv weight (what no_decay_parameter_names finds there).
+std::vector<NamedTensor> small_model_parameters() {
+  auto parameter = [](const Shape& shape) { return Tensor::zeros(shape).set_requires_grad(); };
+  return {{"0.weight", parameter({4, 3, 3, 3})},
+          {"0.bias", parameter({4})},
+          {"1.weight", parameter({4})},
+          {"1.bias", parameter({4})}};
+}
+const std::vector<std::string> kNoDecay = {"0.bias", "1.weight", "1.bias"};
+
+std::unique_ptr<Optimizer> make_optimizer_over_small_model(const YAML::Node& optim,
+                                                           const std::string& path = "optim") {
+  return make_optimizer(optim, small_model_parameters(), kNoDecay, path);
 }
 
 std::unique_ptr<Optimizer> optimizer_from(const std::string& yaml) {
-  return make_optimizer(YAML::Load(yaml), *small_model());
+  return make_optimizer_over_small_model(YAML::Load(yaml));
 }
 
 std::unique_ptr<Schedule> schedule_from(const std::string& yaml, int64_t steps_per_epoch = 10,
@@ -105,9 +110,9 @@ TEST_CASE("make_optimizer errors name the key", "[optim][factory][errors]") {
   REQUIRE_THROWS_WITH(optimizer_from("{name: adam, lr: .nan}"),
                       Contains("optim.lr: expected a finite number"));
   REQUIRE_THROWS_WITH(optimizer_from("{lr: 0.1}"), Contains("optim.name: this key is required"));
-  REQUIRE_THROWS_WITH(make_optimizer(YAML::Node(), *small_model()),
+  REQUIRE_THROWS_WITH(make_optimizer_over_small_model(YAML::Node()),
                       Contains("optim: expected a mapping with at least `name`"));
-  REQUIRE_THROWS_WITH(make_optimizer(YAML::Load("[sgd]"), *small_model(), "train.optim"),
+  REQUIRE_THROWS_WITH(make_optimizer_over_small_model(YAML::Load("[sgd]"), "train.optim"),
                       Contains("train.optim: expected a mapping"));
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/gemm.h"
 #include "layers/builder.h"
+#include "layers/fusion.h"
 
 namespace cnn {
 
@@ -16,6 +17,11 @@ Shape model_input_shape(const DataConfig& data) {
 std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data) {
   Generator generator(config.seed);
   return build_model(config.root["model"], model_input_shape(data), generator, "model");
+}
+
+int fuse_for_run(Sequential& model, const TrainSettings& train) {
+  if (train.layer_stats_every > 0) return 0;
+  return fuse_for_evaluation(model);
 }
 
 void apply_thread_setting(int64_t threads) {

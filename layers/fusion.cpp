@@ -75,7 +75,8 @@ Tensor forward_by_image(const Tensor& input, const BasicBlock& block) {
   const Shape& shape = input.shape();
   const Shape mid = block.first->output_shape(shape);
   const Shape skip = block.projection ? block.projection->output_shape(shape) : shape;
-  if (!conv2d_runs_winograd(mid, block.second->options()) || block.second->output_shape(mid) != skip)
+  if (!conv2d_runs_winograd(mid, block.second->options()) ||
+      block.second->output_shape(mid) != skip)
     return Tensor();
   const PreparedConv2d first(*block.first, shape), second(*block.second, mid);
   std::optional<PreparedConv2d> projection;
@@ -190,8 +191,7 @@ ModulePtr residual_step(const ModulePtr& child) {
     }
   }
   if (!basic && !last) return nullptr;
-  return std::make_shared<ResidualStep>(block, basic, last ? head : std::vector<ModulePtr>{},
-                                        last);
+  return std::make_shared<ResidualStep>(block, basic, last ? head : std::vector<ModulePtr>{}, last);
 }
 
 // The steps for `sequence`'s children: identities dropped, a layer that absorbs_relu()

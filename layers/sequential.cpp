@@ -21,8 +21,9 @@ void Sequential::replace(size_t index, ModulePtr layer) {
 }
 
 void Sequential::set_steps(std::vector<ModulePtr> steps) {
-  CNN_CHECK(!observer_, "Sequential::set_steps: an observer is attached, and it wants every "
-                        "layer's own output; fuse the model before or without it");
+  CNN_CHECK(!observer_,
+            "Sequential::set_steps: an observer is attached, and it wants every "
+            "layer's own output; detach it (set_observer(nullptr)) before fusing");
   steps_ = std::move(steps);
   fused_ = true;
 }

@@ -25,7 +25,7 @@ SEBlock::SEBlock(int64_t channels, int64_t reduction, bool bias, Generator& gene
 
 // Every step is a differentiable core op, so backward comes from the tape.
 Tensor SEBlock::gates(const Tensor& input) {
-  output_shape(input.shape());  // the same checks as at build time
+  output_shape(input.shape());                    // the same checks as at build time
   Tensor squeezed = mean(input, {2, 3});          // [N, C]: global average pool
   Tensor hidden = relu(fc1_->forward(squeezed));  // [N, C/r]
   return sigmoid(fc2_->forward(hidden));          // [N, C], each in (0, 1)

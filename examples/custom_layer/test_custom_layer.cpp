@@ -19,8 +19,8 @@
 #include "examples/custom_layer/swish_beta.h"
 #include "layers/activations.h"
 #include "layers/fusion.h"
-#include "layers/sequential.h"
 #include "layers/registry.h"
+#include "layers/sequential.h"
 #include "tests/apps/tiny_cifar.h"
 #include "tests/gradcheck.h"
 

@@ -140,7 +140,8 @@ TEST_CASE("a fused model trains bit for bit as the unfused one", "[fusion][grad]
   }
 }
 
-TEST_CASE("BN folding then the evaluation pass: the folded model's result", "[fusion][fold_batchnorm]") {
+TEST_CASE("BN folding then the evaluation pass: the folded model's result",
+          "[fusion][fold_batchnorm]") {
   auto model = build_net(11);
   fuse_for_evaluation(*model);
   Generator gen(12);

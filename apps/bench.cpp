@@ -18,6 +18,7 @@
 #include "data/config.h"
 #include "layers/conv2d.h"
 #include "layers/fold_batchnorm.h"
+#include "layers/fusion.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "optim/factory.h"
@@ -107,6 +108,7 @@ struct Trainee {
 Trainee make_trainee(const Config& config, const DataConfig& data, int64_t steps) {
   Trainee t;
   t.model = build_model_from_config(config, data);
+  fuse_for_run(*t.model, config.train);
   t.optimizer = make_model_optimizer(config.root["optim"], *t.model, "optim");
   const int64_t epochs = std::max<int64_t>(1, config.train.epochs);
   t.schedule = make_schedule(config.root["schedule"], t.optimizer->base_lr(),
@@ -218,6 +220,7 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
   result.eval_step = time_eval(*model, synthetic.images, warmup, steps);
   model->eval();
   fold_batchnorm(*model);
+  fuse_for_evaluation(*model);
   result.eval_folded_step = time_eval(*model, synthetic.images, warmup, steps);
   return result;
 }

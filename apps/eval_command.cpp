@@ -8,6 +8,7 @@
 #include "core/safetensors.h"
 #include "data/config.h"
 #include "layers/fold_batchnorm.h"
+#include "layers/fusion.h"
 
 namespace cnn {
 
@@ -26,6 +27,7 @@ int run_eval_command(const Config& config, const std::string& weights, bool json
   model->eval();
   int folded = 0;
   if (fold_bn) folded = fold_batchnorm(*model);
+  fuse_for_evaluation(*model);
   Datasets datasets = load_datasets(data);
   DataLoader loader(datasets.test, loader_options(data, datasets.normalization, false), config.seed);
   int64_t classes = static_cast<int64_t>(datasets.test.classes.size());

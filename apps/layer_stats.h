@@ -1,6 +1,8 @@
 // Layer statistics for the "internal covariate shift" and gradient-flow plots: every
 // N steps, each top-level layer's output mean and standard deviation and each
 // parameter's gradient L2 norm, handed to the run recorder (layer_stats.csv and the store).
+// The model must be unfused (each layer's own output): fuse_for_run skips the fusion pass
+// when train.layer_stats_every > 0, and Sequential::set_observer refuses a fused model.
 #pragma once
 
 #include <string>

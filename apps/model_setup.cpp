@@ -5,6 +5,7 @@
 
 #include "core/gemm.h"
 #include "layers/builder.h"
+#include "layers/fusion.h"
 #include "layers/param_groups.h"
 #include "optim/factory.h"
 
@@ -23,6 +24,11 @@ std::shared_ptr<Sequential> build_model_from_config(const Config& config, const 
 std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,
                                                 const std::string& path) {
   return make_optimizer(optim, model.named_parameters(), no_decay_parameter_names(model), path);
+}
+
+int fuse_for_run(Sequential& model, const TrainSettings& train) {
+  if (train.layer_stats_every > 0) return 0;
+  return fuse_for_evaluation(model);
 }
 
 void apply_thread_setting(int64_t threads) {

@@ -15,7 +15,7 @@ namespace cnn {
 // [1, C, H, W] for the configured dataset (CIFAR-10: [1, 3, 32, 32]; image folders: their resize).
 Shape model_input_shape(const DataConfig& data);
 
-// Builds the model from config.root["model"], initialised from the config's seed.
+// Builds the model from config.root["model"], initialised from the config's seed. Unfused.
 std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data);
 
 // The optimizer of the config's `optim` section over `model`'s parameters; with
@@ -23,6 +23,13 @@ std::shared_ptr<Sequential> build_model_from_config(const Config& config, const 
 // decay (optim/factory.h: make_optimizer).
 std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,
                                                 const std::string& path = "optim");
+
+// Fuses a model that trains and is evaluated between epochs (train, bench): the evaluation
+// pass (layers/fusion.h), whose evaluation-only steps run the training ops under the tape,
+// so the steps are fused one way and each epoch's evaluation the other. Nothing when
+// train.layer_stats_every > 0: layer statistics want every layer's own output, so those
+// runs are unfused. Returns the number of fused steps.
+int fuse_for_run(Sequential& model, const TrainSettings& train);
 
 // train.threads (0 = all cores) for OpenMP kernels and OpenBLAS.
 void apply_thread_setting(int64_t threads);

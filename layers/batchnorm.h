@@ -50,9 +50,10 @@ BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features);
 class BatchNorm : public Module {
  public:
   Tensor forward(const Tensor& input) override;
-  // relu(forward(input)) as one fused op: Sequential calls it for a BN layer followed by a
-  // ReLU layer (the ReLU is then skipped).
-  Tensor forward_relu(const Tensor& input);
+  // The fusion hook (layers/module.h): relu(forward(input)) as one fused op, in training
+  // and in evaluation; the fusion passes use it for a BN layer followed by a ReLU layer.
+  bool absorbs_relu() const override { return true; }
+  Tensor forward_relu(const Tensor& input) override;
   Shape output_shape(const Shape& input) const override;
   std::string describe() const override;
 

@@ -17,7 +17,6 @@
 #include "core/ops.h"
 #include "core/parallel.h"
 #include "core/winograd.h"
-#include "layers/pool2d.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -225,15 +224,12 @@ Tensor winograd_forward(const Tensor& input, const Tensor& weight, const Tensor&
 
 }  // namespace
 
-Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                            const Conv2dOptions& options, const Pool2dOptions& pool) {
+Tensor conv2d_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                               const Conv2dOptions& options) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
-  const bool plain_pool = pool.kernel_size == std::pair<int64_t, int64_t>{2, 2} &&
-                          pool.stride == std::pair<int64_t, int64_t>{2, 2} &&
-                          pool.padding == std::pair<int64_t, int64_t>{0, 0};
-  if (needs_grad({input, weight, bias}) || !use_winograd(g, options.groups) || !plain_pool ||
-      g.out_h % 2 != 0 || g.out_w % 2 != 0)
-    return max_pool2d(conv2d(input, weight, bias, options, true), pool);
+  if (needs_grad({input, weight, bias}) || !use_winograd(g, options.groups) || g.out_h % 2 != 0 ||
+      g.out_w % 2 != 0)
+    return Tensor();
   return winograd_forward(input, weight, bias, options, g, {true, true, nullptr},
                           {input.size(0), options.out_channels, g.out_h / 2, g.out_w / 2});
 }
@@ -244,7 +240,7 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
   const Shape out_shape{input.size(0), options.out_channels, g.out_h, g.out_w};
   if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, options.groups) ||
       residual.shape() != out_shape)
-    return add_relu(conv2d(input, weight, bias, options), residual);
+    return Tensor();
   const Tensor skip = residual.contiguous();
   return winograd_forward(input, weight, bias, options, g, {false, false, skip.data()},
                           out_shape);
@@ -315,8 +311,8 @@ Tensor Conv2d::forward_relu(const Tensor& input) {
   return conv2d(input, weight_, bias_, options_, true);
 }
 
-Tensor Conv2d::forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool) {
-  return conv2d_relu_max_pool(input, weight_, bias_, options_, pool);
+Tensor Conv2d::forward_relu_max_pool2x2(const Tensor& input) {
+  return conv2d_relu_max_pool2x2(input, weight_, bias_, options_);
 }
 
 Tensor Conv2d::forward_add_relu(const Tensor& input, const Tensor& residual) {

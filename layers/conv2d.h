@@ -1,5 +1,7 @@
 // Conv2d: 2-D convolution as torch.nn.Conv2d (cross-correlation, zero padding, dilation,
-// groups), computed as im2col + one sgemm per group over a chunk of the batch.
+// groups). Each call picks its kernel (core/) from the geometry: Winograd F(4x4,3x3) for
+// 3x3 stride-1 layers, the direct kernel for few input channels or a stride, else im2col +
+// one sgemm per group over a chunk of the batch (the backward is Winograd's or im2col's).
 //
 // YAML (type `conv2d`): out_channels, kernel_size (int or [h, w]), stride=1, padding=0,
 // dilation=1, groups=1, bias=auto. in_channels comes from the input shape. `bias: auto`
@@ -12,7 +14,6 @@
 #include "core/im2col.h"
 #include "core/random.h"
 #include "layers/module.h"
-#include "layers/pool2d.h"
 
 namespace cnn {
 
@@ -31,15 +32,13 @@ class Conv2d : public Module {
   Conv2d(const Conv2dOptions& options, Generator& generator);
 
   Tensor forward(const Tensor& input) override;  // [N,C,H,W] -> [N,O,OH,OW]
-  // relu(forward(input)) as one op: Sequential calls it for a conv2d followed by a relu.
-  Tensor forward_relu(const Tensor& input);
-  // max_pool2d(relu(forward(input)), pool) as one op when nothing needs the gradient
-  // (evaluation) and the layer runs as Winograd with a 2x2 stride-2 pool on an even map:
-  // the conv writes the pooled map. Otherwise the three ops one after the other.
-  Tensor forward_relu_max_pool(const Tensor& input, const Pool2dOptions& pool);
-  // add_relu(forward(input), residual) as one op under the same conditions (a residual
-  // block's last conv in evaluation): the conv writes max(y + residual, 0).
-  Tensor forward_add_relu(const Tensor& input, const Tensor& residual);
+  // The fusion hooks (layers/module.h): the ReLU applied as the output is written, on
+  // every kernel; and in evaluation, on the Winograd path, the 2x2 stride-2 max-pool after
+  // it (the conv writes the pooled map) or a residual block's sum (max(y + residual, 0)).
+  bool absorbs_relu() const override { return true; }
+  Tensor forward_relu(const Tensor& input) override;
+  Tensor forward_relu_max_pool2x2(const Tensor& input) override;
+  Tensor forward_add_relu(const Tensor& input, const Tensor& residual) override;
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "conv2d"; }
   std::string describe() const override;
@@ -62,10 +61,13 @@ class Conv2d : public Module {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options, bool then_relu = false);
 
-// The function behind Conv2d::forward_relu_max_pool.
-Tensor conv2d_relu_max_pool(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                            const Conv2dOptions& options, const Pool2dOptions& pool);
-// The function behind Conv2d::forward_add_relu.
+// Evaluation only, the functions behind Conv2d's epilogue hooks: max_pool2d(relu(y),
+// kernel 2, stride 2) and max(y + residual [N,O,OH,OW], 0), y = conv2d(input, ...), written
+// by the Winograd kernel in one pass. An undefined tensor when a gradient is needed or the
+// layer does not run as Winograd on this input (and for the pool, on an odd OH or OW; for
+// the sum, a residual of another shape): the caller then runs the ops one by one.
+Tensor conv2d_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                               const Conv2dOptions& options);
 Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
                        const Conv2dOptions& options, const Tensor& residual);
 
@@ -79,7 +81,8 @@ enum class ConvAlgorithm { kIm2col, kWinograd, kDirect };
 // Evaluation, image by image: a conv2d's weights prepared once for a batch of this input
 // shape [N,C,H,W] (Winograd's kernel transform), then run on one image at a time, e.g. from
 // an OpenMP loop over the batch with OpenBLAS single-threaded (SingleThreadedBlas), so that
-// a block's maps stay in cache between its layers (Residual does this).
+// a block's maps stay in cache between its layers (the basic-block step of layers/fusion.cpp
+// does this).
 class PreparedConv2d {
  public:
   PreparedConv2d(Conv2d& conv, const Shape& input);

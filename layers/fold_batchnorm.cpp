@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
+#include "layers/fusion.h"
 #include "layers/identity.h"
 #include "layers/sequential.h"
 
@@ -69,6 +70,7 @@ int fold_batchnorm(Module& model) {
   CNN_CHECK(!model.training(),
             "fold_batchnorm: the model is in training mode, where batch "
             "norm uses each batch's statistics, which cannot be folded; call eval() first");
+  unfuse(model);  // fused steps would still run the BN layers folded away
   return fold_recursive(model);
 }
 

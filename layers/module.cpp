@@ -3,6 +3,8 @@
 
 #include <map>
 
+#include "core/ops.h"
+
 namespace cnn {
 
 void Module::train(bool on) {
@@ -10,6 +12,12 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
   on_mode_change();
 }
+
+Tensor Module::forward_relu(const Tensor& input) { return relu(forward(input)); }
+
+Tensor Module::forward_relu_max_pool2x2(const Tensor&) { return Tensor(); }
+
+Tensor Module::forward_add_relu(const Tensor&, const Tensor&) { return Tensor(); }
 
 void Module::register_parameter(const std::string& name, Tensor* slot) {
   if (slot->defined()) slot->set_requires_grad(true);

@@ -47,6 +47,23 @@ class Module {
     return children_;
   }
 
+  // ---- Fusion hooks. The passes of layers/fusion.h ask them once, when they rewrite a
+  // built model (containers never do). Any layer, a user's too, opts in by overriding; a
+  // fused forward must give what the layers one after the other give.
+  //
+  // Whether this layer can apply a ReLU that follows it as it writes its output. If so,
+  // forward_relu(x) computes relu(forward(x)) as one op, gradient included, in training and
+  // in evaluation (the default computes the two ops one after the other).
+  virtual bool absorbs_relu() const { return false; }
+  virtual Tensor forward_relu(const Tensor& input);
+  // Evaluation epilogues (no tape): max_pool2d(relu(forward(x)), kernel 2, stride 2) and
+  // relu(forward(x) + residual) (a residual block's sum, the body's last layer writing it),
+  // each in one pass over the output. Each returns an undefined tensor when it cannot take
+  // the fused path for this input (a gradient is needed, a geometry its kernel lacks: the
+  // default always), and the pass's step then runs the unfused ops.
+  virtual Tensor forward_relu_max_pool2x2(const Tensor& input);
+  virtual Tensor forward_add_relu(const Tensor& input, const Tensor& residual);
+
  protected:
   // Slots point at members of the derived layer, so a layer may replace the tensor
   // (e.g. BN folding) and the registry stays right. Parameters get requires_grad.

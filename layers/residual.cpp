@@ -1,19 +1,13 @@
 // Residual block: the sum and the activation are core ops (add, or add_relu fused), so the block needs
 // no backward of its own; the shortcut is chosen from the body's output shape at build time.
+// Evaluation's fusions of a block (the sum written by the body's last conv, a basic block run
+// image by image) are steps layers/fusion.cpp installs in the enclosing Sequential.
 #include "layers/residual.h"
 
-#include <optional>
 #include <sstream>
-#include <vector>
 
-#include "core/autograd.h"
-#include "core/gemm.h"
 #include "core/ops.h"
-#include "layers/activations.h"
-#include "layers/conv2d.h"
-#include "layers/identity.h"
 #include "layers/registry.h"
-#include "layers/sequential.h"
 
 namespace cnn {
 
@@ -24,96 +18,15 @@ Residual::Residual(ModulePtr body, ModulePtr shortcut, bool relu_after)
   if (shortcut_) register_module("shortcut", shortcut_);
 }
 
-namespace {
-
-// The layers of a Sequential other than identities (BN folding leaves identities behind);
-// empty for any other module.
-std::vector<Module*> working_layers(Module* module) {
-  std::vector<Module*> layers;
-  if (auto* sequence = dynamic_cast<Sequential*>(module))
-    for (size_t i = 0; i < sequence->size(); ++i)
-      if (!dynamic_cast<Identity*>(sequence->at(i).get())) layers.push_back(sequence->at(i).get());
-  return layers;
+void Residual::check_sum_shapes(const Shape& branch, const Shape& skip, const Shape& input) const {
+  CNN_CHECK(branch == skip, describe(), ": the body gives ", shape_str(branch),
+            " but the shortcut gives ", shape_str(skip), " for input ", shape_str(input));
 }
-
-// A ResNet basic block as evaluation leaves it: body conv -> relu -> conv, shortcut
-// nothing (identity) or one conv (the projection, its BN folded in).
-struct BasicBlock {
-  Conv2d *first = nullptr, *second = nullptr, *projection = nullptr;
-};
-
-std::optional<BasicBlock> basic_block(Module& body, Module* shortcut) {
-  const std::vector<Module*> layers = working_layers(&body);
-  if (layers.size() != 3) return std::nullopt;
-  auto* activation = dynamic_cast<Activation*>(layers[1]);
-  BasicBlock block{dynamic_cast<Conv2d*>(layers[0]), dynamic_cast<Conv2d*>(layers[2])};
-  if (!block.first || !block.second || !activation ||
-      activation->kind() != Activation::Kind::ReLU)
-    return std::nullopt;
-  if (shortcut) {
-    const std::vector<Module*> projection = working_layers(shortcut);
-    block.projection = projection.size() == 1 ? dynamic_cast<Conv2d*>(projection[0]) : nullptr;
-    if (!block.projection) return std::nullopt;
-  }
-  return block;
-}
-
-// Evaluation of a basic block one image at a time: the image, the map between the convs
-// and the shortcut's output stay in cache instead of making three batch-sized round trips
-// through memory. The second conv adds the shortcut and applies the ReLU as it writes (its
-// Winograd path). Returns an undefined tensor when the block does not qualify.
-Tensor forward_by_image(const Tensor& input, const BasicBlock& block) {
-  const Shape& shape = input.shape();
-  const Shape mid = block.first->output_shape(shape);
-  const Shape skip = block.projection ? block.projection->output_shape(shape) : shape;
-  if (!conv2d_runs_winograd(mid, block.second->options()) || block.second->output_shape(mid) != skip)
-    return Tensor();
-  const PreparedConv2d first(*block.first, shape), second(*block.second, mid);
-  std::optional<PreparedConv2d> projection;
-  if (block.projection) projection.emplace(*block.projection, shape);
-  const Tensor x = input.contiguous();
-  Tensor out = Tensor::empty(skip);
-  const int64_t batch = shape[0], image = shape_numel(shape) / batch;
-  const int64_t mid_image = shape_numel(mid) / batch, out_image = shape_numel(skip) / batch;
-  SingleThreadedBlas single_threaded;  // the threads take whole images
-#pragma omp parallel for schedule(static) if (batch > 1)
-  for (int64_t n = 0; n < batch; ++n) {
-    thread_local std::vector<float> mid_buffer, skip_buffer;
-    mid_buffer.resize(mid_image);
-    const float* x_n = x.data() + n * image;
-    first.run(x_n, true, nullptr, mid_buffer.data());
-    const float* shortcut = x_n;
-    if (projection) {
-      skip_buffer.resize(out_image);
-      projection->run(x_n, false, nullptr, skip_buffer.data());
-      shortcut = skip_buffer.data();
-    }
-    second.run(mid_buffer.data(), false, shortcut, out.data() + n * out_image);
-  }
-  return out;
-}
-
-}  // namespace
 
 Tensor Residual::forward(const Tensor& input) {
-  if (relu_after_ && !grad_mode_enabled() && input.dim() == 4) {
-    if (const auto block = basic_block(*body_, shortcut_.get())) {
-      if (Tensor out = forward_by_image(input, *block); out.defined()) return out;
-    }
-  }
   Tensor skip = shortcut_ ? shortcut_->forward(input) : input;
-  auto check_shapes = [&](const Shape& branch) {
-    CNN_CHECK(branch == skip.shape(), describe(), ": the body gives ", shape_str(branch),
-              " but the shortcut gives ", shape_str(skip.shape()), " for input ",
-              shape_str(input.shape()));
-  };
-  auto* body = dynamic_cast<Sequential*>(body_.get());
-  if (relu_after_ && body && !grad_mode_enabled()) {  // the sum fused into the body's conv
-    check_shapes(body_->output_shape(input.shape()));
-    return body->forward_add_relu(input, skip);
-  }
   Tensor branch = body_->forward(input);
-  check_shapes(branch.shape());
+  check_sum_shapes(branch.shape(), skip.shape(), input.shape());
   return relu_after_ ? add_relu(branch, skip) : add(branch, skip);
 }
 

@@ -27,6 +27,9 @@ class Residual : public Module {
   Module& body() { return *body_; }
   Module* shortcut() { return shortcut_.get(); }  // nullptr for identity
   bool relu_after() const { return relu_after_; }
+  // Throws a sentence naming the block when the body's output shape and the shortcut's
+  // differ (forward checks it; so does the fused step of layers/fusion.cpp).
+  void check_sum_shapes(const Shape& branch, const Shape& skip, const Shape& input) const;
 
  private:
   ModulePtr body_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "layers/registry.h"
@@ -23,13 +24,65 @@ SEBlock::SEBlock(int64_t channels, int64_t reduction, bool bias, Generator& gene
 }
 
 // Every step is a differentiable core op, so backward comes from the tape.
+Tensor SEBlock::gates(const Tensor& input) {
+  output_shape(input.shape());                    // the same checks as at build time
+  Tensor squeezed = mean(input, {2, 3});          // [N, C]: global average pool
+  Tensor hidden = relu(fc1_->forward(squeezed));  // [N, C/r]
+  return sigmoid(fc2_->forward(hidden));          // [N, C], each in (0, 1)
+}
+
 Tensor SEBlock::forward(const Tensor& input) {
-  output_shape(input.shape());  // the same checks as at build time
   const int64_t N = input.size(0), C = channels_;
-  Tensor squeezed = mean(input, {2, 3});            // [N, C]: global average pool
-  Tensor hidden = relu(fc1_->forward(squeezed));    // [N, C/r]
-  Tensor gates = sigmoid(fc2_->forward(hidden));    // [N, C], each in (0, 1)
-  return mul(input, reshape(gates, {N, C, 1, 1}));  // [N, C, H, W]: rescaled channels
+  Tensor g = gates(input);
+  return mul(input, reshape(g, {N, C, 1, 1}));  // [N, C, H, W]: rescaled channels
+}
+
+namespace {
+
+// forward: x [N,C,H,W], gates [N,C] -> y [N,C,H,W] = max(x * gate, 0)
+Tensor scale_relu_forward(const std::vector<Tensor>& inputs) {
+  Tensor x = inputs[0].contiguous(), g = inputs[1].contiguous();
+  Tensor y = Tensor::empty(x.shape());
+  const int64_t planes = g.numel(), plane = x.numel() / planes;
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float gate = g.data()[p];
+    const float* xp = x.data() + p * plane;
+    float* yp = y.data() + p * plane;
+    for (int64_t i = 0; i < plane; ++i) yp[i] = std::max(xp[i] * gate, 0.0f);
+  }
+  return y;
+}
+
+// backward: where y > 0, dx = dy * gate and dgate = sum over the plane of dy * x.
+std::vector<Tensor> scale_relu_backward(const std::vector<Tensor>& inputs, const Tensor& output,
+                                        const Tensor& grad_output) {
+  Tensor x = inputs[0].contiguous(), g = inputs[1].contiguous();
+  Tensor y = output.contiguous(), dy = grad_output.contiguous();
+  Tensor dx = Tensor::empty(x.shape()), dg = Tensor::empty(g.shape());
+  const int64_t planes = g.numel(), plane = x.numel() / planes;
+#pragma omp parallel for schedule(static) if (x.numel() > 65536)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float gate = g.data()[p];
+    const float *xp = x.data() + p * plane, *yp = y.data() + p * plane;
+    const float* dyp = dy.data() + p * plane;
+    float* dxp = dx.data() + p * plane;
+    double total = 0.0;
+    for (int64_t i = 0; i < plane; ++i) {
+      const float d = yp[i] > 0.0f ? dyp[i] : 0.0f;
+      dxp[i] = d * gate;
+      total += static_cast<double>(d) * xp[i];
+    }
+    dg.data()[p] = static_cast<float>(total);
+  }
+  return {dx, dg};
+}
+
+}  // namespace
+
+Tensor SEBlock::forward_relu(const Tensor& input) {
+  static const CustomOp op{"se_scale_relu", scale_relu_forward, scale_relu_backward};
+  return op({input, gates(input)});
 }
 
 Shape SEBlock::output_shape(const Shape& input) const {

@@ -22,6 +22,11 @@ class SEBlock : public Module {
   SEBlock(int64_t channels, int64_t reduction, bool bias, Generator& generator);
 
   Tensor forward(const Tensor& input) override;  // [N,C,H,W] -> [N,C,H,W]
+  // Taking part in fusion (layers/fusion.h): a relu right after the block is applied as
+  // the rescaled channels are written, max(x * gate, 0) in one pass (one op on the tape,
+  // with its own backward), when a fusion pass asks.
+  bool absorbs_relu() const override { return true; }
+  Tensor forward_relu(const Tensor& input) override;
   Shape output_shape(const Shape& input) const override;
   std::string type() const override { return "se_block"; }
   std::string describe() const override;
@@ -32,6 +37,7 @@ class SEBlock : public Module {
   Linear& fc2() { return *fc2_; }
 
  private:
+  Tensor gates(const Tensor& input);  // [N,C,H,W] -> [N,C]
   int64_t channels_, hidden_;
   std::shared_ptr<Linear> fc1_, fc2_;
 };

@@ -17,7 +17,10 @@
 #include "data/config.h"
 #include "examples/custom_layer/se_block.h"
 #include "examples/custom_layer/swish_beta.h"
+#include "layers/activations.h"
+#include "layers/fusion.h"
 #include "layers/registry.h"
+#include "layers/sequential.h"
 #include "tests/apps/tiny_cifar.h"
 #include "tests/gradcheck.h"
 
@@ -101,6 +104,49 @@ TEST_CASE("examples: se_vgg.yaml builds with both plugin layers", "[examples]") 
   Tensor out = model->forward(randn({2, 3, 32, 32}, generator));
   CHECK(out.shape() == Shape{2, 10});
   for (float v : out.to_vector()) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("examples: the fusion pass lets se_block take the relu after it", "[examples][fusion]") {
+  // se_block -> relu, fused by fuse_for_training through SEBlock::absorbs_relu(): the same
+  // output and (to rounding: its backward sums the gate gradient in its own order) the
+  // same gradients as the two layers one after the other; the state-dict names stay.
+  auto run = [](bool fused) {
+    Generator generator(3);
+    auto block = std::make_shared<SEBlock>(6, 2, true, generator);
+    Sequential model;
+    model.append(block);
+    model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
+    const size_t names = model.state_dict().size();
+    if (fused) REQUIRE(fuse_for_training(model) == 1);
+    REQUIRE(model.steps().size() == (fused ? 1u : 2u));
+    REQUIRE(model.state_dict().size() == names);
+    Tensor x = randn({3, 6, 4, 5}, generator).set_requires_grad();
+    Tensor y = model.forward(x);
+    y.backward(randn(y.shape(), generator));
+    return std::vector<Tensor>{y, x.grad(), block->fc1().weight().grad(),
+                               block->fc2().weight().grad(), block->fc2().bias().grad()};
+  };
+  const auto fused = run(true), separate = run(false);
+  REQUIRE(fused[0].to_vector() == separate[0].to_vector());
+  const char* names[] = {"output", "grad input", "grad fc1.weight", "grad fc2.weight",
+                         "grad fc2.bias"};
+  for (size_t i = 1; i < fused.size(); ++i) {
+    INFO(names[i]);
+    const auto a = fused[i].to_vector(), b = separate[i].to_vector();
+    REQUIRE(a.size() == b.size());
+    for (size_t k = 0; k < a.size(); ++k) REQUIRE(a[k] == Approx(b[k]).epsilon(1e-4).margin(1e-6));
+  }
+  // The fused op's own backward against finite differences. The gates are positive, so
+  // the ReLU's kink is where an input element is 0: the kink guard skips those.
+  Generator generator(4);
+  SEBlock block(4, 2, true, generator);
+  Tensor x = randn({2, 4, 3, 3}, generator).set_requires_grad();
+  GradCheckOptions options;
+  options.use_kink = true;
+  options.kink_range = 0.02f;
+  check_gradients(
+      "se_block+relu", [&](const std::vector<Tensor>& in) { return block.forward_relu(in[0]); },
+      {x, block.fc1().weight(), block.fc2().weight(), block.fc2().bias()}, options);
 }
 
 TEST_CASE("examples: se_block matches the formula and its gradients check", "[examples]") {

@@ -11,6 +11,7 @@
 #include "layers/builder.h"
 #include "layers/conv2d.h"
 #include "layers/fold_batchnorm.h"
+#include "layers/fusion.h"
 #include "layers/residual.h"
 
 using namespace cnn;
@@ -80,6 +81,7 @@ TEST_CASE("fold_batchnorm merges conv+BN pairs, nested ones too, and keeps the o
           "[fold_batchnorm]") {
   Generator gen(21);
   auto model = build(kResidualNet, gen);
+  fuse_for_evaluation(*model);  // as a training run fuses it: folding drops the fused steps
   prepare(*model, gen);
   REQUIRE(count_type(*model, "batchnorm2d") == 6);
   Tensor x = randn({2, 3, 8, 8}, gen);
@@ -93,6 +95,7 @@ TEST_CASE("fold_batchnorm merges conv+BN pairs, nested ones too, and keeps the o
   // Top level 2, residual body 2, its 1x1 shortcut 1; the BN without running statistics
   // (batch statistics even in eval) stays.
   REQUIRE(fold_batchnorm(*model) == 5);
+  REQUIRE_FALSE(model->fused());
   REQUIRE(count_type(*model, "batchnorm2d") == 1);
   REQUIRE(model->at(1)->type() == "identity");
   REQUIRE(model->at(5)->type() == "identity");
@@ -112,6 +115,18 @@ TEST_CASE("fold_batchnorm merges conv+BN pairs, nested ones too, and keeps the o
     after = (*model)(x);
   }
   REQUIRE(max_abs_difference(before, after) < 1e-4f);
+  // Fused again for evaluation (the folded convs take the ReLUs, the block its sum): the
+  // folded model's own result, and the same state-dict names.
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : model->state_dict()) names.push_back(name);
+  REQUIRE(fuse_for_evaluation(*model) == 3);  // conv+relu, the residual block, its body's conv+relu
+  std::vector<std::string> fused_names;
+  for (const auto& [name, tensor] : model->state_dict()) fused_names.push_back(name);
+  REQUIRE(fused_names == names);
+  {
+    NoGradGuard no_grad;
+    REQUIRE(max_abs_difference((*model)(x), after) < 1e-5f);
+  }
   // A second fold finds nothing left to do.
   REQUIRE(fold_batchnorm(*model) == 0);
 }

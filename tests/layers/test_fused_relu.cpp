@@ -1,5 +1,5 @@
-// A ReLU absorbed by the layer before it (Sequential runs batchnorm or conv2d followed by
-// relu, identities allowed in between, as one fused op): the same values and gradients as
+// A ReLU absorbed by the layer before it (the fusion passes run batchnorm or conv2d followed
+// by relu, identities allowed in between, as one fused op): the same values and gradients as
 // the layers one after the other, for BN in training and eval mode and for conv2d on both
 // of its paths (im2col and Winograd), finite-difference checks through the fused ops, and
 // conv2d+relu+maxpool2d written as one pooled map in evaluation (and the fallback).
@@ -12,6 +12,7 @@
 #include "layers/activations.h"
 #include "layers/batchnorm.h"
 #include "layers/conv2d.h"
+#include "layers/fusion.h"
 #include "layers/identity.h"
 #include "layers/pool2d.h"
 #include "layers/sequential.h"
@@ -31,8 +32,8 @@ std::shared_ptr<BatchNorm2d> random_batchnorm(int64_t channels, Generator& gen) 
   return bn;
 }
 
-// Runs x through a [batchnorm2d, relu] Sequential, fused (no observer) or not (an observer
-// that looks at every layer disables the fusion), and returns y and every gradient.
+// Runs x through a [batchnorm2d, relu] Sequential, fused (fuse_for_training) or not (no
+// pass: an observer sees both layers run), and returns y and every gradient.
 std::vector<Tensor> run(bool fused, bool training, const Tensor& input, uint64_t seed) {
   Generator gen(seed);
   auto bn = random_batchnorm(input.size(1), gen);
@@ -41,6 +42,7 @@ std::vector<Tensor> run(bool fused, bool training, const Tensor& input, uint64_t
   model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
   model.train(training);
   int observed = 0;
+  if (fused) REQUIRE(fuse_for_training(model) == 1);
   if (!fused) model.set_observer([&](const std::string&, const Module&, const Tensor&) { ++observed; });
   Tensor x = input.detach().clone().set_requires_grad();
   Tensor y = model.forward(x);
@@ -83,7 +85,7 @@ TEST_CASE("fused batchnorm+relu gradients pass the finite-difference check",
 
 namespace {
 
-// y and the gradients of [conv2d, identity, relu], fused or not (an observer disables it).
+// y and the gradients of [conv2d, identity, relu], fused (fuse_for_training) or not.
 std::vector<Tensor> run_conv(bool fused, const Conv2dOptions& o, const Tensor& input) {
   Generator gen(17);
   auto conv = std::make_shared<Conv2d>(o, gen);
@@ -92,6 +94,7 @@ std::vector<Tensor> run_conv(bool fused, const Conv2dOptions& o, const Tensor& i
   model.append(std::make_shared<Identity>());
   model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
   int observed = 0;
+  if (fused) REQUIRE(fuse_for_training(model) == 1);
   if (!fused) model.set_observer([&](const std::string&, const Module&, const Tensor&) { ++observed; });
   Tensor x = input.detach().clone().set_requires_grad();
   Tensor y = model.forward(x);
@@ -160,10 +163,11 @@ TEST_CASE("evaluation fuses conv2d+relu+maxpool2d with the same result", "[conv2
     model.append(std::make_shared<Activation>(Activation::Kind::ReLU));
     model.append(std::make_shared<MaxPool2d>(Pool2dOptions{}));
     Tensor x = randn({3, c.channels, c.H, c.W}, gen);
+    REQUIRE(model.steps().size() == 4);  // unfused: the children
     NoGradGuard no_grad;
-    const std::vector<float> fused = model.forward(x).to_vector();
-    model.set_observer([](const std::string&, const Module&, const Tensor&) {});
     const std::vector<float> separate = model.forward(x).to_vector();
+    fuse_for_evaluation(model);
+    const std::vector<float> fused = model.forward(x).to_vector();
     REQUIRE(fused == separate);  // the same arithmetic, and max is exact
   }
 }
@@ -197,9 +201,9 @@ TEST_CASE("evaluation fusions along a chain of convs give the layers' own result
     model.append(conv(8, 5, last_kernel));
     Tensor x = randn({3, 8, H, W}, gen);
     NoGradGuard no_grad;
-    const std::vector<float> fused = model.forward(x).to_vector();
-    model.set_observer([](const std::string&, const Module&, const Tensor&) {});
     const std::vector<float> separate = model.forward(x).to_vector();
+    fuse_for_evaluation(model);
+    const std::vector<float> fused = model.forward(x).to_vector();
     REQUIRE(fused == separate);  // the same arithmetic
   }
 }

@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "layers/builder.h"
 #include "layers/conv2d.h"
+#include "layers/fusion.h"
 #include "layers/residual.h"
 #include "tests/gradcheck.h"
 #include "tests/layers/tensor_compare.h"
@@ -37,9 +38,9 @@ std::vector<std::string> names(const Module& module) {
   return out;
 }
 
-// Builds the one-block net of `yaml` and requires its evaluation forward (fused: under
-// NoGradGuard) to equal the block's layers run one by one with the tape on (unfused). Image
-// by image, sgemm (im2col paths) may add in another order: rounding-level tolerance.
+// Builds the one-block net of `yaml` and requires its evaluation forward (fuse_for_evaluation,
+// under NoGradGuard) to equal the block's layers run one by one with the tape on (unfused).
+// Image by image, sgemm (im2col paths) may add in another order: rounding-level tolerance.
 void require_evaluation_matches_layers(const std::string& yaml, const Shape& input,
                                        uint64_t seed) {
   auto net = build(yaml, input, seed);
@@ -48,6 +49,7 @@ void require_evaluation_matches_layers(const std::string& yaml, const Shape& inp
   net->eval();
   const Tensor separate =
       add_relu(block.body().forward(x), block.shortcut() ? block.shortcut()->forward(x) : x);
+  REQUIRE(fuse_for_evaluation(*net) >= 1);  // the block's step at least
   NoGradGuard no_grad;
   require_close("evaluation of " + block.describe(), net->forward(x), separate, 1e-5, 1e-5);
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/group_norm_kernels.h"
 #include "layers/module.h"
 
 namespace cnn {
@@ -26,16 +27,6 @@ struct GroupNormOptions {
 
 // The largest divisor of `channels` that is <= `requested` (at least 1).
 int64_t effective_num_groups(int64_t channels, int64_t requested);
-
-// Where the affine weight/bias of group_norm index: one value per channel ([C]), or one
-// per element of a sample (LayerNorm's [C,H,W]).
-enum class AffineLayout { PerChannel, PerElement };
-
-// Per (sample, group) statistics of the last group_norm call: mean and biased variance,
-// [N*G] in (n, g) order.
-struct GroupStatistics {
-  std::vector<double> mean, var;
-};
 
 // input [N,C,...] -> output of the same shape, each sample's group g (channels
 // g*C/G .. (g+1)*C/G - 1, all positions) normalised with its own mean and biased variance,

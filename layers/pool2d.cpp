@@ -1,5 +1,5 @@
-// Max, average and global average pooling, each forward followed by its backward.
-// Every loop runs over independent (sample, channel) planes, in parallel.
+// Max, average and global average pooling: the geometry checks, the differentiable
+// functions (their kernels, forward and backward, in core/pool_kernels) and the modules.
 #include "layers/pool2d.h"
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/autograd.h"
-#include "core/parallel.h"
+#include "core/pool_kernels.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -44,10 +44,6 @@ std::string describe_pool(const char* type, const Pool2dOptions& o, bool average
   return out.str();
 }
 
-struct PoolGeometry {
-  int64_t planes, H, W, OH, OW;
-};
-
 PoolGeometry checked_pool_geometry(const Shape& input, const Pool2dOptions& o,
                                    const std::string& layer) {
   CNN_CHECK(input.size() == 4, layer, ": expected a 4-d input [N, C, H, W], got ",
@@ -69,16 +65,8 @@ PoolGeometry checked_pool_geometry(const Shape& input, const Pool2dOptions& o,
   return g;
 }
 
-// The window of output (oh, ow), clipped to the input.
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-
-inline Window window(const Pool2dOptions& o, int64_t oh, int64_t ow, int64_t H, int64_t W) {
-  const int64_t h0 = oh * o.stride.first - o.padding.first;
-  const int64_t w0 = ow * o.stride.second - o.padding.second;
-  return {std::max<int64_t>(h0, 0), std::min(h0 + o.kernel_size.first, H),
-          std::max<int64_t>(w0, 0), std::min(w0 + o.kernel_size.second, W)};
+PoolWindows windows_of(const Pool2dOptions& o) {
+  return {o.kernel_size, o.stride, o.padding, o.count_include_pad};
 }
 
 Pool2dOptions pool_options(const LayerArgs& args, bool average) {
@@ -97,102 +85,26 @@ Pool2dOptions pool_options(const LayerArgs& args, bool average) {
 // ---- max pooling -----------------------------------------------------------------------
 
 // x [N,C,H,W] -> y [N,C,OH,OW], remembering each window's first maximum (padding is -inf).
-namespace {
-
-// The common case (2x2 windows, stride 2, no padding, every window inside the input) gets a
-// loop without window arithmetic that the compiler vectorizes: about 5x faster than the
-// general loop (vgg6's first pool, batch 64, one thread: 6.9 -> 1.2 ms).
-bool is_plain_2x2(const Pool2dOptions& o, const PoolGeometry& g) {
-  return o.kernel_size == std::pair<int64_t, int64_t>{2, 2} &&
-         o.stride == std::pair<int64_t, int64_t>{2, 2} &&
-         o.padding == std::pair<int64_t, int64_t>{0, 0} && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
-}
-
-// Same result as the general loop: the first maximum in row-major order, NaN propagates.
-// Without kArgmax (nothing will need the gradient) the indices are not written at all.
-template <bool kArgmax>
-void max_pool_2x2(const float* x, const PoolGeometry& g, float* y, int64_t* argmax) {
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
-  for (int64_t plane = 0; plane < g.planes; ++plane)
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-      const float* top = x + (plane * g.H + 2 * oh) * g.W;
-      const float* bottom = top + g.W;
-      const int64_t k0 = (plane * g.OH + oh) * g.OW, row0 = 2 * oh * g.W;
-      const int64_t OW = g.OW, W = g.W;  // locals: the stores below cannot change them
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        // Branch-free, so that the loop vectorizes: `|` not `||`, selects not ifs.
-        float best = top[2 * ow];
-        int64_t offset = 0;
-        const float right = top[2 * ow + 1], below = bottom[2 * ow],
-                    diagonal = bottom[2 * ow + 1];
-        bool take = (right > best) | (right != right);  // x != x: NaN, as std::isnan
-        best = take ? right : best;
-        offset = take ? 1 : offset;
-        take = (below > best) | (below != below);
-        best = take ? below : best;
-        offset = take ? W : offset;
-        take = (diagonal > best) | (diagonal != diagonal);
-        best = take ? diagonal : best;
-        offset = take ? W + 1 : offset;
-        y[k0 + ow] = best;
-        if constexpr (kArgmax) argmax[k0 + ow] = row0 + 2 * ow + offset;
-      }
-    }
-}
-
-}  // namespace
-
 Tensor max_pool2d(const Tensor& input, const Pool2dOptions& o) {
   const PoolGeometry g = checked_pool_geometry(input.shape(), o, describe_pool("maxpool2d", o, false));
+  const PoolWindows p = windows_of(o);
   Tensor x = input.contiguous();
   Tensor out = Tensor::empty({input.size(0), input.size(1), g.OH, g.OW});
-  const float* px = x.data();
-  float* py = out.data();
-  if (is_plain_2x2(o, g) && !needs_grad({input})) {  // evaluation: no indices to keep
-    max_pool_2x2<false>(px, g, py, nullptr);
+  if (is_plain_2x2(p, g) && !needs_grad({input})) {  // evaluation: no indices to keep
+    max_pool_2x2<false>(x.data(), g, out.data(), nullptr);
     return out;
   }
   Tensor argmax = Tensor::empty(out.shape(), DType::Int64);  // index within the input plane
-  int64_t* pi = argmax.data_i64();
-  if (is_plain_2x2(o, g)) {
-    max_pool_2x2<true>(px, g, py, pi);
-  } else {
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
-  for (int64_t plane = 0; plane < g.planes; ++plane) {
-    const float* src = px + plane * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window win = window(o, oh, ow, g.H, g.W);
-        float best = -std::numeric_limits<float>::infinity();
-        int64_t best_index = win.h0 * g.W + win.w0;
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) {
-            const float v = src[h * g.W + w];
-            if (v > best || std::isnan(v)) {  // NaN propagates, as in PyTorch
-              best = v;
-              best_index = h * g.W + w;
-            }
-          }
-        const int64_t k = (plane * g.OH + oh) * g.OW + ow;
-        py[k] = best;
-        pi[k] = best_index;
-      }
-  }
-  }
+  if (is_plain_2x2(p, g))
+    max_pool_2x2<true>(x.data(), g, out.data(), argmax.data_i64());
+  else
+    max_pool_forward(x.data(), p, g, out.data(), argmax.data_i64());
   // Backward: each output gradient goes to its window's maximum.
   const Shape input_shape = x.shape();
   return record_op("maxpool2d", out, {input}, [argmax, input_shape, g](const Tensor& grad_output) {
     Tensor gy = grad_output.contiguous();
     Tensor dx = Tensor::zeros(input_shape);
-    const float* pg = gy.data();
-    const int64_t* pi = argmax.data_i64();
-    float* pd = dx.data();
-    const int64_t out_plane = g.OH * g.OW;
-#pragma omp parallel for schedule(static) if (g.planes * out_plane > kParallelMinPoolOutputs)
-    for (int64_t plane = 0; plane < g.planes; ++plane) {
-      float* dst = pd + plane * g.H * g.W;
-      for (int64_t k = plane * out_plane; k < (plane + 1) * out_plane; ++k) dst[pi[k]] += pg[k];
-    }
+    max_pool_backward(gy.data(), argmax.data_i64(), g, dx.data());
     return std::vector<Tensor>{dx};
   });
 }
@@ -207,61 +119,18 @@ std::string MaxPool2d::describe() const { return describe_pool("maxpool2d", opti
 
 // ---- average pooling -------------------------------------------------------------------
 
-namespace {
-// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
-// input itself.
-inline float window_divisor(const Pool2dOptions& o, int64_t oh, int64_t ow, int64_t H,
-                            int64_t W) {
-  if (!o.count_include_pad) {
-    const Window win = window(o, oh, ow, H, W);
-    return static_cast<float>((win.h1 - win.h0) * (win.w1 - win.w0));
-  }
-  const int64_t h0 = oh * o.stride.first - o.padding.first;
-  const int64_t w0 = ow * o.stride.second - o.padding.second;
-  const int64_t h1 = std::min(h0 + o.kernel_size.first, H + o.padding.first);
-  const int64_t w1 = std::min(w0 + o.kernel_size.second, W + o.padding.second);
-  return static_cast<float>((h1 - h0) * (w1 - w0));
-}
-}  // namespace
-
 // x [N,C,H,W] -> y [N,C,OH,OW]
 Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   const PoolGeometry g = checked_pool_geometry(input.shape(), o, describe_pool("avgpool2d", o, true));
+  const PoolWindows p = windows_of(o);
   Tensor x = input.contiguous();
   Tensor out = Tensor::empty({input.size(0), input.size(1), g.OH, g.OW});
-  const float* px = x.data();
-  float* py = out.data();
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
-  for (int64_t plane = 0; plane < g.planes; ++plane) {
-    const float* src = px + plane * g.H * g.W;
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        const Window win = window(o, oh, ow, g.H, g.W);
-        float total = 0.0f;
-        for (int64_t h = win.h0; h < win.h1; ++h)
-          for (int64_t w = win.w0; w < win.w1; ++w) total += src[h * g.W + w];
-        py[(plane * g.OH + oh) * g.OW + ow] = total / window_divisor(o, oh, ow, g.H, g.W);
-      }
-  }
-  // Backward: each output gradient, divided like the forward, spreads over its window.
+  avg_pool_forward(x.data(), p, g, out.data());
   const Shape input_shape = x.shape();
-  return record_op("avgpool2d", out, {input}, [o, input_shape, g](const Tensor& grad_output) {
+  return record_op("avgpool2d", out, {input}, [p, input_shape, g](const Tensor& grad_output) {
     Tensor gy = grad_output.contiguous();
     Tensor dx = Tensor::zeros(input_shape);
-    const float* pg = gy.data();
-    float* pd = dx.data();
-#pragma omp parallel for schedule(static) if (g.planes * g.OH * g.OW > kParallelMinPoolOutputs)
-    for (int64_t plane = 0; plane < g.planes; ++plane) {
-      float* dst = pd + plane * g.H * g.W;
-      for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const Window win = window(o, oh, ow, g.H, g.W);
-          const float share = pg[(plane * g.OH + oh) * g.OW + ow] /
-                              window_divisor(o, oh, ow, g.H, g.W);
-          for (int64_t h = win.h0; h < win.h1; ++h)
-            for (int64_t w = win.w0; w < win.w1; ++w) dst[h * g.W + w] += share;
-        }
-    }
+    avg_pool_backward(gy.data(), p, g, dx.data());
     return std::vector<Tensor>{dx};
   });
 }
@@ -283,26 +152,13 @@ Tensor global_avg_pool2d(const Tensor& input) {
   Tensor x = input.contiguous();
   const int64_t planes = input.size(0) * input.size(1), area = input.size(2) * input.size(3);
   Tensor out = Tensor::empty({input.size(0), input.size(1), 1, 1});
-  const float* px = x.data();
-  float* py = out.data();
-#pragma omp parallel for schedule(static) if (planes * area > kParallelMinPlaneElements)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    float total = 0.0f;
-    for (int64_t i = 0; i < area; ++i) total += px[plane * area + i];
-    py[plane] = total / static_cast<float>(area);
-  }
-  // Backward: dx = dy / (H*W) at every position of the plane.
+  global_avg_pool_forward(x.data(), planes, area, out.data());
   const Shape input_shape = x.shape();
   return record_op("global_avgpool2d", out, {input},
                    [input_shape, planes, area](const Tensor& grad_output) {
                      Tensor gy = grad_output.contiguous();
                      Tensor dx = Tensor::empty(input_shape);
-                     const float* pg = gy.data();
-                     float* pd = dx.data();
-#pragma omp parallel for schedule(static) if (planes * area > kParallelMinPlaneElements)
-                     for (int64_t plane = 0; plane < planes; ++plane)
-                       std::fill_n(pd + plane * area, area,
-                                   pg[plane] / static_cast<float>(area));
+                     global_avg_pool_backward(gy.data(), planes, area, dx.data());
                      return std::vector<Tensor>{dx};
                    });
 }

@@ -20,7 +20,7 @@
 #include "layers/fold_batchnorm.h"
 #include "layers/fusion.h"
 #include "layers/linear.h"
-#include "layers/loss.h"
+#include "core/loss.h"
 #include "optim/factory.h"
 
 namespace cnn {

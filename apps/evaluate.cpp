@@ -5,7 +5,7 @@
 
 #include "apps/run_files.h"
 #include "core/autograd.h"
-#include "layers/loss.h"
+#include "core/loss.h"
 
 namespace cnn {
 

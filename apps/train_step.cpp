@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
-#include "layers/loss.h"
+#include "core/loss.h"
 #include "optim/clip_grad.h"
 
 namespace cnn {

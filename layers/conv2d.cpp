@@ -12,10 +12,10 @@
 
 #include "core/autograd.h"
 #include "core/conv_direct.h"
+#include "core/conv_gradients.h"
 #include "core/conv_im2col.h"
 #include "core/im2col.h"
 #include "core/ops.h"
-#include "core/parallel.h"
 #include "core/winograd.h"
 #include "layers/registry.h"
 
@@ -108,34 +108,10 @@ bool use_winograd(const ConvGeometry& g, int64_t groups) {
   return choose_algorithm(g, groups, 1) == ConvAlgorithm::kWinograd;
 }
 
-// db [O] = sum of gy [N,O,P] over N and P (rows in float, vectorized; across rows in double)
-void bias_gradient(const float* gy, int64_t N, int64_t O, int64_t P, float* db) {
-#pragma omp parallel for schedule(static) if (N * O * P > kParallelMinPlaneElements)
-  for (int64_t o = 0; o < O; ++o) {
-    double total = 0.0;
-    for (int64_t n = 0; n < N; ++n) {
-      const float* row = gy + (n * O + o) * P;
-      float partial = 0.0f;
-#pragma omp simd reduction(+ : partial)
-      for (int64_t i = 0; i < P; ++i) partial += row[i];
-      total += partial;
-    }
-    db[o] = static_cast<float>(total);
-  }
-}
-
 // The gradient through a fused ReLU: gy where the output is positive, 0 elsewhere.
 Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
   Tensor masked = Tensor::empty(gy.shape());
-  const float* g = gy.data();
-  const float* y = relu_out.data();
-  float* out = masked.data();
-  const int64_t n = gy.numel();
-#pragma omp parallel for simd schedule(static) if (n > kParallelMinElements)
-  for (int64_t i = 0; i < n; ++i) {
-    const float gradient = g[i];
-    out[i] = y[i] > 0.0f ? gradient : 0.0f;
-  }
+  relu_mask_gradient(gy.data(), relu_out.data(), gy.numel(), masked.data());
   return masked;
 }
 
@@ -189,7 +165,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      Tensor dx = need_dx ? Tensor::empty(input_shape) : Tensor();
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
-                     if (need_db) bias_gradient(gy.data(), N, O, g.out_h * g.out_w, db.data());
+                     if (need_db) conv_bias_gradient(gy.data(), N, O, g.out_h * g.out_w, db.data());
                      const float* x_data = need_dw ? saved_x.data() : nullptr;
                      float* dx_data = need_dx ? dx.data() : nullptr;
                      float* dw_data = need_dw ? dw.data() : nullptr;

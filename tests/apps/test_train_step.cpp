@@ -10,7 +10,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "layers/linear.h"
-#include "layers/loss.h"
+#include "core/loss.h"
 #include "layers/sequential.h"
 #include "optim/clip_grad.h"
 #include "optim/schedule.h"

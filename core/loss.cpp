@@ -1,5 +1,5 @@
 // Cross-entropy forward and its fused backward (softmax - target), plus top-1 metrics.
-#include "layers/loss.h"
+#include "core/loss.h"
 
 #include <algorithm>
 #include <cmath>

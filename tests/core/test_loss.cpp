@@ -5,7 +5,7 @@
 
 #include "core/ops.h"
 #include "core/random.h"
-#include "layers/loss.h"
+#include "core/loss.h"
 #include "tests/gradcheck.h"
 #include "tests/layers/tensor_compare.h"
 

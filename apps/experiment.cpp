@@ -62,6 +62,100 @@ void validate_runnable(const Config& config, const std::string& where) {
   }
 }
 
+namespace {
+
+// The experiment's base config, its path resolved relative to the experiment file.
+YAML::Node load_base(const std::string& base_path, const std::string& path) {
+  try {
+    return YAML::LoadFile(base_path);
+  } catch (const YAML::BadFile&) {
+    CNN_FAIL(path, ".base: cannot open '", base_path, "' (resolved relative to the experiment file)");
+  } catch (const YAML::Exception& e) {
+    CNN_FAIL(base_path, ": invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
+  }
+}
+
+// One variant before it is built: its name, the dotted keys it sets, whether they must exist.
+struct VariantSpec {
+  std::string name;
+  YAML::Node set;
+  bool must_exist;
+};
+
+// `variants:` as written: a list of {name, set}, names unique.
+std::vector<VariantSpec> listed_variants(const YAML::Node& list, const std::string& path) {
+  CNN_CHECK(list.IsSequence() && list.size() > 0, path, ".variants: expected a non-empty list");
+  std::vector<VariantSpec> specs;
+  std::set<std::string> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string where = path + ".variants[" + std::to_string(i) + "]";
+    CNN_CHECK(list[i].IsMap(), where, ": expected a mapping with name and set");
+    ConfigReader(list[i], where,
+                 {{"name", "required", "variant name"},
+                  {"set", "{}", "dotted keys set in the base config"}})
+        .check_known_keys("variant");
+    CNN_CHECK(list[i]["name"].IsDefined(), where, ": 'name' is required");
+    std::string name = list[i]["name"].as<std::string>();
+    CNN_CHECK(names.insert(name).second, where, ": the name '", name, "' is used twice");
+    specs.push_back({name, list[i]["set"], false});
+  }
+  return specs;
+}
+
+// `grid:` as the Cartesian product of its value lists, first axis slowest; every key must
+// exist in the base config (a grid over a typo fails).
+std::vector<VariantSpec> grid_variants(const YAML::Node& grid, const YAML::Node& base,
+                                       const std::string& path, const std::string& base_path) {
+  CNN_CHECK(grid.IsMap() && grid.size() > 0, path, ".grid: expected a mapping of dotted keys to lists");
+  std::vector<std::pair<std::string, YAML::Node>> axes;
+  for (auto it = grid.begin(); it != grid.end(); ++it) {
+    std::string key = it->first.as<std::string>();
+    CNN_CHECK(it->second.IsSequence() && it->second.size() > 0, path, ".grid.", key,
+              ": expected a non-empty list of values");
+    CNN_CHECK(get_dotted(base, key).IsDefined(), path, ".grid.", key, ": the key '", key,
+              "' does not exist in the base config '", base_path, "'");
+    axes.emplace_back(key, it->second);
+  }
+  std::vector<VariantSpec> specs;
+  std::vector<size_t> index(axes.size(), 0);
+  while (true) {
+    YAML::Node set(YAML::NodeType::Map);
+    std::string name;
+    for (size_t a = 0; a < axes.size(); ++a) {
+      YAML::Node value = axes[a].second[index[a]];
+      set[axes[a].first] = value;
+      if (a) name += '_';
+      name += last_component(axes[a].first) + "=" + scalar_text(value);
+    }
+    specs.push_back({safe_name(name), set, true});
+    size_t a = axes.size();
+    while (a > 0 && ++index[a - 1] == axes[a - 1].second.size()) index[--a] = 0;
+    if (a == 0) break;
+  }
+  return specs;
+}
+
+// The base with the variant's keys and the command line's overrides, checked as a config.
+Variant build_variant(const VariantSpec& spec, const YAML::Node& base, const std::string& path,
+                      const std::string& base_path, const std::vector<std::string>& overrides) {
+  YAML::Node root = YAML::Clone(base);
+  Variant variant;
+  variant.name = spec.name;
+  std::string where = path + " variant '" + spec.name + "'";
+  apply_set(root, spec.set, where + " set", spec.must_exist, &variant.settings);
+  for (const std::string& assignment : overrides) apply_override(root, assignment);
+  if (!root["name"].IsDefined() || root["name"].IsNull()) root["name"] = spec.name;
+  try {
+    variant.config = config_from_yaml(root, base_path);
+  } catch (const Error& e) {
+    CNN_FAIL(where, ": ", e.what());
+  }
+  validate_runnable(variant.config, where);
+  return variant;
+}
+
+}  // namespace
+
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   YAML::Node doc;
   try {
@@ -88,85 +182,14 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   experiment.source_path = path;
   experiment.name = doc["name"].IsDefined() ? doc["name"].as<std::string>()
                                             : fs::path(path).stem().string();
-  fs::path base_path = fs::path(path).parent_path() / doc["base"].as<std::string>();
-  YAML::Node base;
-  try {
-    base = YAML::LoadFile(base_path.string());
-  } catch (const YAML::BadFile&) {
-    CNN_FAIL(path, ".base: cannot open '", base_path.string(), "' (resolved relative to the experiment file)");
-  } catch (const YAML::Exception& e) {
-    CNN_FAIL(base_path.string(), ": invalid YAML at line ", e.mark.line + 1, ": ", e.msg);
-  }
+  const std::string base_path = (fs::path(path).parent_path() / doc["base"].as<std::string>()).string();
+  YAML::Node base = load_base(base_path, path);
   apply_set(base, doc["set"], path + ".set", false, nullptr);
-
-  // Each variant: (name, mapping of dotted key -> value, whether keys must exist).
-  struct Spec {
-    std::string name;
-    YAML::Node set;
-    bool must_exist;
-  };
-  std::vector<Spec> specs;
-  if (doc["variants"].IsDefined()) {
-    YAML::Node list = doc["variants"];
-    CNN_CHECK(list.IsSequence() && list.size() > 0, path, ".variants: expected a non-empty list");
-    std::set<std::string> names;
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string where = path + ".variants[" + std::to_string(i) + "]";
-      CNN_CHECK(list[i].IsMap(), where, ": expected a mapping with name and set");
-      ConfigReader(list[i], where,
-                   {{"name", "required", "variant name"},
-                    {"set", "{}", "dotted keys set in the base config"}})
-          .check_known_keys("variant");
-      CNN_CHECK(list[i]["name"].IsDefined(), where, ": 'name' is required");
-      std::string name = list[i]["name"].as<std::string>();
-      CNN_CHECK(names.insert(name).second, where, ": the name '", name, "' is used twice");
-      specs.push_back({name, list[i]["set"], false});
-    }
-  } else {
-    YAML::Node grid = doc["grid"];
-    CNN_CHECK(grid.IsMap() && grid.size() > 0, path, ".grid: expected a mapping of dotted keys to lists");
-    std::vector<std::pair<std::string, YAML::Node>> axes;
-    for (auto it = grid.begin(); it != grid.end(); ++it) {
-      std::string key = it->first.as<std::string>();
-      CNN_CHECK(it->second.IsSequence() && it->second.size() > 0, path, ".grid.", key,
-                ": expected a non-empty list of values");
-      CNN_CHECK(get_dotted(base, key).IsDefined(), path, ".grid.", key, ": the key '", key,
-                "' does not exist in the base config '", base_path.string(), "'");
-      axes.emplace_back(key, it->second);
-    }
-    // Cartesian product, first axis slowest.
-    std::vector<size_t> index(axes.size(), 0);
-    while (true) {
-      YAML::Node set(YAML::NodeType::Map);
-      std::string name;
-      for (size_t a = 0; a < axes.size(); ++a) {
-        YAML::Node value = axes[a].second[index[a]];
-        set[axes[a].first] = value;
-        name += (a ? "_" : "") + last_component(axes[a].first) + "=" + scalar_text(value);
-      }
-      specs.push_back({safe_name(name), set, true});
-      size_t a = axes.size();
-      while (a > 0 && ++index[a - 1] == axes[a - 1].second.size()) index[--a] = 0;
-      if (a == 0) break;
-    }
-  }
-
-  for (const Spec& spec : specs) {
-    YAML::Node root = YAML::Clone(base);
-    Variant variant;
-    variant.name = spec.name;
-    std::string where = path + " variant '" + spec.name + "'";
-    apply_set(root, spec.set, where + " set", spec.must_exist, &variant.settings);
-    for (const std::string& assignment : overrides) apply_override(root, assignment);
-    if (!root["name"].IsDefined() || root["name"].IsNull()) root["name"] = spec.name;
-    try {
-      variant.config = config_from_yaml(root, base_path.string());
-    } catch (const Error& e) {
-      CNN_FAIL(where, ": ", e.what());
-    }
-    validate_runnable(variant.config, where);
-    experiment.variants.push_back(std::move(variant));
-  }
+  const std::vector<VariantSpec> specs = doc["variants"].IsDefined()
+                                             ? listed_variants(doc["variants"], path)
+                                             : grid_variants(doc["grid"], base, path, base_path);
+  for (const VariantSpec& spec : specs)
+    experiment.variants.push_back(build_variant(spec, base, path, base_path, overrides));
   return experiment;
 }
 

@@ -18,7 +18,9 @@
 #include "apps/report_plots.h"
 #include "apps/run_files.h"
 #include "apps/run_store.h"
+#include "core/config_reader.h"
 #include "core/error.h"
+#include "layers/builder.h"
 
 namespace fs = std::filesystem;
 
@@ -94,7 +96,7 @@ RunReport read_run(const std::string& run_dir) {
 
   if (fs::exists(dir / "config.yaml")) {
     YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
-    run.norm = config["model"]["norm"].IsDefined() ? config["model"]["norm"].as<std::string>() : "batch";
+    run.norm = ConfigReader(config["model"], "model", model_keys()).get_string("norm");
     if (config["train"]["accuracy_threshold"].IsDefined())
       run.threshold = config["train"]["accuracy_threshold"].as<double>();
     YAML::Node stripped = YAML::Clone(config);

@@ -20,7 +20,6 @@
 
 namespace cnn {
 
-using NamedTensor = std::pair<std::string, Tensor>;  // identical to the alias in layers/module.h
 
 struct SafetensorsFile {
   std::vector<NamedTensor> tensors;  // in the order of their data offsets

@@ -6,38 +6,11 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "core/parallel.h"
+#include "core/elementwise_map.h"
 
 namespace cnn {
 
 namespace {
-
-// out[i] = f(x[i])
-template <typename F>
-Tensor map_elements(const Tensor& input, F f) {
-  Tensor x = input.contiguous();
-  Tensor out = Tensor::empty(x.shape());
-  const float* px = x.data();
-  float* po = out.data();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelMinElements)
-  for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-  return out;
-}
-
-// dx[i] = dy[i] * derivative(saved[i]), saved being the op's input or output.
-template <typename F>
-Tensor grad_times(const Tensor& grad_output, const Tensor& saved, F derivative) {
-  Tensor gy = grad_output.contiguous();
-  Tensor dx = Tensor::empty(saved.shape());
-  const float* pg = gy.data();
-  const float* ps = saved.data();
-  float* pd = dx.data();
-  const int64_t n = saved.numel();
-#pragma omp parallel for schedule(static) if (n > kParallelMinElements)
-  for (int64_t i = 0; i < n; ++i) pd[i] = pg[i] * derivative(ps[i]);
-  return dx;
-}
 
 // Records `name` with backward dy * derivative(saved).
 template <typename F>
@@ -54,27 +27,27 @@ inline float sigmoid_of(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // y = x > 0 ? x : slope * x
 Tensor leaky_relu(const Tensor& x, float slope) {
-  Tensor out = map_elements(x, [slope](float v) { return v > 0.0f ? v : slope * v; });
+  Tensor out = map_unary(x, [slope](float v) { return v > 0.0f ? v : slope * v; });
   return record_unary("leaky_relu", x, out, x.contiguous().detach(),
                       [slope](float v) { return v > 0.0f ? 1.0f : slope; });
 }
 
 // y = x > 0 ? x : alpha * (exp(x) - 1); dy/dx = 1 or y + alpha, from the output.
 Tensor elu(const Tensor& x, float alpha) {
-  Tensor out = map_elements(x, [alpha](float v) { return v > 0.0f ? v : alpha * std::expm1(v); });
+  Tensor out = map_unary(x, [alpha](float v) { return v > 0.0f ? v : alpha * std::expm1(v); });
   return record_unary("elu", x, out, out.detach(),
                       [alpha](float y) { return y > 0.0f ? 1.0f : y + alpha; });
 }
 
 // y = 1 / (1 + exp(-x)); dy/dx = y (1 - y)
 Tensor sigmoid(const Tensor& x) {
-  Tensor out = map_elements(x, sigmoid_of);
+  Tensor out = map_unary(x, sigmoid_of);
   return record_unary("sigmoid", x, out, out.detach(), [](float y) { return y * (1.0f - y); });
 }
 
 // dy/dx = 1 - y^2
 Tensor tanh(const Tensor& x) {
-  Tensor out = map_elements(x, [](float v) { return std::tanh(v); });
+  Tensor out = map_unary(x, [](float v) { return std::tanh(v); });
   return record_unary("tanh", x, out, out.detach(), [](float y) { return 1.0f - y * y; });
 }
 
@@ -82,7 +55,7 @@ Tensor tanh(const Tensor& x) {
 // Gimpel 2016; PyTorch's approximate='none'); dy/dx = Phi(x) + x * phi(x).
 Tensor gelu(const Tensor& x) {
   constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
-  Tensor out = map_elements(x, [](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); });
+  Tensor out = map_unary(x, [](float v) { return 0.5f * v * (1.0f + std::erf(v * kInvSqrt2)); });
   return record_unary("gelu", x, out, x.contiguous().detach(), [](float v) {
     return 0.5f * (1.0f + std::erf(v * kInvSqrt2)) + v * kInvSqrt2Pi * std::exp(-0.5f * v * v);
   });
@@ -90,7 +63,7 @@ Tensor gelu(const Tensor& x) {
 
 // y = x * s, s = sigmoid(x) (Elfwing et al. 2017); dy/dx = s (1 + x (1 - s))
 Tensor silu(const Tensor& x) {
-  Tensor out = map_elements(x, [](float v) { return v * sigmoid_of(v); });
+  Tensor out = map_unary(x, [](float v) { return v * sigmoid_of(v); });
   return record_unary("silu", x, out, x.contiguous().detach(), [](float v) {
     const float s = sigmoid_of(v);
     return s * (1.0f + v * (1.0f - s));

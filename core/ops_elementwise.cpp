@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/elementwise_map.h"
 #include "core/ops.h"
 #include "core/parallel.h"
 
@@ -69,32 +70,6 @@ Tensor broadcast_binary(const Tensor& a_in, const Tensor& b_in, const char* op, 
     float* dst = po + row * inner;
     for (int64_t j = 0; j < inner; ++j) dst[j] = f(pa[oa + j * ia_step], pb[ob + j * ib_step]);
   }
-  return out;
-}
-
-template <typename F>
-Tensor map_unary(const Tensor& a_in, F f) {
-  Tensor a = a_in.contiguous();
-  Tensor out = Tensor::empty(a.shape());
-  const float* pa = a.data();
-  float* po = out.data();
-  int64_t n = a.numel();
-#pragma omp parallel for if (n > kParallelMinElements)
-  for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i]);
-  return out;
-}
-
-// Element-wise product of two same-shape tensors after a map: out = g * f(x).
-template <typename F>
-Tensor grad_times(const Tensor& grad, const Tensor& x_in, F f) {
-  Tensor g = grad.contiguous(), x = x_in.contiguous();
-  Tensor out = Tensor::empty(x.shape());
-  const float* pg = g.data();
-  const float* px = x.data();
-  float* po = out.data();
-  int64_t n = x.numel();
-#pragma omp parallel for if (n > kParallelMinElements)
-  for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * f(px[i]);
   return out;
 }
 

@@ -32,6 +32,9 @@ const std::vector<KeySpec>& train_keys() {
        "stop after N optimizer steps in total (0 = no limit)"},
       {"accuracy_threshold", default_text(defaults.accuracy_threshold),
        "test accuracy whose first epoch reports call convergence"},
+      {"divergence_factor", default_text(defaults.divergence_factor),
+       "stop the run as diverged when a step's loss exceeds this multiple of the first step's "
+       "(0 = only NaN/inf)"},
   };
   return keys;
 }
@@ -137,6 +140,9 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   t.label_smoothing = reader.get_double("label_smoothing");
   t.accuracy_threshold = reader.get_double("accuracy_threshold");
   t.nan_check = reader.get_choice("nan_check", {"loss", "every_step"});
+  t.divergence_factor = reader.get_double("divergence_factor");
+  reader.check("divergence_factor", t.divergence_factor == 0 || t.divergence_factor > 1,
+               "expected 0 (off) or a factor above 1, found ", t.divergence_factor);
   reader.check("epochs", t.epochs >= 1, "expected at least 1, found ", t.epochs);
   reader.check("log_every", t.log_every >= 1, "expected at least 1, found ", t.log_every);
   reader.check("layer_stats_every", t.layer_stats_every >= 0, "expected >= 0, found ",

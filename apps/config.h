@@ -23,6 +23,7 @@ struct TrainSettings {
   int64_t checkpoint_every = 0;      // steps; 0 = at the end of each epoch only
   int64_t max_steps = 0;             // stop after this many steps in total; 0 = no limit
   double accuracy_threshold = 0.5;   // for "epochs to reach" in reports
+  double divergence_factor = 10.0;   // diverged past this multiple of the first loss; 0 = off
 };
 
 struct Config {

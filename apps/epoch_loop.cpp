@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "apps/evaluate.h"
 #include "apps/progress.h"
@@ -18,9 +19,27 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-TrainStepOptions step_options(const TrainSettings& settings) {
+TrainStepOptions step_options(const TrainSettings& settings, const RunPosition& position) {
   return {static_cast<float>(settings.label_smoothing), settings.clip_grad_norm,
-          settings.nan_check == "every_step"};
+          settings.nan_check == "every_step", settings.divergence_factor * position.first_loss};
+}
+
+// A network that predicts one class for the whole test set, or whose accuracy stays within
+// two points of chance, has collapsed (dead ReLUs after a blow-up, a classifier pushed to one
+// output): a finding, not an error. Empty when it has not.
+std::string collapse_of(const EvalResult& test, int64_t num_classes) {
+  if (test.images == 0 || num_classes < 2) return "";
+  for (size_t c = 0; c < test.confusion.size(); ++c) {
+    int64_t predicted = 0;
+    for (const auto& row : test.confusion) predicted += row[c];
+    if (predicted == test.images)
+      return "every test image is predicted as class " + std::to_string(c);
+  }
+  const double chance = 1.0 / static_cast<double>(num_classes);
+  if (test.accuracy < chance + 0.02)
+    return "test accuracy " + std::to_string(test.accuracy) + " is at chance (" +
+           std::to_string(chance) + ")";
+  return "";
 }
 
 // Layer statistics on every layer_stats_every-th step: the forward's outputs and the gradients.
@@ -35,9 +54,10 @@ TrainStepHooks layer_stats_hooks(TrainingParts& parts, int64_t step) {
 
 // Evaluates the model on the test set and closes the epoch's record.
 EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
-                         Clock::time_point epoch_start) {
+                         Clock::time_point epoch_start, std::string& collapse) {
   const EpochSums& sums = position.sums;
   EvalResult test = evaluate(parts.model, parts.test_loader, parts.num_classes);
+  collapse = collapse_of(test, parts.num_classes);
   EpochRecord record;
   record.epoch = position.epoch + 1;
   record.train_loss = sums.images ? sums.loss_sum / sums.images : 0;
@@ -55,7 +75,7 @@ EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
 
 EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder& recorder) {
   const TrainSettings& settings = parts.settings;
-  const TrainStepOptions options = step_options(settings);
+  TrainStepOptions options = step_options(settings, position);
   const int64_t steps_per_epoch = parts.train_loader.batches_per_epoch();
   const Clock::time_point epoch_start = Clock::now();
   parts.train_loader.begin_epoch(position.epoch, position.batch);
@@ -70,13 +90,17 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
     const TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
                                               *batch, options, layer_stats_hooks(parts, step));
     recorder.on_step({position.epoch + 1, step, result.lr, result.loss, result.accuracy()});
+    if (step == 0 && std::isfinite(result.loss)) {
+      position.first_loss = result.loss;
+      options.max_loss = settings.divergence_factor * result.loss;
+    }
     if (parts.layer_stats) recorder.on_layer_stats(parts.layer_stats->take_recent());
     if (result.diverged()) {
       progress.finish();
       spdlog::warn("diverged at step {} (epoch {}): {}; stopping the run", step,
                    position.epoch + 1, result.divergence);
       recorder.flush_steps();
-      return {EpochOutcome::End::kDiverged, result.divergence, step, {}};
+      return {EpochOutcome::End::kDiverged, result.divergence, step, {}, ""};
     }
     position.sums.add(result, seconds_since(step_start), seconds_since(loop_mark));
     loop_mark = Clock::now();
@@ -87,7 +111,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
       progress.finish();
       recorder.flush_steps();
       parts.save_checkpoint();
-      return {EpochOutcome::End::kInterrupted, "", -1, {}};
+      return {EpochOutcome::End::kInterrupted, "", -1, {}, ""};
     }
     if (settings.checkpoint_every > 0 && position.step % settings.checkpoint_every == 0)
       parts.save_checkpoint();
@@ -98,7 +122,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
   }
   progress.finish();
   recorder.flush_steps();
-  outcome.record = finish_epoch(parts, position, epoch_start);
+  outcome.record = finish_epoch(parts, position, epoch_start, outcome.collapse);
   return outcome;
 }
 

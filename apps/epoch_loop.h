@@ -33,6 +33,7 @@ struct EpochOutcome {
   std::string divergence;  // kDiverged: why
   int64_t diverged_step = -1;
   EpochRecord record;      // filled when the epoch reached its evaluation (done or out of steps)
+  std::string collapse;    // why the evaluation says the network collapsed; empty when it did not
 };
 
 // Trains epoch `position.epoch` from batch `position.batch` (resumed sums included) and

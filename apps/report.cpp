@@ -87,6 +87,11 @@ RunReport read_run(const std::string& run_dir) {
   auto diverged_step = summary.find("diverged_step");
   if (diverged_step != summary.end() && diverged_step->is_number_integer())
     run.diverged_step = diverged_step->get<int64_t>();
+  auto collapsed = summary.find("collapsed");
+  run.collapsed = collapsed != summary.end() && collapsed->is_boolean() && collapsed->get<bool>();
+  auto collapsed_step = summary.find("collapsed_step");
+  if (collapsed_step != summary.end() && collapsed_step->is_number_integer())
+    run.collapsed_step = collapsed_step->get<int64_t>();
   run.final_test_acc = number_or_nan(summary, "final_test_acc");
   run.best_test_acc = number_or_nan(summary, "best_test_acc");
   run.images_per_s = number_or_nan(summary, "train_images_per_s");
@@ -116,18 +121,23 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
   double threshold = runs.empty() ? 0.5 : runs.front().threshold;
   std::ostringstream out;
   out << "| variant | norm | final test acc | best test acc | epochs to " << percent(threshold)
-      << " | diverged | step time (ms) | images/s | norm overhead | train-test gap |\n"
-      << "|---|---|---|---|---|---|---|---|---|---|\n";
+      << " | diverged | collapsed | step time (ms) | images/s | norm overhead | train-test gap |\n"
+      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const RunReport& r : runs) {
     std::string diverged = r.diverged ? "yes, step " + std::to_string(r.diverged_step) : "no";
+    std::string collapsed = r.collapsed ? "yes, by step " + std::to_string(r.collapsed_step) : "no";
     std::string reached = r.epochs_to_threshold > 0 ? std::to_string(r.epochs_to_threshold) : "never";
-    std::string overhead = r.norm == "none" ? "(baseline)"
-                           : r.has_baseline ? (r.overhead >= 0 ? "+" : "") + fixed(r.overhead * 100, 1) + "%"
-                                            : "n/a";
+    std::ostringstream overhead;
+    if (r.norm == "none")
+      overhead << "(baseline)";
+    else if (r.has_baseline)
+      overhead << (r.overhead >= 0 ? "+" : "") << fixed(r.overhead * 100, 1) << "%";
+    else
+      overhead << "n/a";
     double gap = r.epochs.empty() ? std::nan("") : r.epochs.back().train_acc - r.epochs.back().test_acc;
     out << "| " << r.name << " | " << r.norm << " | " << percent(r.final_test_acc) << " | "
-        << percent(r.best_test_acc) << " | " << reached << " | " << diverged << " | "
-        << fixed(r.step_seconds * 1000, 1) << " | " << fixed(r.images_per_s, 0) << " | " << overhead
+        << percent(r.best_test_acc) << " | " << reached << " | " << diverged << " | " << collapsed << " | "
+        << fixed(r.step_seconds * 1000, 1) << " | " << fixed(r.images_per_s, 0) << " | " << overhead.str()
         << " | " << (std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a") << " |\n";
   }
   return out.str();
@@ -162,7 +172,10 @@ std::string write_report(const std::vector<RunReport>& runs, const std::string& 
   std::ostringstream md;
   md << "# " << title << "\n\n" << comparison_table(runs) << "\n";
   md << "Columns: final/best test accuracy in eval mode; epochs to reach the threshold "
-        "(convergence speed); divergence (NaN/inf loss) and its step; mean optimizer step time and "
+        "(convergence speed); divergence (a NaN/inf loss or gradient, or a loss past "
+        "train.divergence_factor times the first) and its step; collapse (the test predictions "
+        "in one class, or accuracy at chance, through the last epoch) and the step it began by; "
+        "mean optimizer step time and "
         "training images/s; the step-time overhead of the normalization against the same config "
         "with `model.norm: none`; train minus test accuracy after the last epoch (the "
         "regularization claim).\n\n";

@@ -23,6 +23,8 @@ struct RunReport {
   std::string status;
   bool diverged = false;
   int64_t diverged_step = -1;
+  bool collapsed = false;
+  int64_t collapsed_step = -1;
   double final_test_acc = 0, best_test_acc = 0, images_per_s = 0, step_seconds = 0;
   double final_train_acc = 0;
   // Filled by the report: the same model without normalization, if one was run.

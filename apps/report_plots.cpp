@@ -99,11 +99,20 @@ std::string gnuplot_script(const std::vector<RunReport>& runs, const fs::path& p
            << " using 1:5 with linespoints title " << quoted(runs[i].name);
   script << "\nunset multiplot\n";
   script << "set output " << quoted((plots / "step_loss.png").string()) << "\n";
-  script << "set xlabel 'step'\nset ylabel 'batch loss'\nset logscale y\nplot ";
+  script << "set xlabel 'step'\nset ylabel 'batch loss'\nset logscale y\n";
+  // A dashed line where a run diverged or began to collapse, labelled with its name.
+  for (const RunReport& r : runs)
+    for (auto [step, what] : {std::pair{r.diverged ? r.diverged_step : -1, "diverged"},
+                              std::pair{r.collapsed ? r.collapsed_step : -1, "collapsed"}})
+      if (step >= 0)
+        script << "set arrow from " << step << ", graph 0 to " << step
+               << ", graph 1 nohead dashtype 2\nset label " << quoted(r.name + " " + what)
+               << " at " << step << ", graph 0.95 rotate by 90 right\n";
+  script << "plot ";
   for (size_t i = 0; i < runs.size(); ++i)
     script << (i ? ", " : "") << quoted((plots / (runs[i].name + "_steps.dat")).string())
            << " using 1:2 with lines title " << quoted(runs[i].name);
-  script << "\nunset logscale y\n";
+  script << "\nunset logscale y\nunset arrow\nunset label\n";
   if (any_stats) {
     for (const char* kind : {"activation_std", "grad_norm"}) {
       script << "set terminal pngcairo size " << 600 * runs.size() << ",450 noenhanced\n";

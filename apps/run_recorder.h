@@ -27,6 +27,10 @@ struct TrainResult {
   bool diverged = false;
   int64_t diverged_step = -1;
   std::string diverged_reason;
+  // The network ended collapsed (one predicted class, or chance accuracy) since this step.
+  bool collapsed = false;
+  int64_t collapsed_step = -1;
+  std::string collapse_reason;
   double final_test_acc = 0, best_test_acc = 0, train_images_per_s = 0, mean_step_seconds = 0;
   int64_t parameter_count = 0;
   int64_t steps = 0;

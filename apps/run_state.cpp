@@ -128,6 +128,9 @@ void save_run_state(const std::string& run_dir, const Module& model, const Optim
                                           {"step", std::to_string(position.step)},
                                           {"best_test_acc", exact(position.best_test_acc)},
                                           {"run_id", std::to_string(position.run_id)},
+                                          {"first_loss", exact(position.first_loss)},
+                                          {"collapsed_step", std::to_string(position.collapsed_step)},
+                                          {"collapse_reason", position.collapse_reason},
                                           {"epoch_images", std::to_string(sums.images)},
                                           {"epoch_correct", std::to_string(sums.correct)},
                                           {"epoch_steps", std::to_string(sums.steps)},
@@ -157,7 +160,13 @@ RunPosition load_run_state(const std::string& run_dir, Module& model, Optimizer&
   position.batch = std::stoll(meta("batch"));
   position.step = std::stoll(meta("step"));
   position.best_test_acc = std::stod(meta("best_test_acc"));
+  // Written by later versions than the rest: absent from older states.
   if (state.metadata.count("run_id")) position.run_id = std::stoll(meta("run_id"));
+  if (state.metadata.count("first_loss")) position.first_loss = std::stod(meta("first_loss"));
+  if (state.metadata.count("collapsed_step")) {
+    position.collapsed_step = std::stoll(meta("collapsed_step"));
+    position.collapse_reason = meta("collapse_reason");
+  }
   position.sums.images = std::stoll(meta("epoch_images"));
   position.sums.correct = std::stoll(meta("epoch_correct"));
   position.sums.steps = std::stoll(meta("epoch_steps"));

@@ -34,6 +34,11 @@ struct RunPosition {
   double best_test_acc = -1.0;
   EpochSums sums;     // of the epoch in progress
   int64_t run_id = -1;  // the run's row in the store; -1 in a state written before it was kept
+  double first_loss = 0.0;  // the run's first step's loss (divergence_factor's reference); 0 = none yet
+  // A collapse (predictions in one class, or accuracy at chance) that has lasted through
+  // every evaluation since the end of step collapsed_step; -1 = none now.
+  int64_t collapsed_step = -1;
+  std::string collapse_reason;
 };
 
 // Each Dropout layer with its module path ("features.4"): resume is exact only if their

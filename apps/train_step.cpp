@@ -58,6 +58,12 @@ TrainStepResult train_step(Module& model, Optimizer& optimizer, const Schedule* 
     result.divergence = "the loss is " + std::to_string(result.loss);
     return result;
   }
+  if (options.max_loss > 0 && result.loss > options.max_loss) {
+    result.divergence = "the loss " + std::to_string(result.loss) + " exceeds " +
+                        std::to_string(options.max_loss) +
+                        " (train.divergence_factor times the first step's loss)";
+    return result;
+  }
 
   optimizer.zero_grad();
   loss.backward();

@@ -21,6 +21,9 @@ struct TrainStepOptions {
   float label_smoothing = 0.0f;
   double clip_grad_norm = 0.0;  // global L2 norm; 0 = off
   bool check_finite = false;    // every gradient and buffer checked for NaN/inf (nan_check)
+  // A finite loss above this is a divergence too (a blow-up that has not reached inf yet);
+  // 0 = none. The epoch loop sets it to train.divergence_factor times the first step's loss.
+  double max_loss = 0.0;
 };
 
 // Places to look into a step from outside: layer statistics watch the forward and read the
@@ -41,7 +44,8 @@ struct TrainStepResult {
 };
 
 // `step` is the global optimizer step from 0; with `schedule` null the optimizer keeps its lr.
-// The model must be in training mode. A non-finite loss skips backward and the update.
+// The model must be in training mode. A non-finite loss, or one above max_loss, skips
+// backward and the update.
 TrainStepResult train_step(Module& model, Optimizer& optimizer, const Schedule* schedule,
                            int64_t step, const Batch& batch, const TrainStepOptions& options,
                            const TrainStepHooks& hooks = {});

@@ -91,6 +91,9 @@ void summarize(TrainResult& result, const std::vector<EpochRecord>& epochs,
   result.epochs = epochs;
   result.steps = position.step;
   result.best_test_acc = std::max(0.0, position.best_test_acc);
+  result.collapsed = position.collapsed_step >= 0;
+  result.collapsed_step = position.collapsed_step;
+  result.collapse_reason = position.collapse_reason;
   if (epochs.empty()) return;
   double rate_sum = 0, step_sum = 0;
   for (const EpochRecord& r : epochs) {
@@ -100,6 +103,19 @@ void summarize(TrainResult& result, const std::vector<EpochRecord>& epochs,
   result.final_test_acc = epochs.back().test_acc;
   result.train_images_per_s = rate_sum / epochs.size();
   result.mean_step_seconds = step_sum / epochs.size();
+}
+
+// A collapse counts from the first of the evaluations that have all found it; training goes on.
+void track_collapse(RunPosition& position, const std::string& collapse) {
+  if (collapse.empty()) {
+    position.collapsed_step = -1;
+    position.collapse_reason.clear();
+  } else if (position.collapsed_step < 0) {
+    position.collapsed_step = position.step;
+    position.collapse_reason = collapse;
+    spdlog::warn("the network collapsed by step {}: {}; training goes on", position.step,
+                 collapse);
+  }
 }
 
 void log_epoch(const EpochRecord& r, int64_t epochs) {
@@ -135,6 +151,7 @@ std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder&
     epochs.push_back(outcome.record);
     recorder.on_epoch(outcome.record);
     log_epoch(outcome.record, settings.epochs);
+    track_collapse(position, outcome.collapse);
     // A max_steps stop inside the epoch keeps its position (and the epoch's sums), so a
     // resume with max_steps lifted continues with the epoch's remaining batches.
     const bool epoch_done = position.batch >= steps_per_epoch;

@@ -80,15 +80,15 @@ TEST_CASE("compare: runs every variant and writes the report with every column",
   CHECK_THAT(report, Contains("# Experiment norms"));
   CHECK_THAT(report,
              Contains("| variant | norm | final test acc | best test acc | epochs to 50.00% "
-                      "| diverged | step time (ms) | images/s | norm overhead | "
+                      "| diverged | collapsed | step time (ms) | images/s | norm overhead | "
                       "train-test gap |"));
   std::string bn = table_row(report, "bn"), plain = table_row(report, "plain"),
               blowup = table_row(report, "blowup");
   INFO(report);
-  // Ten cells each: | name | norm | final | best | epochs to | diverged | ms | img/s | overhead |
-  // gap |
+  // Eleven cells each: | name | norm | final | best | epochs to | diverged | collapsed | ms |
+  // img/s | overhead | gap |
   for (const std::string& row : {bn, plain, blowup})
-    CHECK(std::count(row.begin(), row.end(), '|') == 11);
+    CHECK(std::count(row.begin(), row.end(), '|') == 12);
   CHECK_THAT(
       bn, Contains("| bn | batch |") && Contains("| no |") && Contains("%") && Contains(" pts |"));
   CHECK((bn.find("| +") != std::string::npos || bn.find("| -") != std::string::npos));  // overhead

@@ -108,7 +108,7 @@ struct Trainee {
 Trainee make_trainee(const Config& config, const DataConfig& data, int64_t steps) {
   Trainee t;
   t.model = build_model_from_config(config, data);
-  fuse_for_run(*t.model, config.train);
+  fuse_for_run(*t.model);
   t.optimizer = make_model_optimizer(config.root["optim"], *t.model, "optim");
   const int64_t epochs = std::max<int64_t>(1, config.train.epochs);
   t.schedule = make_schedule(config.root["schedule"], t.optimizer->base_lr(),

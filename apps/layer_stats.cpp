@@ -4,9 +4,13 @@
 #include <cmath>
 #include <sstream>
 
+#include "layers/fusion.h"
+
 namespace cnn {
 
 void LayerStatsRecorder::attach(Sequential& model, int64_t step) {
+  was_fused_ = model.fused();
+  if (was_fused_) unfuse(model);
   model.set_observer([this, step](const std::string& name, const Module& layer, const Tensor& output) {
     Tensor out = output.contiguous();
     const float* p = out.data();
@@ -24,7 +28,10 @@ void LayerStatsRecorder::attach(Sequential& model, int64_t step) {
   });
 }
 
-void LayerStatsRecorder::detach(Sequential& model) { model.set_observer(nullptr); }
+void LayerStatsRecorder::detach(Sequential& model) {
+  model.set_observer(nullptr);
+  if (was_fused_) fuse_for_evaluation(model);
+}
 
 void LayerStatsRecorder::record_gradients(const std::vector<NamedTensor>& parameters, int64_t step) {
   for (const auto& [name, parameter] : parameters) {

@@ -1,8 +1,9 @@
 // Layer statistics for the "internal covariate shift" and gradient-flow plots: every
 // N steps, each top-level layer's output mean and standard deviation and each
 // parameter's gradient L2 norm, handed to the run recorder (layer_stats.csv and the store).
-// The model must be unfused (each layer's own output): fuse_for_run skips the fusion pass
-// when train.layer_stats_every > 0, and Sequential::set_observer refuses a fused model.
+// A recorded step wants each layer's own output, so attach unfuses the model for that
+// forward and detach fuses it again (the tape keeps what the forward recorded); the other
+// steps run fused.
 #pragma once
 
 #include <string>
@@ -25,6 +26,7 @@ class LayerStatsRecorder {
 
  private:
   std::vector<LayerStatRow> recent_;
+  bool was_fused_ = false;  // detach fuses the model again
 };
 
 }  // namespace cnn

@@ -26,8 +26,7 @@ std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const M
   return make_optimizer(optim, model.named_parameters(), no_decay_parameter_names(model), path);
 }
 
-int fuse_for_run(Sequential& model, const TrainSettings& train) {
-  if (train.layer_stats_every > 0) return 0;
+int fuse_for_run(Sequential& model) {
   return fuse_for_evaluation(model);
 }
 

@@ -26,10 +26,10 @@ std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const M
 
 // Fuses a model that trains and is evaluated between epochs (train, bench): the evaluation
 // pass (layers/fusion.h), whose evaluation-only steps run the training ops under the tape,
-// so the steps are fused one way and each epoch's evaluation the other. Nothing when
-// train.layer_stats_every > 0: layer statistics want every layer's own output, so those
-// runs are unfused. Returns the number of fused steps.
-int fuse_for_run(Sequential& model, const TrainSettings& train);
+// so the steps are fused one way and each epoch's evaluation the other. (The steps that
+// record layer statistics run unfused: LayerStatsRecorder::attach.) Returns the number of
+// fused steps.
+int fuse_for_run(Sequential& model);
 
 // train.threads (0 = all cores) for OpenMP kernels and OpenBLAS.
 void apply_thread_setting(int64_t threads);

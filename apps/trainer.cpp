@@ -35,7 +35,7 @@ RunSetup build_run(const Config& config, const TrainOptions& options) {
   RunSetup s;
   s.data_config = parse_data_config(config.root["data"], "data");
   s.model = build_model_from_config(config, s.data_config);
-  fuse_for_run(*s.model, config.train);
+  fuse_for_run(*s.model);
   s.optimizer = make_model_optimizer(config.root["optim"], *s.model, "optim");
   apply_thread_setting(config.train.threads);
   if (!options.init_from.empty()) {

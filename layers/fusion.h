@@ -24,8 +24,8 @@
 // evaluate() runs) and otherwise exactly what the training pass's steps run: a model that
 // trains takes fuse_for_evaluation too (apps/model_setup.h's fuse_for_run), and its
 // per-epoch evaluation keeps the evaluation fusions. Layer statistics want every layer's own
-// output, so a run that records them is not fused at all (Sequential::set_observer refuses
-// a fused model).
+// output: the steps that record them unfuse the model and fuse it again after their forward
+// (Sequential::set_observer refuses a fused model).
 #pragma once
 
 #include "layers/module.h"

@@ -36,8 +36,7 @@ void Sequential::clear_steps() {
 void Sequential::set_observer(Observer observer) {
   CNN_CHECK(!observer || !fused_,
             "Sequential::set_observer: the model is fused (layers/fusion.h), so its steps are "
-            "not its layers; layer statistics need the unfused model (a run with "
-            "train.layer_stats_every > 0 skips the fusion pass)");
+            "not its layers; layer statistics need the unfused model (unfuse it first)");
   observer_ = std::move(observer);
 }
 

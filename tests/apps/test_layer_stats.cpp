@@ -8,6 +8,8 @@
 #include <set>
 
 #include "apps/config.h"
+#include "apps/layer_stats.h"
+#include "apps/model_setup.h"
 #include "apps/report.h"
 #include "apps/report_plots.h"
 #include "apps/run_store.h"
@@ -94,4 +96,23 @@ TEST_CASE("layer stats: off by default and no plots for them in the report",
   std::string report =
       read_text(write_report(read_runs({tmp / "runs/plain"}), tmp / "report", "x"));
   CHECK_THAT(report, !Contains("activation_std.png"));
+}
+
+TEST_CASE("layer stats: a recorded step runs unfused and leaves the model fused again",
+          "[apps][layer_stats]") {
+  TempDir tmp;
+  write_tiny_cifar(tmp / "data", 64, 32);
+  Config config = config_from_yaml(YAML::Load(tiny_config_yaml(tmp / "data")), "tiny.yaml");
+  std::shared_ptr<Sequential> model =
+      build_model_from_config(config, parse_data_config(config.root["data"], "data"));
+  REQUIRE(fuse_for_run(*model) > 0);
+  LayerStatsRecorder stats;
+  stats.attach(*model, 0);
+  CHECK_FALSE(model->fused());
+  Generator generator(1);
+  Tensor logits = model->forward(randn({2, 3, 32, 32}, generator));
+  stats.detach(*model);
+  CHECK(model->fused());
+  // One mean and one std for every top-level layer.
+  CHECK(stats.take_recent().size() == 2 * model->size());
 }

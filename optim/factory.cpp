@@ -19,13 +19,14 @@ namespace {
 // {{"sgd", "0"}, {"adam", "0"}, {"adamw", "0.01"}} -> "0 (sgd, adam); 0.01 (adamw)".
 std::string per_variant(const std::vector<std::pair<std::string, std::string>>& defaults) {
   std::vector<std::pair<std::string, std::string>> merged;  // default text, variant names
-  for (const auto& [variant, text] : defaults) {
+  for (const auto& entry : defaults) {
+    const std::string& text = entry.second;  // a plain name: clang 14 captures no bindings
     auto it = std::find_if(merged.begin(), merged.end(),
-                           [&](const auto& entry) { return entry.first == text; });
+                           [&](const auto& other) { return other.first == text; });
     if (it == merged.end())
-      merged.emplace_back(text, variant);
+      merged.emplace_back(text, entry.first);
     else
-      it->second += ", " + variant;
+      it->second += ", " + entry.first;
   }
   std::string out;
   for (const auto& [text, variants] : merged)

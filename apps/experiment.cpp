@@ -1,6 +1,7 @@
 // Experiment files: base config + shared settings + listed or grid variants.
 #include "apps/experiment.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -135,6 +136,23 @@ std::vector<VariantSpec> grid_variants(const YAML::Node& grid, const YAML::Node&
   return specs;
 }
 
+// `seeds:` a non-empty list of distinct non-negative integers; empty when absent.
+std::vector<int64_t> experiment_seeds(const YAML::Node& node, const std::string& path) {
+  if (!node.IsDefined() || node.IsNull()) return {};
+  CNN_CHECK(node.IsSequence() && node.size() > 0, path,
+            ".seeds: expected a non-empty list of seeds, e.g. [0, 1, 2]");
+  std::vector<int64_t> seeds;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string where = path + ".seeds[" + std::to_string(i) + "]";
+    const int64_t seed = convert<int64_t>(node[i], where, "a non-negative integer");
+    CNN_CHECK(seed >= 0, where, ": expected a non-negative integer, found ", seed);
+    CNN_CHECK(std::find(seeds.begin(), seeds.end(), seed) == seeds.end(), where, ": the seed ",
+              seed, " is listed twice");
+    seeds.push_back(seed);
+  }
+  return seeds;
+}
+
 // The base with the variant's keys and the command line's overrides, checked as a config.
 Variant build_variant(const VariantSpec& spec, const YAML::Node& base, const std::string& path,
                       const std::string& base_path, const std::vector<std::string>& overrides) {
@@ -171,7 +189,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
                 {"base", "required", "the config the variants change"},
                 {"set", "{}", "dotted keys set in the base for every variant"},
                 {"variants", "required (or grid)", "list of {name, set}"},
-                {"grid", "required (or variants)", "dotted keys to lists of values"}})
+                {"grid", "required (or variants)", "dotted keys to lists of values"},
+                {"seeds", "the config's seed", "run every variant once per seed, e.g. [0, 1, 2]"}})
       .check_known_keys("experiment");
   CNN_CHECK(doc["base"].IsDefined(), path, ": 'base' is required (the config the variants change)");
   CNN_CHECK(doc["variants"].IsDefined() != doc["grid"].IsDefined(), path,
@@ -188,8 +207,22 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   const std::vector<VariantSpec> specs = doc["variants"].IsDefined()
                                              ? listed_variants(doc["variants"], path)
                                              : grid_variants(doc["grid"], base, path, base_path);
-  for (const VariantSpec& spec : specs)
-    experiment.variants.push_back(build_variant(spec, base, path, base_path, overrides));
+  const std::vector<int64_t> seeds = experiment_seeds(doc["seeds"], path);
+  for (const VariantSpec& spec : specs) {
+    if (seeds.empty()) {
+      experiment.variants.push_back(build_variant(spec, base, path, base_path, overrides));
+      experiment.variants.back().group = spec.name;
+      continue;
+    }
+    for (int64_t seed : seeds) {
+      VariantSpec seeded = spec;
+      seeded.name = spec.name + "-seed" + std::to_string(seed);
+      std::vector<std::string> with_seed = overrides;
+      with_seed.push_back("seed=" + std::to_string(seed));
+      experiment.variants.push_back(build_variant(seeded, base, path, base_path, with_seed));
+      experiment.variants.back().group = spec.name;
+    }
+  }
   return experiment;
 }
 

@@ -6,6 +6,7 @@
 //     - {name: bn,    set: {model.norm: batch}}
 //     - {name: plain, set: {model.norm: none}}
 //   # or: grid: {model.norm: [batch, none], optim.lr: [0.01, 0.05]}
+//   seeds: [0, 1, 2]                   # optional: every variant once per seed (<name>-seed<k>)
 // Every variant's config is resolved and fully validated before the first one runs.
 #pragma once
 
@@ -17,7 +18,8 @@
 namespace cnn {
 
 struct Variant {
-  std::string name;
+  std::string name;   // with seeds: "<group>-seed<k>"
+  std::string group;  // the variant it is a seed of (its name when the file lists no seeds)
   Config config;
   std::vector<std::pair<std::string, std::string>> settings;  // what this variant changed
 };

@@ -16,6 +16,7 @@
 
 #include "apps/config.h"
 #include "apps/report_plots.h"
+#include "apps/report_seeds.h"
 #include "apps/run_files.h"
 #include "apps/run_store.h"
 #include "core/config_reader.h"
@@ -108,7 +109,17 @@ RunReport read_run(const std::string& run_dir) {
     stripped.remove("name");
     if (stripped["model"].IsMap()) stripped["model"].remove("norm");
     run.signature = to_yaml_string(stripped);
+    YAML::Node unseeded = YAML::Clone(config);
+    unseeded.remove("seed");
+    run.seedless = to_yaml_string(unseeded);
+    stripped.remove("seed");
+    run.seedless_signature = to_yaml_string(stripped);
   }
+  run.variant = run.name;
+  if (const size_t at = run.name.rfind("-seed");
+      at != std::string::npos && at + 5 < run.name.size() &&
+      run.name.find_first_not_of("0123456789", at + 5) == std::string::npos)
+    run.variant = run.name.substr(0, at);
   for (const EpochRecord& r : run.epochs)
     if (r.test_acc >= run.threshold) {
       run.epochs_to_threshold = r.epoch;
@@ -139,6 +150,13 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
         << percent(r.best_test_acc) << " | " << reached << " | " << diverged << " | " << collapsed << " | "
         << fixed(r.step_seconds * 1000, 1) << " | " << fixed(r.images_per_s, 0) << " | " << overhead.str()
         << " | " << (std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a") << " |\n";
+  }
+  // Repeated seeds: each variant's mean and spread, and the verdicts they allow.
+  const std::vector<VariantRuns> variants = group_by_variant(runs);
+  if (variants.size() < runs.size()) {
+    out << "\nOver seeds (mean [min, max]):\n\n" << seed_table(variants, threshold);
+    const std::string verdicts = seed_verdicts(variants);
+    if (!verdicts.empty()) out << "\n" << verdicts;
   }
   return out.str();
 }

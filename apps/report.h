@@ -16,6 +16,11 @@ struct RunReport {
   std::string run_dir;
   std::string norm;          // model.norm of its config
   std::string signature;     // its config without model.norm and name: runs equal but for BN
+  // Runs of one variant that differ only by seed (an experiment's `seeds:`) share this: the
+  // config without its seed. `variant` is the name without "-seed<k>".
+  std::string seedless;
+  std::string variant;
+  std::string seedless_signature;  // signature without the seed: a variant's twin without norm
   double threshold = 0.5;    // train.accuracy_threshold
   std::vector<EpochRecord> epochs;
   std::vector<StepRow> steps;

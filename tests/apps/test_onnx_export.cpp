@@ -334,3 +334,24 @@ TEST_CASE("onnx export: the cnnlab export command", "[onnx][cli]") {
   CHECK(missing.status == 1);
   CHECK_THAT(missing.output, Contains("nope.safetensors"));
 }
+
+TEST_CASE("onnx export: normalize auto puts the training set's statistics in the graph",
+          "[onnx]") {
+  TempDir tmp("cnnlab_onnx");
+  write_tiny_cifar(tmp / "data", 40, 10);
+  Config config = load_config(kVgg6, {"data.root=" + (tmp / "data"), "data.normalize=auto"});
+  DataConfig data = parse_data_config(config.root["data"], "data");
+  ExportOptions options;
+  options.weights = tmp / "w.safetensors";
+  options.out = tmp / "auto.onnx";
+  save_safetensors(options.weights, build_model_from_config(config, data)->state_dict());
+  ExportSummary summary = export_model(config, options);
+  const Normalization expected = load_datasets(data).normalization;
+  REQUIRE(summary.normalization.enabled());
+  CHECK(summary.normalization.mean == expected.mean);
+  CHECK(summary.normalization.std == expected.std);
+  CHECK(expected.mean != cifar10_normalization().mean);
+
+  options.normalize = false;
+  CHECK_FALSE(export_model(config, options).normalization.enabled());
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The installed package as a user meets it: `cmake --install` this build into a temporary
-# prefix, then build two consumers against that prefix alone:
+# prefix, then build consumers against that prefix alone:
 #   1. examples/custom_layer with find_package(cnnlab) (its own CMake project), loaded into
 #      the installed cnnlab program with --plugin;
 #   2. the program of docs/library.md, compiled with pkg-config, run: it trains a model for
-#      an epoch and saves it.
+#      an epoch and saves it;
+#   3. the same program built by a CMake project linking cnnlab::cnnlab.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)

@@ -204,7 +204,7 @@ class Mystery : public Module {
 
 }  // namespace
 
-TEST_CASE("onnx export: vgg6 matches ONNX Runtime, folded and unfolded", "[onnx]") {
+TEST_CASE("onnx export: vgg6 matches ONNX Runtime folded and unfolded", "[onnx]") {
   TempDir tmp("cnnlab_onnx");
   check_case({"vgg6", kVgg6, with(true, true, 17)}, tmp);
   check_case({"vgg6_no_fold", kVgg6, with(false, true, 17)}, tmp);
@@ -224,7 +224,7 @@ TEST_CASE("onnx export: every exportable layer type matches ONNX Runtime", "[onn
   check_case({"all_layers_opset13", kAllLayers, with(true, true, 13)}, tmp);  // LayerNorm by formula
 }
 
-TEST_CASE("onnx export: the graph's names, ops, input and output", "[onnx]") {
+TEST_CASE("onnx export: the graph's initializer names and ops and its input and output", "[onnx]") {
   Config config = load_config(kVgg6);
   DataConfig data = parse_data_config(config.root["data"], "data");
   std::shared_ptr<Sequential> model = build_model_from_config(config, data);

@@ -17,9 +17,12 @@ namespace {
 // `auto`'s training-set statistics (which needs the data set, as training does).
 Normalization config_normalization(const DataConfig& data) {
   switch (data.normalize_mode) {
-    case NormalizeMode::None: return {};
-    case NormalizeMode::Fixed: return data.normalize;
-    case NormalizeMode::Auto: return load_datasets(data).normalization;
+    case NormalizeMode::None:
+      return {};
+    case NormalizeMode::Fixed:
+      return data.normalize;
+    case NormalizeMode::Auto:
+      return load_datasets(data).normalization;
   }
   return {};
 }
@@ -60,9 +63,9 @@ int run_export_command(const Config& config, const ExportOptions& options) {
   std::printf("wrote %s: ONNX opset %ld, input float32 [%s], pixels in [0, 1]\n",
               options.out.c_str(), static_cast<long>(options.opset), dims.c_str());
   std::printf("normalization in the graph: %s\n",
-              summary.normalization.enabled() ? summary.normalization.describe().c_str()
-                                              : (options.normalize ? "none (the config has none)"
-                                                                   : "none (--no-normalize)"));
+              summary.normalization.enabled()
+                  ? summary.normalization.describe().c_str()
+                  : (options.normalize ? "none (the config has none)" : "none (--no-normalize)"));
   if (options.fold_bn)
     std::printf("folded %d batch-norm layers into their convolutions\n", summary.folded);
   std::printf("%ld nodes, %ld initializers: %s\n", static_cast<long>(summary.nodes),

@@ -20,11 +20,11 @@ struct ExportOptions {
 };
 
 struct ExportSummary {
-  int folded = 0;           // batch norms folded into convolutions
+  int folded = 0;  // batch norms folded into convolutions
   int64_t nodes = 0, initializers = 0;
-  std::string ops;          // "Conv x6, Relu x6, ..."
+  std::string ops;              // "Conv x6, Relu x6, ..."
   Normalization normalization;  // the one in the graph (disabled: none)
-  Shape input_shape;        // [1, C, H, W]; the batch is dynamic in the file
+  Shape input_shape;            // [1, C, H, W]; the batch is dynamic in the file
 };
 
 // Builds the model of `config`, loads `options.weights` (strictly), exports and writes it.

@@ -4,7 +4,8 @@
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
 //   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling]
-//   cnnlab export  --config FILE --weights FILE --out MODEL.onnx [--no-fold-bn] [--no-normalize] [--opset N]
+//   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
+//                  [--opset 13..17]
 //   cnnlab layers
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.

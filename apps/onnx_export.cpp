@@ -43,10 +43,9 @@ std::string export_module(Module& module, const std::string& input, const Shape&
     return value;
   }
   if (auto* block = dynamic_cast<Residual*>(&module)) {
-    const std::string skip =
-        block->shortcut()
-            ? export_module(*block->shortcut(), input, shape, child_path(path, "shortcut"), graph)
-            : input;
+    const std::string skip = block->shortcut() ? export_module(*block->shortcut(), input, shape,
+                                                               child_path(path, "shortcut"), graph)
+                                               : input;
     const std::string branch =
         export_module(block->body(), input, shape, child_path(path, "body"), graph);
     const std::string sum = graph.add("Add", {branch, skip}, {}, path + "/Add");
@@ -54,8 +53,7 @@ std::string export_module(Module& module, const std::string& input, const Shape&
   }
   const std::string where = "layer " + path + " (" + module.describe() + ")";
   auto found = exporters().find(module.type());
-  CNN_CHECK(found != exporters().end(), "onnx export: ", where,
-            ": the layer type '", module.type(),
+  CNN_CHECK(found != exporters().end(), "onnx export: ", where, ": the layer type '", module.type(),
             "' has no ONNX mapping (exportable types: ", join(onnx_exportable_types()),
             "); replace it, or register an exporter for it (apps/onnx_export.h)");
   OnnxLayerContext context{graph, path, shape, where};
@@ -76,9 +74,9 @@ std::vector<std::string> onnx_exportable_types() {
 }
 
 OnnxGraph export_onnx(Module& model, const Shape& input_shape, const OnnxExportOptions& options) {
-  CNN_CHECK(options.opset >= kOnnxMinOpset && options.opset <= kOnnxMaxOpset,
-            "onnx export: opset ", options.opset, " is not supported; choose one from ",
-            kOnnxMinOpset, " to ", kOnnxMaxOpset);
+  CNN_CHECK(options.opset >= kOnnxMinOpset && options.opset <= kOnnxMaxOpset, "onnx export: opset ",
+            options.opset, " is not supported; choose one from ", kOnnxMinOpset, " to ",
+            kOnnxMaxOpset);
   CNN_CHECK(!model.training(),
             "onnx export: the model is in training mode; call eval() first (the export is of "
             "the inference graph: running statistics, no dropout)");
@@ -94,10 +92,11 @@ OnnxGraph export_onnx(Module& model, const Shape& input_shape, const OnnxExportO
   std::string value = options.input_name;
   const Normalization& norm = options.normalization;
   if (norm.enabled()) {
-    CNN_CHECK(norm.mean.size() == norm.std.size() &&
-                  (norm.mean.size() == 1 || static_cast<int64_t>(norm.mean.size()) == input_shape[1]),
-              "onnx export: the normalization has ", norm.mean.size(), " means and ",
-              norm.std.size(), " standard deviations for ", input_shape[1], " input channels");
+    CNN_CHECK(
+        norm.mean.size() == norm.std.size() &&
+            (norm.mean.size() == 1 || static_cast<int64_t>(norm.mean.size()) == input_shape[1]),
+        "onnx export: the normalization has ", norm.mean.size(), " means and ", norm.std.size(),
+        " standard deviations for ", input_shape[1], " input channels");
     Shape per_channel(input_shape.size(), 1);
     per_channel[1] = static_cast<int64_t>(norm.mean.size());
     const std::string mean = graph.add_constant("normalize.mean", per_channel, norm.mean);

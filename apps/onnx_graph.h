@@ -67,7 +67,9 @@ class OnnxGraph {
   std::string add_int64_constant(const std::string& hint, std::vector<int64_t> values);
 
   void add_input(const std::string& name, const Shape& shape) { inputs_.push_back({name, shape}); }
-  void add_output(const std::string& name, const Shape& shape) { outputs_.push_back({name, shape}); }
+  void add_output(const std::string& name, const Shape& shape) {
+    outputs_.push_back({name, shape});
+  }
 
   const std::vector<OnnxNode>& nodes() const { return nodes_; }
   const std::vector<OnnxInitializer>& initializers() const { return initializers_; }

@@ -53,14 +53,14 @@ std::string export_conv2d(Module& layer, const std::string& x, OnnxLayerContext&
   const Conv2dOptions& o = conv.options();
   std::vector<std::string> inputs{x, c.graph.add_initializer(c.name("weight"), conv.weight())};
   if (conv.bias().defined()) inputs.push_back(c.graph.add_initializer(c.name("bias"), conv.bias()));
-  return c.graph.add("Conv", inputs,
-                     {A::integers("kernel_shape", {o.kernel_size.first, o.kernel_size.second}),
-                      A::integers("strides", {o.stride.first, o.stride.second}),
-                      A::integers("pads", {o.padding.first, o.padding.second, o.padding.first,
-                                           o.padding.second}),
-                      A::integers("dilations", {o.dilation.first, o.dilation.second}),
-                      A::integer("group", o.groups)},
-                     c.path);
+  return c.graph.add(
+      "Conv", inputs,
+      {A::integers("kernel_shape", {o.kernel_size.first, o.kernel_size.second}),
+       A::integers("strides", {o.stride.first, o.stride.second}),
+       A::integers("pads", {o.padding.first, o.padding.second, o.padding.first, o.padding.second}),
+       A::integers("dilations", {o.dilation.first, o.dilation.second}),
+       A::integer("group", o.groups)},
+      c.path);
 }
 
 // Running statistics: BatchNormalization (inference form, training_mode 0).
@@ -104,24 +104,28 @@ std::string export_groupnorm(Module& layer, const std::string& x, OnnxLayerConte
   GroupNorm& gn = as<GroupNorm>(layer, c);
   const int64_t groups = gn.num_groups(), channels = gn.options().num_channels;
   OnnxGraph& g = c.graph;
-  std::string grouped = g.add("Reshape", {x, g.add_int64_constant(c.path + "/groups", {0, groups, -1})},
-                              {}, c.path + "/Reshape_groups");
-  std::string normalized = g.add(
-      "InstanceNormalization",
-      {grouped, g.add_constant(c.path + "/ones", {groups}, std::vector<float>(groups, 1.0f)),
-       g.add_constant(c.path + "/zeros", {groups}, std::vector<float>(groups, 0.0f))},
-      {A::real("epsilon", gn.options().eps)}, c.path + "/InstanceNormalization");
+  std::string grouped =
+      g.add("Reshape", {x, g.add_int64_constant(c.path + "/groups", {0, groups, -1})}, {},
+            c.path + "/Reshape_groups");
+  std::string normalized =
+      g.add("InstanceNormalization",
+            {grouped, g.add_constant(c.path + "/ones", {groups}, std::vector<float>(groups, 1.0f)),
+             g.add_constant(c.path + "/zeros", {groups}, std::vector<float>(groups, 0.0f))},
+            {A::real("epsilon", gn.options().eps)}, c.path + "/InstanceNormalization");
   std::vector<int64_t> shape(c.input_shape.begin(), c.input_shape.end());
   shape[0] = 0;  // the batch: copied from the input
-  std::string y = g.add("Reshape", {normalized, g.add_int64_constant(c.path + "/shape_back", shape)},
-                        {}, c.path + "/Reshape_back");
+  std::string y =
+      g.add("Reshape", {normalized, g.add_int64_constant(c.path + "/shape_back", shape)}, {},
+            c.path + "/Reshape_back");
   const size_t rank = c.input_shape.size();
   if (gn.weight().defined())
-    y = g.add("Mul", {y, per_channel(c, g.add_initializer(c.name("weight"), gn.weight()), channels, rank)},
+    y = g.add("Mul",
+              {y, per_channel(c, g.add_initializer(c.name("weight"), gn.weight()), channels, rank)},
               {}, c.path + "/Mul");
   if (gn.bias().defined())
-    y = g.add("Add", {y, per_channel(c, g.add_initializer(c.name("bias"), gn.bias()), channels, rank)},
-              {}, c.path + "/Add");
+    y = g.add("Add",
+              {y, per_channel(c, g.add_initializer(c.name("bias"), gn.bias()), channels, rank)}, {},
+              c.path + "/Add");
   return y;
 }
 
@@ -144,9 +148,10 @@ std::string export_layernorm(Module& layer, const std::string& x, OnnxLayerConte
   std::string centred = g.add("Sub", {x, mean}, {}, c.path + "/Sub");
   std::string square = g.add("Mul", {centred, centred}, {}, c.path + "/Square");
   std::string var = g.add("ReduceMean", {square}, reduce, c.path + "/ReduceMean_var");
-  std::string shifted = g.add("Add", {var, g.add_constant(c.path + "/eps", {}, {eps})}, {}, c.path + "/Add_eps");
-  std::string y = g.add("Div", {centred, g.add("Sqrt", {shifted}, {}, c.path + "/Sqrt")}, {},
-                        c.path + "/Div");
+  std::string shifted =
+      g.add("Add", {var, g.add_constant(c.path + "/eps", {}, {eps})}, {}, c.path + "/Add_eps");
+  std::string y =
+      g.add("Div", {centred, g.add("Sqrt", {shifted}, {}, c.path + "/Sqrt")}, {}, c.path + "/Div");
   if (ln.weight().defined())
     y = g.add("Mul", {y, g.add_initializer(c.name("weight"), ln.weight())}, {}, c.path + "/Mul");
   if (ln.bias().defined())
@@ -166,9 +171,10 @@ std::string export_linear(Module& layer, const std::string& x, OnnxLayerContext&
     return g.add("Gemm", inputs, {A::integer("transB", 1)}, c.path);
   }
   // [..., F] x W^T: MatMul broadcasts over the leading dimensions.
-  std::string y = g.add("MatMul", {x, g.add("Transpose", {weight}, {A::integers("perm", {1, 0})},
-                                            c.path + "/Transpose")},
-                        {}, c.path + "/MatMul");
+  std::string y =
+      g.add("MatMul",
+            {x, g.add("Transpose", {weight}, {A::integers("perm", {1, 0})}, c.path + "/Transpose")},
+            {}, c.path + "/MatMul");
   return bias.empty() ? y : g.add("Add", {y, bias}, {}, c.path + "/Add");
 }
 
@@ -180,7 +186,8 @@ std::string export_flatten(Module& layer, const std::string& x, OnnxLayerContext
   two[0] = 2;
   const Shape out_two = layer.output_shape(two);
   const bool keeps_batch = !out_two.empty() && out_two[0] == 2;
-  if (keeps_batch && out.size() == 2) return c.graph.add("Flatten", {x}, {A::integer("axis", 1)}, c.path);
+  if (keeps_batch && out.size() == 2)
+    return c.graph.add("Flatten", {x}, {A::integer("axis", 1)}, c.path);
   std::vector<int64_t> shape(out.begin(), out.end());
   if (keeps_batch) {
     shape[0] = 0;
@@ -193,10 +200,11 @@ std::string export_flatten(Module& layer, const std::string& x, OnnxLayerContext
 }
 
 std::vector<A> pool_attributes(const Pool2dOptions& o) {
-  return {A::integers("kernel_shape", {o.kernel_size.first, o.kernel_size.second}),
-          A::integers("strides", {o.stride.first, o.stride.second}),
-          A::integers("pads", {o.padding.first, o.padding.second, o.padding.first, o.padding.second}),
-          A::integer("ceil_mode", o.ceil_mode ? 1 : 0)};
+  return {
+      A::integers("kernel_shape", {o.kernel_size.first, o.kernel_size.second}),
+      A::integers("strides", {o.stride.first, o.stride.second}),
+      A::integers("pads", {o.padding.first, o.padding.second, o.padding.first, o.padding.second}),
+      A::integer("ceil_mode", o.ceil_mode ? 1 : 0)};
 }
 
 std::string export_maxpool2d(Module& layer, const std::string& x, OnnxLayerContext& c) {
@@ -214,21 +222,26 @@ std::string export_activation(Module& layer, const std::string& x, OnnxLayerCont
   Activation& activation = as<Activation>(layer, c);
   OnnxGraph& g = c.graph;
   switch (activation.kind()) {
-    case Activation::Kind::ReLU: return g.add("Relu", {x}, {}, c.path);
+    case Activation::Kind::ReLU:
+      return g.add("Relu", {x}, {}, c.path);
     case Activation::Kind::LeakyReLU:
       return g.add("LeakyRelu", {x}, {A::real("alpha", activation.parameter())}, c.path);
     case Activation::Kind::ELU:
       return g.add("Elu", {x}, {A::real("alpha", activation.parameter())}, c.path);
-    case Activation::Kind::Sigmoid: return g.add("Sigmoid", {x}, {}, c.path);
-    case Activation::Kind::Tanh: return g.add("Tanh", {x}, {}, c.path);
+    case Activation::Kind::Sigmoid:
+      return g.add("Sigmoid", {x}, {}, c.path);
+    case Activation::Kind::Tanh:
+      return g.add("Tanh", {x}, {}, c.path);
     case Activation::Kind::SiLU:
       return g.add("Mul", {x, g.add("Sigmoid", {x}, {}, c.path + "/Sigmoid")}, {}, c.path);
     case Activation::Kind::GELU: {
       // The exact form PyTorch's default uses: x * 0.5 * (1 + erf(x / sqrt(2))).
-      std::string scaled = g.add("Div", {x, g.add_constant(c.path + "/sqrt2", {}, {std::sqrt(2.0f)})},
-                                 {}, c.path + "/Div");
-      std::string plus_one = g.add("Add", {g.add("Erf", {scaled}, {}, c.path + "/Erf"),
-                                           g.add_constant(c.path + "/one", {}, {1.0f})},
+      std::string scaled =
+          g.add("Div", {x, g.add_constant(c.path + "/sqrt2", {}, {std::sqrt(2.0f)})}, {},
+                c.path + "/Div");
+      std::string plus_one = g.add("Add",
+                                   {g.add("Erf", {scaled}, {}, c.path + "/Erf"),
+                                    g.add_constant(c.path + "/one", {}, {1.0f})},
                                    {}, c.path + "/Add");
       std::string product = g.add("Mul", {x, plus_one}, {}, c.path + "/Mul");
       return g.add("Mul", {product, g.add_constant(c.path + "/half", {}, {0.5f})}, {}, c.path);

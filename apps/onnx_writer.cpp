@@ -88,8 +88,8 @@ std::string serialize_onnx_model(const OnnxGraph& graph, const std::string& grap
   for (const OnnxValueInfo& input : graph.inputs()) set_value_info(*proto->add_input(), input);
   for (const OnnxValueInfo& output : graph.outputs()) set_value_info(*proto->add_output(), output);
   std::string bytes;
-  CNN_CHECK(model.SerializeToString(&bytes), "onnx export: protobuf could not serialize the model '",
-            graph_name, "' (over 2 GiB?)");
+  CNN_CHECK(model.SerializeToString(&bytes),
+            "onnx export: protobuf could not serialize the model '", graph_name, "' (over 2 GiB?)");
   return bytes;
 }
 

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -64,7 +64,7 @@ std::string onnxruntime_modules() {
   }
   if (!fs::exists(fs::path(dir) / "onnxruntime-node")) {
     WARN("skipped ONNX Runtime: no onnxruntime-node in " << dir
-                                                       << " (bash scripts/setup.sh installs it)");
+                                                         << " (bash scripts/setup.sh installs it)");
     return "";
   }
   return dir;
@@ -152,11 +152,11 @@ double check_case(const Case& c, const TempDir& tmp) {
   }
 
   if (std::string python = onnx_python(); !python.empty()) {
-    CommandResult check = run_command(
-        shell_quoted(python) +
-        " -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
-        "full_check=True); print(\"onnx checker: ok\")' " +
-        shell_quoted(options.out) + " 2>&1");
+    CommandResult check =
+        run_command(shell_quoted(python) +
+                    " -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
+                    "full_check=True); print(\"onnx checker: ok\")' " +
+                    shell_quoted(options.out) + " 2>&1");
     INFO(check.output);
     CHECK(check.status == 0);
   }
@@ -166,10 +166,11 @@ double check_case(const Case& c, const TempDir& tmp) {
   write_floats(tmp / (c.name + ".in"), pixels);
   std::string dims;
   for (int64_t d : shape) dims += (dims.empty() ? "" : ",") + std::to_string(d);
-  CommandResult run = run_command("NODE_PATH=" + shell_quoted(modules) + " node " +
-                                  shell_quoted(CNNLAB_SOURCE_DIR "/tests/apps/onnx_run.js") + " " +
-                                  shell_quoted(options.out) + " " + shell_quoted(tmp / (c.name + ".in")) + " " +
-                                  dims + " " + shell_quoted(tmp / (c.name + ".out")) + " 2>&1");
+  CommandResult run =
+      run_command("NODE_PATH=" + shell_quoted(modules) + " node " +
+                  shell_quoted(CNNLAB_SOURCE_DIR "/tests/apps/onnx_run.js") + " " +
+                  shell_quoted(options.out) + " " + shell_quoted(tmp / (c.name + ".in")) + " " +
+                  dims + " " + shell_quoted(tmp / (c.name + ".out")) + " 2>&1");
   INFO(run.output);
   REQUIRE(run.status == 0);
   std::vector<float> theirs = read_floats(tmp / (c.name + ".out"));
@@ -179,9 +180,10 @@ double check_case(const Case& c, const TempDir& tmp) {
     largest = std::max(largest, std::abs(static_cast<double>(theirs[i]) - ours[i]));
     scale = std::max(scale, std::abs(static_cast<double>(ours[i])));
   }
-  std::printf("onnx export %s: largest |ONNX Runtime - cnnlab| logit difference %.3g (largest "
-              "|logit| %.3g, %s)\n",
-              c.name.c_str(), largest, scale, summary.ops.c_str());
+  std::printf(
+      "onnx export %s: largest |ONNX Runtime - cnnlab| logit difference %.3g (largest "
+      "|logit| %.3g, %s)\n",
+      c.name.c_str(), largest, scale, summary.ops.c_str());
   CHECK(largest <= kTolerance * std::max(1.0, scale));
   return largest;
 }
@@ -221,7 +223,8 @@ TEST_CASE("onnx export: every exportable layer type matches ONNX Runtime", "[onn
   TempDir tmp("cnnlab_onnx");
   check_case({"all_layers", kAllLayers, with(true, true, 17)}, tmp);
   check_case({"all_layers_no_fold", kAllLayers, with(false, true, 17)}, tmp);
-  check_case({"all_layers_opset13", kAllLayers, with(true, true, 13)}, tmp);  // LayerNorm by formula
+  check_case({"all_layers_opset13", kAllLayers, with(true, true, 13)},
+             tmp);  // LayerNorm by formula
 }
 
 TEST_CASE("onnx export: the graph's initializer names and ops and its input and output", "[onnx]") {
@@ -315,28 +318,28 @@ TEST_CASE("onnx export: the cnnlab export command", "[onnx][cli]") {
                              Contains("normalization in the graph: mean [0.4914"));
   CHECK(fs::file_size(tmp / "vgg6.onnx") > 1000000);  // 0.3M float32 weights
 
-  CommandResult no_norm = run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) + " -w " +
-                                      shell_quoted(tmp / "w.safetensors") + " -o " +
-                                      shell_quoted(tmp / "raw.onnx") +
-                                      " --no-normalize --no-fold-bn --opset 13 2>&1");
+  CommandResult no_norm =
+      run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) + " -w " +
+                  shell_quoted(tmp / "w.safetensors") + " -o " + shell_quoted(tmp / "raw.onnx") +
+                  " --no-normalize --no-fold-bn --opset 13 2>&1");
   INFO(no_norm.output);
   CHECK(no_norm.status == 0);
-  CHECK_THAT(no_norm.output, Contains("none (--no-normalize)") && Contains("BatchNormalization x6"));
+  CHECK_THAT(no_norm.output,
+             Contains("none (--no-normalize)") && Contains("BatchNormalization x6"));
 
-  CommandResult bad = run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) + " -w " +
-                                  shell_quoted(tmp / "w.safetensors") + " -o " + shell_quoted(tmp / "x.onnx") +
-                                  " --opset 19 2>&1");
+  CommandResult bad = run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) +
+                                  " -w " + shell_quoted(tmp / "w.safetensors") + " -o " +
+                                  shell_quoted(tmp / "x.onnx") + " --opset 19 2>&1");
   CHECK(bad.status != 0);
   CHECK_THAT(bad.output, Contains("--opset"));
-  CommandResult missing = run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) + " -w " +
-                                      shell_quoted(tmp / "nope.safetensors") + " -o " +
+  CommandResult missing = run_command(shell_quoted(binary) + " export -c " + shell_quoted(kVgg6) +
+                                      " -w " + shell_quoted(tmp / "nope.safetensors") + " -o " +
                                       shell_quoted(tmp / "x.onnx") + " 2>&1");
   CHECK(missing.status == 1);
   CHECK_THAT(missing.output, Contains("nope.safetensors"));
 }
 
-TEST_CASE("onnx export: normalize auto puts the training set's statistics in the graph",
-          "[onnx]") {
+TEST_CASE("onnx export: normalize auto puts the training set's statistics in the graph", "[onnx]") {
   TempDir tmp("cnnlab_onnx");
   write_tiny_cifar(tmp / "data", 40, 10);
   Config config = load_config(kVgg6, {"data.root=" + (tmp / "data"), "data.normalize=auto"});

@@ -165,7 +165,10 @@ double check_case(const Case& c, const TempDir& tmp) {
   // The graph normalizes (or, with --no-normalize, there is no normalization to apply).
   write_floats(tmp / (c.name + ".in"), pixels);
   std::string dims;
-  for (int64_t d : shape) dims += (dims.empty() ? "" : ",") + std::to_string(d);
+  for (int64_t d : shape) {
+    if (!dims.empty()) dims += ',';
+    dims += std::to_string(d);
+  }
   CommandResult run =
       run_command("NODE_PATH=" + shell_quoted(modules) + " node " +
                   shell_quoted(CNNLAB_SOURCE_DIR "/tests/apps/onnx_run.js") + " " +

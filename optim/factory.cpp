@@ -21,7 +21,7 @@ std::string per_variant(const std::vector<std::pair<std::string, std::string>>& 
   std::vector<std::pair<std::string, std::string>> merged;  // default text, variant names
   for (const auto& [variant, text] : defaults) {
     auto it = std::find_if(merged.begin(), merged.end(),
-                           [&](const auto& entry) { return entry.first == text; });
+                           [&text = text](const auto& entry) { return entry.first == text; });
     if (it == merged.end())
       merged.emplace_back(text, variant);
     else

@@ -4,6 +4,8 @@
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
 //   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling]
+//   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
+//                  [--opset 13..17]
 //   cnnlab layers
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
@@ -22,6 +24,7 @@
 #include "apps/compare.h"
 #include "apps/config.h"
 #include "apps/eval_command.h"
+#include "apps/export_command.h"
 #include "apps/layers_command.h"
 #include "apps/report.h"
 #include "apps/trainer.h"
@@ -193,6 +196,45 @@ int run_bench(const BenchArgs& args) {
   return cnn::run_bench(config, args.options);
 }
 
+// ---- export ----
+struct ExportArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  cnn::ExportOptions options;
+  bool no_fold_bn = false, no_normalize = false;
+};
+
+CLI::App* add_export(CLI::App& app, ExportArgs& args) {
+  auto* exporter = app.add_subcommand(
+      "export", "Write the model with its weights as an ONNX file for inference (pixels in [0, 1], "
+                "NCHW float32, dynamic batch)");
+  exporter->add_option("--config,-c", args.config_path, "YAML config the weights were trained with")
+      ->required();
+  exporter->add_option("--weights,-w", args.options.weights,
+                       "Weights (.safetensors, e.g. RUN/best.safetensors)")
+      ->required();
+  exporter->add_option("--out,-o", args.options.out, "The ONNX file to write (e.g. model.onnx)")
+      ->required();
+  exporter->add_option("--set,-s", args.overrides, "Override a config key (dotted path), repeatable");
+  exporter->add_flag("--no-fold-bn", args.no_fold_bn,
+                     "Keep every BatchNorm as a BatchNormalization node instead of folding it into "
+                     "the convolution before it");
+  exporter->add_flag("--no-normalize", args.no_normalize,
+                     "Leave the config's input normalization out: the graph then takes normalized "
+                     "input");
+  exporter->add_option("--opset", args.options.opset, "ONNX opset, 13 to 17")
+      ->capture_default_str()
+      ->check(CLI::Range(cnn::kOnnxMinOpset, cnn::kOnnxMaxOpset));
+  return exporter;
+}
+
+int run_export(ExportArgs& args) {
+  args.options.fold_bn = !args.no_fold_bn;
+  args.options.normalize = !args.no_normalize;
+  cnn::Config config = cnn::load_config(args.config_path, args.overrides);
+  return cnn::run_export_command(config, args.options);
+}
+
 // ---- layers ----
 CLI::App* add_layers(CLI::App& app) {
   return app.add_subcommand("layers", "List every layer type with its YAML keys and defaults");
@@ -240,11 +282,13 @@ int main(int argc, char** argv) {
   CompareArgs compare_args;
   ReportArgs report_args;
   BenchArgs bench_args;
+  ExportArgs export_args;
   CLI::App* train = add_train(app, train_args);
   CLI::App* eval = add_eval(app, eval_args);
   CLI::App* compare = add_compare(app, compare_args);
   CLI::App* report = add_report(app, report_args);
   CLI::App* bench = add_bench(app, bench_args);
+  CLI::App* exporter = add_export(app, export_args);
   CLI::App* layers = add_layers(app);
 
   CLI11_PARSE(app, argc, argv);
@@ -256,6 +300,7 @@ int main(int argc, char** argv) {
     if (compare->parsed()) return run_compare(compare_args);
     if (report->parsed()) return run_report(report_args);
     if (bench->parsed()) return run_bench(bench_args);
+    if (exporter->parsed()) return run_export(export_args);
     if (layers->parsed()) return run_layers();
   } catch (const cnn::Error& e) {
     std::fprintf(stderr, "cnnlab: error: %s\n", e.what());

@@ -19,6 +19,7 @@ class Activation : public Module {
   std::string type() const override;
   std::string describe() const override;
   Kind kind() const { return kind_; }
+  float parameter() const { return parameter_; }  // negative_slope or alpha
 
  private:
   Kind kind_;

@@ -38,6 +38,11 @@ if [ -z "${CIFAR10_DIR:-}" ] && [ -d ../shared/data/cifar-10-batches-bin ]; then
   export CIFAR10_DIR="$(cd ../shared/data/cifar-10-batches-bin && pwd)"
 fi
 status=0
+# The ONNX export tests run ONNX Runtime from the Release build's folder (scripts/setup.sh
+# installs it there); without it they skip that check with a warning.
+if [ -z "${CNNLAB_ONNXRUNTIME_NODE_MODULES:-}" ] && [ -d build/onnx_tools/node_modules ]; then
+  export CNNLAB_ONNXRUNTIME_NODE_MODULES="$PWD/build/onnx_tools/node_modules"
+fi
 
 have_libfuzzer() {
   command -v clang++ >/dev/null && [ -f "$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)" ]

@@ -1,6 +1,6 @@
 // The squeeze-and-excitation block and its registration (see se_block.h). Loading this
 // library (linked in, or `cnnlab --plugin`) is all it takes for a config to name se_block.
-#include "examples/custom_layer/se_block.h"
+#include "se_block.h"
 
 #include <algorithm>
 #include <sstream>

@@ -1,5 +1,5 @@
 // Swish-beta through cnn::CustomOp: forward and its hand-written backward (see swish_beta.h).
-#include "examples/custom_layer/swish_beta.h"
+#include "swish_beta.h"
 
 #include <cmath>
 #include <sstream>

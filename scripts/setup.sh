@@ -30,20 +30,3 @@ BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
-# ONNX Runtime for the export tests, into the build folder (never committed). The package
-# ships its CPU binary in the npm tarball; the skip flag stops its install script fetching
-# the GPU ones from elsewhere.
-ORT_DIR="$BUILD_DIR/onnx_tools"
-if ! command -v npm >/dev/null; then  # a machine with a Node.js of its own keeps it
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
-fi
-ORT_VERSION=1.30.0
-if [ ! -f "$ORT_DIR/node_modules/onnxruntime-node/package.json" ] ||
-   ! grep -q "\"version\": \"$ORT_VERSION\"" "$ORT_DIR/node_modules/onnxruntime-node/package.json"; then
-  echo "setup: installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
-  mkdir -p "$ORT_DIR"
-  npm install --prefix "$ORT_DIR" --no-save --no-audit --no-fund \
-      "onnxruntime-node@$ORT_VERSION" --onnxruntime-node-install=skip
-fi

@@ -128,6 +128,7 @@ void save_run_state(const std::string& run_dir, const Module& model, const Optim
                                           {"step", std::to_string(position.step)},
                                           {"best_test_acc", exact(position.best_test_acc)},
                                           {"run_id", std::to_string(position.run_id)},
+                                          {"world_size", std::to_string(position.world_size)},
                                           {"epoch_images", std::to_string(sums.images)},
                                           {"epoch_correct", std::to_string(sums.correct)},
                                           {"epoch_steps", std::to_string(sums.steps)},
@@ -158,6 +159,7 @@ RunPosition load_run_state(const std::string& run_dir, Module& model, Optimizer&
   position.step = std::stoll(meta("step"));
   position.best_test_acc = std::stod(meta("best_test_acc"));
   if (state.metadata.count("run_id")) position.run_id = std::stoll(meta("run_id"));
+  if (state.metadata.count("world_size")) position.world_size = std::stoll(meta("world_size"));
   position.sums.images = std::stoll(meta("epoch_images"));
   position.sums.correct = std::stoll(meta("epoch_correct"));
   position.sums.steps = std::stoll(meta("epoch_steps"));

@@ -34,6 +34,9 @@ struct RunPosition {
   double best_test_acc = -1.0;
   EpochSums sums;     // of the epoch in progress
   int64_t run_id = -1;  // the run's row in the store; -1 in a state written before it was kept
+  // The processes of the data-parallel run that wrote it (its batches are global batches of
+  // world_size * data.batch_size samples); 1 in a state written before it was kept.
+  int64_t world_size = 1;
 };
 
 // Each Dropout layer with its module path ("features.4"): resume is exact only if their

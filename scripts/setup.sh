@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-dev
           libspdlog-dev catch2 libyaml-cpp-dev libsoci-dev libboost-dev libsqlite3-dev nlohmann-json3-dev
           gnuplot-nox
+          # data-parallel training (apps/distributed): Open MPI
+          openmpi-bin libopenmpi-dev
           # scripts/sanitize.sh and scripts/fuzz.sh (CI): clang, libFuzzer, clang's OpenMP
           clang libclang-rt-14-dev libomp-dev)
 

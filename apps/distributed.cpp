@@ -14,6 +14,8 @@
 #include <cstring>
 #include <thread>
 
+#include <unistd.h>
+
 #include "apps/signals.h"
 #include "core/collective.h"
 #include "core/error.h"
@@ -263,9 +265,10 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
     buckets_.back().push_back(it->second);
     filled += size_of(it->second);
   }
-  spdlog::info("data-parallel: rank {} of {} ({} on this node, {} threads), {} gradient bytes in "
-               "{} buckets of up to {} KB",
-               group.rank, group.world, group.local, omp_get_max_threads(), gradient_bytes(),
+  spdlog::info("data-parallel: rank {} of {} (pid {}, {} ranks on this node, {} threads), {} "
+               "gradient bytes in {} buckets of up to {} KB",
+               group.rank, group.world, static_cast<long>(::getpid()), group.local,
+               omp_get_max_threads(), gradient_bytes(),
                buckets_.size(), limit / 1024);
 }
 

@@ -279,9 +279,8 @@ int64_t DataParallel::gradient_bytes() const {
   return total;
 }
 
-void DataParallel::wrap(TrainStepHooks& hooks, const DataLoader& loader, const Batch& batch) {
-  const double weight = static_cast<double>(batch.labels.numel()) /
-                        static_cast<double>(loader.global_batch_images(batch.index));
+void DataParallel::wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images) {
+  const double weight = static_cast<double>(images) / static_cast<double>(global_images);
   std::function<void()> then = std::move(hooks.after_backward);
   hooks.after_backward = [this, weight, then] {
     average_gradients(weight);

@@ -9,7 +9,7 @@
 //   }
 //   // in the trainer, when Distributed::active():
 //   DataParallel dp(model, config);       // same config and model everywhere, rank 0's weights
-//   dp.wrap(hooks, loader, batch);        // after backward: the gradients averaged
+//   dp.wrap(hooks, n, global_n);          // after backward: the gradients averaged
 //   dp.finish_step(result);               // the step's global loss and accuracy
 #pragma once
 
@@ -74,7 +74,8 @@ class DataParallel {
   // layer statistics see the averaged gradients): each rank's gradient weighted by its share
   // of the global batch, summed over the ranks in buckets of dist.bucket_kb, the parameters
   // in reverse order (the order backward finishes them).
-  void wrap(TrainStepHooks& hooks, const DataLoader& loader, const Batch& batch);
+  // `images` is this rank's batch, `global_images` the global batch's.
+  void wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images);
   // After the step: the loss and accuracy of the global batch replace the rank's own; rank
   // 0's buffers (plain batch norm's running statistics) are copied everywhere; a stop signal
   // on any rank stops every rank at this step.

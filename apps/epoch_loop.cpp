@@ -68,7 +68,9 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
     const Clock::time_point step_start = Clock::now();
     const int64_t step = position.step;
     TrainStepHooks hooks = layer_stats_hooks(parts, step);
-    if (parts.data_parallel) parts.data_parallel->wrap(hooks, parts.train_loader, *batch);
+    if (parts.data_parallel)
+      parts.data_parallel->wrap(hooks, batch->labels.numel(),
+                                parts.train_loader.global_batch_images(batch->index));
     TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
                                         *batch, options, hooks);
     if (parts.data_parallel) parts.data_parallel->finish_step(result);  // the global figures

@@ -8,15 +8,19 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include <unistd.h>
 
 #include "apps/signals.h"
+#include "core/autograd.h"
 #include "core/collective.h"
 #include "core/error.h"
 
@@ -25,7 +29,7 @@ namespace cnn {
 namespace {
 
 struct Group {
-  bool initialized = false;
+  bool initialized = false, thread_multiple = false;
   int rank = 0, world = 1, local = 1;
 };
 Group group;
@@ -114,8 +118,11 @@ int64_t size_of(const Tensor& t) { return t.numel() * (t.dtype() == DType::Int64
 void Distributed::init(int* argc, char*** argv) {
   if (!launched_by_mpi()) return;
   int provided = 0;
-  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  // MULTIPLE: the communication thread's allreduces run while SyncBatchNorm's run on the
+  // main thread (on a communicator of their own, so that the two orders never mix).
+  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
   group.initialized = true;
+  group.thread_multiple = provided >= MPI_THREAD_MULTIPLE;
   MPI_Comm_rank(MPI_COMM_WORLD, &group.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &group.world);
   MPI_Comm node;
@@ -146,6 +153,7 @@ int Distributed::finish(int exit_code) {
 }
 
 bool Distributed::initialized() { return group.initialized; }
+bool Distributed::thread_multiple() { return group.thread_multiple; }
 int Distributed::rank() { return group.rank; }
 int Distributed::world() { return group.world; }
 int Distributed::local_ranks() { return group.local; }
@@ -194,7 +202,10 @@ const std::vector<KeySpec>& dist_keys() {
   static const DistSettings defaults;
   static const std::vector<KeySpec> keys{
       {"bucket_kb", default_text(defaults.bucket_kb),
-       "gradient kilobytes per allreduce in a data-parallel run (mpirun)"}};
+       "gradient kilobytes per allreduce in a data-parallel run (mpirun)"},
+      {"overlap", default_text(defaults.overlap),
+       "allreduce gradient buckets on a communication thread during the backward; false = "
+       "all after the backward"}};
   return keys;
 }
 
@@ -206,6 +217,7 @@ DistSettings dist_settings(const Config& config) {
   reader.check_known_keys("dist");
   DistSettings s;
   s.bucket_kb = reader.get_int("bucket_kb");
+  s.overlap = reader.get_bool("overlap");
   reader.check("bucket_kb", s.bucket_kb >= 1, "expected at least 1, found ", s.bucket_kb);
   return s;
 }
@@ -216,6 +228,78 @@ void shard_for_rank(LoaderOptions& options) {
 }
 
 // ---- the data-parallel model ------------------------------------------------------------
+
+// The communication thread: blocking allreduces of the buckets handed to it, in order, on a
+// duplicate of MPI_COMM_WORLD.
+struct DataParallel::Overlap {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable work, finished;
+  std::deque<std::vector<float>*> queue;
+  size_t done = 0;  // buckets reduced this step
+  bool stop = false;
+  std::string error;
+  double busy_seconds = 0;
+
+  Overlap() {
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    thread = std::thread([this] { loop(); });
+  }
+  ~Overlap() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    work.notify_all();
+    thread.join();
+    MPI_Comm_free(&comm);
+  }
+  void loop() {
+    for (;;) {
+      std::vector<float>* pack = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        work.wait(lock, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;
+        pack = queue.front();
+        queue.pop_front();
+      }
+      const Clock::time_point start = Clock::now();
+      const int code = MPI_Allreduce(MPI_IN_PLACE, pack->data(), static_cast<int>(pack->size()),
+                                     MPI_FLOAT, MPI_SUM, comm);
+      const double seconds = seconds_since(start);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        busy_seconds += seconds;
+        if (code != MPI_SUCCESS && error.empty()) {
+          char text[MPI_MAX_ERROR_STRING];
+          int length = 0;
+          MPI_Error_string(code, text, &length);
+          error = std::string(text, length);
+        }
+        ++done;
+      }
+      finished.notify_all();
+    }
+  }
+  void submit(std::vector<float>* pack) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      queue.push_back(pack);
+    }
+    work.notify_one();
+  }
+  // Waits until `count` buckets of this step are reduced; rethrows an MPI failure.
+  void wait_for(size_t count) {
+    std::unique_lock<std::mutex> lock(mutex);
+    finished.wait(lock, [&] { return done >= count || !error.empty(); });
+    CNN_CHECK(error.empty(), "MPI_Allreduce of the gradients failed on rank ", group.rank, ": ",
+              error);
+    done = 0;
+  }
+};
 
 DataParallel::DataParallel(Module& model, const Config& config) : model_(model) {
   // The same config and model everywhere, else the first difference, named.
@@ -265,12 +349,18 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
     buckets_.back().push_back(it->second);
     filled += size_of(it->second);
   }
+  packs_.resize(buckets_.size());
+  const bool overlap = dist_settings(config).overlap && group.thread_multiple;
+  if (overlap) overlap_ = std::make_unique<Overlap>();
   spdlog::info("data-parallel: rank {} of {} (pid {}, {} ranks on this node, {} threads), {} "
-               "gradient bytes in {} buckets of up to {} KB",
+               "gradient bytes in {} buckets of up to {} KB, {}",
                group.rank, group.world, static_cast<long>(::getpid()), group.local,
-               omp_get_max_threads(), gradient_bytes(),
-               buckets_.size(), limit / 1024);
+               omp_get_max_threads(), gradient_bytes(), buckets_.size(), limit / 1024,
+               overlap ? "allreduced on a communication thread during the backward"
+                       : "allreduced after the backward");
 }
+
+DataParallel::~DataParallel() { set_backward_progress_hook({}); }
 
 int64_t DataParallel::gradient_bytes() const {
   int64_t total = 0;
@@ -280,46 +370,82 @@ int64_t DataParallel::gradient_bytes() const {
 }
 
 void DataParallel::wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images) {
-  const double weight = static_cast<double>(images) / static_cast<double>(global_images);
+  weight_ = static_cast<float>(static_cast<double>(images) / static_cast<double>(global_images));
+  next_bucket_ = 0;
+  if (overlap_) set_backward_progress_hook([this] { start_ready_buckets(); });
   std::function<void()> then = std::move(hooks.after_backward);
-  hooks.after_backward = [this, weight, then] {
-    average_gradients(weight);
+  hooks.after_backward = [this, then] {
+    finish_gradients();
     if (then) then();
   };
 }
 
-void DataParallel::average_gradients(double weight) {
+bool DataParallel::pack(size_t bucket) {
+  int64_t count = 0;
+  for (const Tensor& p : buckets_[bucket])
+    if (p.grad().defined()) count += p.numel();
+  std::vector<float>& pack = packs_[bucket];
+  pack.resize(static_cast<size_t>(count));
+  int64_t at = 0;
+  for (const Tensor& p : buckets_[bucket]) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor c = g.contiguous();
+    const float* src = c.data();
+    for (int64_t i = 0; i < c.numel(); ++i) pack[at + i] = src[i] * weight_;
+    at += c.numel();
+  }
+  return count > 0;  // the same on every rank: the same model and batch structure
+}
+
+void DataParallel::unpack(size_t bucket) {
+  int64_t at = 0;
+  for (Tensor& p : buckets_[bucket]) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (!g.is_contiguous()) {
+      g = g.contiguous();
+      p.set_grad(g);
+    }
+    std::memcpy(g.data(), packs_[bucket].data() + at, sizeof(float) * g.numel());
+    at += g.numel();
+  }
+}
+
+void DataParallel::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size()) {
+    for (const Tensor& p : buckets_[next_bucket_])
+      if (!p.grad().defined()) return;  // still to come
+    pack(next_bucket_);
+    overlap_->submit(&packs_[next_bucket_]);
+    ++next_bucket_;
+  }
+}
+
+void DataParallel::finish_gradients() {
   const Clock::time_point start = Clock::now();
-  const float w = static_cast<float>(weight);
-  for (auto& bucket : buckets_) {
-    int64_t count = 0;
-    for (const Tensor& p : bucket)
-      if (p.grad().defined()) count += p.numel();
-    if (count == 0) continue;  // the same on every rank: the same model and batch structure
-    pack_.resize(static_cast<size_t>(count));
-    int64_t at = 0;
-    for (const Tensor& p : bucket) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      const Tensor c = g.contiguous();
-      const float* src = c.data();
-      for (int64_t i = 0; i < c.numel(); ++i) pack_[at + i] = src[i] * w;
-      at += c.numel();
+  if (overlap_) {
+    set_backward_progress_hook({});
+    // The buckets not handed over yet (a parameter without a gradient holds one back),
+    // in order: every rank submits the same sequence.
+    for (; next_bucket_ < buckets_.size(); ++next_bucket_) {
+      pack(next_bucket_);
+      overlap_->submit(&packs_[next_bucket_]);
     }
-    Distributed::allreduce_sum(pack_.data(), count);
-    at = 0;
-    for (Tensor& p : bucket) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      if (!g.is_contiguous()) {
-        g = g.contiguous();
-        p.set_grad(g);
-      }
-      std::memcpy(g.data(), pack_.data() + at, sizeof(float) * g.numel());
-      at += g.numel();
-    }
+    overlap_->wait_for(buckets_.size());
+    for (size_t b = 0; b < buckets_.size(); ++b) unpack(b);
+    exposed_seconds_ += seconds_since(start);
+    std::lock_guard<std::mutex> lock(overlap_->mutex);
+    comm_seconds_ = overlap_->busy_seconds;
+    return;
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (!pack(b)) continue;
+    Distributed::allreduce_sum(packs_[b].data(), static_cast<int64_t>(packs_[b].size()));
+    unpack(b);
   }
   comm_seconds_ += seconds_since(start);
+  exposed_seconds_ = comm_seconds_;
 }
 
 void DataParallel::broadcast_buffers() {

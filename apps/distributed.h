@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ class Distributed {
   static int rank();
   static int world();
   static int local_ranks();  // processes on this node (MPI_Comm_split_type shared)
+  // Whether MPI allows calls from several threads (the overlapped gradient allreduce).
+  static bool thread_multiple();
 
   static void allreduce_sum(double* data, int64_t count);
   static void allreduce_sum(float* data, int64_t count);
@@ -56,6 +59,9 @@ int64_t threads_per_rank(int64_t configured);
 // The data-parallel keys (top-level section `dist`).
 struct DistSettings {
   int64_t bucket_kb = 256;  // gradient bytes per allreduce; these nets have 0.3-3 MB
+  // Allreduce each bucket on a communication thread as soon as backward has finished its
+  // gradients (Open MPI has no asynchronous progress of its own); false: all after backward.
+  bool overlap = true;
 };
 const std::vector<KeySpec>& dist_keys();
 DistSettings dist_settings(const Config& config);
@@ -69,11 +75,17 @@ class DataParallel {
   // Checks that every rank built the same config and model (an error naming the first
   // differing key or tensor), then copies rank 0's parameters and buffers everywhere.
   DataParallel(Module& model, const Config& config);
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
 
   // Adds to `hooks` the gradient average after backward (before the hook already there, so
   // layer statistics see the averaged gradients): each rank's gradient weighted by its share
   // of the global batch, summed over the ranks in buckets of dist.bucket_kb, the parameters
-  // in reverse order (the order backward finishes them).
+  // in reverse order (the order backward finishes them). With dist.overlap, a bucket whose
+  // parameters all hold a gradient goes to the communication thread during the backward
+  // (core/autograd.h's progress hook); that needs each parameter used once per forward, as
+  // in every cnnlab model (a parameter used twice would be sent after its first use).
   // `images` is this rank's batch, `global_images` the global batch's.
   void wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images);
   // After the step: the loss and accuracy of the global batch replace the rank's own; rank
@@ -81,20 +93,29 @@ class DataParallel {
   // on any rank stops every rank at this step.
   void finish_step(TrainStepResult& result);
 
-  // Seconds spent in the gradient allreduce so far, and the steps.
+  // Seconds spent in the gradient allreduce so far (on the communication thread when
+  // overlapped), the part of it the step waited for after backward, and the steps.
   double communication_seconds() const { return comm_seconds_; }
+  double exposed_communication_seconds() const { return exposed_seconds_; }
   int64_t steps() const { return steps_; }
   int64_t gradient_bytes() const;
 
  private:
-  void average_gradients(double weight);
+  struct Overlap;
+  bool pack(size_t bucket);      // false when the bucket holds no gradient
+  void unpack(size_t bucket);
+  void start_ready_buckets();    // during backward: hand finished buckets to the thread
+  void finish_gradients();       // after backward: the rest, then wait for all
   void broadcast_buffers();
 
   Module& model_;
   std::vector<std::vector<Tensor>> buckets_;  // parameters, reverse order
-  std::vector<float> pack_;
-  double comm_seconds_ = 0;
+  std::vector<std::vector<float>> packs_;     // each bucket's weighted gradients
+  size_t next_bucket_ = 0;
+  float weight_ = 1;
+  double comm_seconds_ = 0, exposed_seconds_ = 0;
   int64_t steps_ = 0;
+  std::unique_ptr<Overlap> overlap_;  // null: blocking allreduces after backward
 };
 
 }  // namespace cnn

@@ -263,9 +263,12 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                                run_dir);
     summarize(result, epochs, position);
     if (data_parallel)
-      spdlog::info("data-parallel: {:.3f} s per step in the gradient allreduce ({} bytes)",
+      spdlog::info("data-parallel: {:.4f} s per step in the gradient allreduce ({} bytes), "
+                   "{:.4f} s of it not hidden behind the backward",
                    data_parallel->communication_seconds() / std::max<int64_t>(1, data_parallel->steps()),
-                   data_parallel->gradient_bytes());
+                   data_parallel->gradient_bytes(),
+                   data_parallel->exposed_communication_seconds() /
+                       std::max<int64_t>(1, data_parallel->steps()));
     if (recorder) recorder->on_finish(result);
     return result;
   } catch (const std::exception& e) {

@@ -163,6 +163,15 @@ TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains 
   for (size_t i = 0; i < a.size(); ++i)
     CHECK(std::fabs(a[i] - b[i]) <= kLossTolerance * std::max(1.0, std::fabs(a[i])));
   CHECK(max_weight_difference(one, two) <= kWeightTolerance);
+  // The buckets reduced on the communication thread during backward, or all after it:
+  // the same sums of the same values, so the same weights bit for bit.
+  const std::string blocking =
+      runs.train("blocking", config_with_norm(runs.data_root, 64, 1, 4, "none"), 2,
+                 {"--set", "dist.bucket_kb=1", "--set", "dist.overlap=false"});
+  CHECK(max_weight_difference(two, blocking) == 0);
+  CHECK(read_text((fs::path(two) / "train.log").string())
+            .find("allreduced on a communication thread during the backward") !=
+        std::string::npos);
 }
 
 TEST_CASE("a run of 2 ranks resumes on 1 process at the same sample", "[apps][distributed]") {

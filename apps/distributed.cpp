@@ -373,6 +373,15 @@ void DataParallel::wrap(TrainStepHooks& hooks, int64_t images, int64_t global_im
   weight_ = static_cast<float>(static_cast<double>(images) / static_cast<double>(global_images));
   next_bucket_ = 0;
   if (overlap_) set_backward_progress_hook([this] { start_ready_buckets(); });
+  hooks.after_loss = [](TrainStepResult& result) {
+    // [loss * images, correct, images]: a NaN anywhere makes the global loss NaN
+    double sums[3] = {result.loss * result.images, static_cast<double>(result.correct),
+                      static_cast<double>(result.images)};
+    Distributed::allreduce_sum(sums, 3);
+    result.images = static_cast<int64_t>(sums[2]);
+    result.correct = static_cast<int64_t>(sums[1]);
+    result.loss = sums[2] > 0 ? sums[0] / sums[2] : result.loss;
+  };
   std::function<void()> then = std::move(hooks.after_backward);
   hooks.after_backward = [this, then] {
     finish_gradients();
@@ -469,17 +478,13 @@ void DataParallel::broadcast_buffers() {
 
 void DataParallel::finish_step(TrainStepResult& result) {
   ++steps_;
-  // [loss * images, correct, images, ranks asked to stop, a divergence]
-  double sums[5] = {result.loss * result.images, static_cast<double>(result.correct),
-                    static_cast<double>(result.images), stop_requested() ? 1.0 : 0.0,
-                    result.diverged() ? 1.0 : 0.0};
-  Distributed::allreduce_sum(sums, 5);
-  result.images = static_cast<int64_t>(sums[2]);
-  result.correct = static_cast<int64_t>(sums[1]);
-  result.loss = sums[2] > 0 ? sums[0] / sums[2] : result.loss;
-  if (sums[4] > 0 && !result.diverged())
+  set_backward_progress_hook({});  // a step that skipped backward (a NaN loss) left it set
+  // [ranks asked to stop, ranks that diverged]
+  double sums[2] = {stop_requested() ? 1.0 : 0.0, result.diverged() ? 1.0 : 0.0};
+  Distributed::allreduce_sum(sums, 2);
+  if (sums[1] > 0 && !result.diverged())
     result.divergence = "another rank diverged (see its rank<k>.log)";
-  if (sums[3] > 0 && !stop_requested()) std::raise(SIGINT);  // stop here with the others
+  if (sums[0] > 0 && !stop_requested()) std::raise(SIGINT);  // stop here with the others
   broadcast_buffers();
 }
 

@@ -88,9 +88,10 @@ class DataParallel {
   // in every cnnlab model (a parameter used twice would be sent after its first use).
   // `images` is this rank's batch, `global_images` the global batch's.
   void wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images);
-  // After the step: the loss and accuracy of the global batch replace the rank's own; rank
-  // 0's buffers (plain batch norm's running statistics) are copied everywhere; a stop signal
-  // on any rank stops every rank at this step.
+  // (wrap also sets after_loss: the loss and accuracy of the global batch replace the
+  // rank's own, so a loss that is NaN on one rank stops every rank before backward.)
+  // After the step: rank 0's buffers (plain batch norm's running statistics) are copied
+  // everywhere; a stop signal or a divergence on any rank stops every rank at this step.
   void finish_step(TrainStepResult& result);
 
   // Seconds spent in the gradient allreduce so far (on the communication thread when

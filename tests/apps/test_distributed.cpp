@@ -253,3 +253,16 @@ TEST_CASE("a killed rank ends the job within a bounded time, naming it", "[apps]
   CHECK(job.output().find("rank 1") != std::string::npos);
   CHECK_NOTHROW(load_safetensors(out + "/state.safetensors"));
 }
+
+TEST_CASE("a divergence under 2 ranks stops both at the same step, never hangs",
+          "[apps][distributed]") {
+  Runs runs;
+  if (!runs.ready()) return;
+  std::string config = config_with_norm(runs.data_root, 64, 2, 4, "none");
+  config.replace(config.find("lr: 0.01"), 8, "lr: 1e6");
+  const std::string run = runs.train("run", config, 2);
+  const nlohmann::json summary = read_summary(run);
+  CHECK(summary["status"] == "diverged");
+  CHECK(read_text((fs::path(run) / "rank1.log").string()).find("diverged at step") !=
+        std::string::npos);
+}

@@ -73,7 +73,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
                                 parts.train_loader.global_batch_images(batch->index));
     TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
                                         *batch, options, hooks);
-    if (parts.data_parallel) parts.data_parallel->finish_step(result);  // the global figures
+    if (parts.data_parallel) parts.data_parallel->finish_step(result);  // ranks agree on stops
     if (recorder) {
       recorder->on_step({position.epoch + 1, step, result.lr, result.loss, result.accuracy()});
       if (parts.layer_stats) recorder->on_layer_stats(parts.layer_stats->take_recent());

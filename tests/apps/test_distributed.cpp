@@ -196,6 +196,25 @@ TEST_CASE("a run of 2 ranks resumes on 1 process at the same sample", "[apps][di
   CHECK(step_losses(run).size() == 3 + (16 - 6) + 16);
 }
 
+TEST_CASE("a run of 2 ranks resumed on 2 ranks equals the uninterrupted run exactly",
+          "[apps][distributed]") {
+  Runs runs;
+  if (!runs.ready()) return;
+  const std::string config = config_with_norm(runs.data_root, 64, 2, 4, "batch");
+  const std::string whole = runs.train("whole", config, 2);
+  const std::string run = runs.train("run", config, 2, {"--set", "train.max_steps=5"});
+  write_text((fs::path(run) / "config.yaml").string(), config);
+  std::string output;
+  const ExitStatus status =
+      run_cnnlab(runs.mpi, mpirun_args(2, {runs.binary, "train", "--resume", run}), output);
+  INFO(output);
+  REQUIRE(status.exited);
+  REQUIRE(status.code == 0);
+  CHECK(read_summary(run)["status"] == "completed");
+  CHECK(step_losses(run) == step_losses(whole));
+  CHECK(max_weight_difference(run, whole) == 0);
+}
+
 TEST_CASE("a config that differs between ranks is refused, naming the key",
           "[apps][distributed]") {
   Runs runs;

@@ -287,7 +287,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
   DataConfig data = parse_data_config(config.root["data"], "data");
   int64_t batch = options.batch > 0 ? options.batch : data.batch_size;
   int64_t threads = options.threads > 0 ? options.threads : config.train.threads;
-  apply_thread_setting(threads);
+  apply_thread_setting(threads_per_rank(threads));  // under mpirun: the node shared
   BenchResult r = bench_once(config, data, batch, options.steps);
   const double sgemm_rate = sgemm_gflops();
   NormAgainstPlain norm_plain;

@@ -12,6 +12,7 @@
 
 #include "apps/model_setup.h"
 #include "apps/run_files.h"
+#include "apps/distributed.h"
 #include "apps/train_step.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
@@ -99,8 +100,14 @@ struct Trainee {
   std::unique_ptr<Schedule> schedule;
   TrainStepOptions options;
   int64_t step = 0;
+  std::shared_ptr<DataParallel> parallel;  // under mpirun: the gradients averaged over ranks
   void train_step(const Batch& batch) {
-    cnn::train_step(*model, *optimizer, schedule.get(), step++, batch, options);
+    TrainStepHooks hooks;
+    const int64_t n = batch.labels.numel();
+    if (parallel) parallel->wrap(hooks, n, n * Distributed::world());
+    TrainStepResult result =
+        cnn::train_step(*model, *optimizer, schedule.get(), step++, batch, options, hooks);
+    if (parallel) parallel->finish_step(result);
   }
 };
 
@@ -116,6 +123,7 @@ Trainee make_trainee(const Config& config, const DataConfig& data, int64_t steps
   t.options = {static_cast<float>(config.train.label_smoothing), config.train.clip_grad_norm,
                config.train.nan_check == "every_step"};
   t.model->train();
+  if (Distributed::active()) t.parallel = std::make_shared<DataParallel>(*t.model, config);
   return t;
 }
 
@@ -203,6 +211,9 @@ double time_eval(Sequential& model, const Tensor& images, int64_t warmup, int64_
 
 struct BenchResult {
   double train_step = 0, eval_step = 0, eval_folded_step = 0;
+  double communication_step = 0;  // under mpirun: the gradient allreduce's mean per step
+  double exposed_step = 0;        // the part of it the step waited for after backward
+  int64_t gradient_bytes = 0;
   StepTimes detail;
 };
 
@@ -217,6 +228,13 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
   BenchResult result;
   result.detail = time_training(trainee, synthetic, warmup, steps);
   result.train_step = median(result.detail.steps);
+  if (trainee.parallel) {
+    result.communication_step =
+        trainee.parallel->communication_seconds() / std::max<int64_t>(1, trainee.parallel->steps());
+    result.gradient_bytes = trainee.parallel->gradient_bytes();
+    result.exposed_step = trainee.parallel->exposed_communication_seconds() /
+                          std::max<int64_t>(1, trainee.parallel->steps());
+  }
   result.eval_step = time_eval(*model, synthetic.images, warmup, steps);
   model->eval();
   fold_batchnorm(*model);
@@ -269,7 +287,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
   DataConfig data = parse_data_config(config.root["data"], "data");
   int64_t batch = options.batch > 0 ? options.batch : data.batch_size;
   int64_t threads = options.threads > 0 ? options.threads : config.train.threads;
-  apply_thread_setting(threads);
+  apply_thread_setting(threads_per_rank(threads));  // under mpirun: the node shared
   BenchResult r = bench_once(config, data, batch, options.steps);
   const double sgemm_rate = sgemm_gflops();
   NormAgainstPlain norm_plain;
@@ -287,6 +305,12 @@ int run_bench(const Config& config, const BenchOptions& options) {
     out["eval_images_per_s"] = eval_ips;
     out["eval_folded_images_per_s"] = folded_ips;
     out["median_step_ms"] = r.train_step * 1000;
+    if (Distributed::active()) {
+      out["ranks"] = Distributed::world();
+      out["communication_step_ms"] = r.communication_step * 1000;
+      out["exposed_communication_step_ms"] = r.exposed_step * 1000;
+      out["gradient_bytes"] = r.gradient_bytes;
+    }
     out["peak_rss_mb"] = r.detail.peak_rss_mb;
     out["sgemm_gflops"] = sgemm_rate;
     if (options.norm_overhead) {
@@ -300,6 +324,14 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("%s: batch %ld, %d threads, %ld timed steps (medians)\n", config.name.c_str(),
               (long)batch, omp_get_max_threads(), (long)options.steps);
   std::printf("  training:            %8.1f images/s   (step %.2f ms)\n", train_ips, r.train_step * 1000);
+  if (Distributed::active())
+    std::printf("  data-parallel:       %d ranks x batch %ld: per step %.2f ms compute, %.2f ms "
+                "gradient allreduce (%ld bytes) of which %.2f ms not hidden behind the "
+                "backward (overlap %.0f%%), %.1f global images/s\n",
+                Distributed::world(), (long)batch, (r.train_step - r.exposed_step) * 1000,
+                r.communication_step * 1000, (long)r.gradient_bytes, r.exposed_step * 1000,
+                r.communication_step > 0 ? 100 * (1 - r.exposed_step / r.communication_step) : 0.0,
+                Distributed::world() * train_ips);
   std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
   std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
   std::printf("  peak resident memory: %.0f MB (training)\n", r.detail.peak_rss_mb);

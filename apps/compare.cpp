@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "apps/experiment.h"
+#include "apps/distributed.h"
 #include "apps/report.h"
 #include "apps/run_files.h"
 #include "apps/signals.h"
@@ -21,9 +22,11 @@ namespace cnn {
 std::string run_comparison(const std::string& experiment_path, const CompareOptions& options) {
   auto start = std::chrono::steady_clock::now();
   Experiment experiment = load_experiment(experiment_path, options.overrides);  // validates all
-  std::string out_dir = options.out_dir.empty()
-                            ? (fs::path("runs") / (experiment.name + "-" + timestamp_for_names())).string()
-                            : options.out_dir;
+  // Under mpirun every rank trains every variant; the folder (a timestamp) is rank 0's.
+  std::string out_dir = Distributed::broadcast(
+      options.out_dir.empty()
+          ? (fs::path("runs") / (experiment.name + "-" + timestamp_for_names())).string()
+          : options.out_dir);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   CNN_CHECK(!ec, "compare: cannot create '", out_dir, "': ", ec.message());
@@ -51,6 +54,7 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
       break;
     }
   }
+  if (Distributed::rank() != 0) return "";  // rank 0 reports
   std::vector<RunReport> runs = read_runs(run_dirs);
   std::string report = write_report(runs, out_dir, "Experiment " + experiment.name);
   double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60.0;

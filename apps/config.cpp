@@ -111,7 +111,8 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
        {"model", "required", "norm and layers"},
        {"optim", "required", "the optimizer (optim/factory.h)"},
        {"schedule", "constant", "the learning-rate schedule"},
-       {"train", "{}", "the train section (train_keys())"}});
+       {"train", "{}", "the train section (train_keys())"},
+       {"dist", "{}", "data-parallel settings under mpirun (apps/distributed.h)"}});
   top.check_known_keys("top-level");
   for (const char* required : {"data", "model", "optim"})
     CNN_CHECK(document[required].IsDefined() && document[required].IsMap(), source,

@@ -73,7 +73,7 @@ EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
 
 }  // namespace
 
-EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder& recorder) {
+EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder* recorder) {
   const TrainSettings& settings = parts.settings;
   TrainStepOptions options = step_options(settings, position);
   const int64_t steps_per_epoch = parts.train_loader.batches_per_epoch();
@@ -87,19 +87,26 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
   while (auto batch = parts.train_loader.next()) {
     const Clock::time_point step_start = Clock::now();
     const int64_t step = position.step;
-    const TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
-                                              *batch, options, layer_stats_hooks(parts, step));
-    recorder.on_step({position.epoch + 1, step, result.lr, result.loss, result.accuracy()});
+    TrainStepHooks hooks = layer_stats_hooks(parts, step);
+    if (parts.data_parallel)
+      parts.data_parallel->wrap(hooks, batch->labels.numel(),
+                                parts.train_loader.global_batch_images(batch->index));
+    TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
+                                        *batch, options, hooks);
+    if (parts.data_parallel) parts.data_parallel->finish_step(result);  // ranks agree on stops
+    if (recorder) {
+      recorder->on_step({position.epoch + 1, step, result.lr, result.loss, result.accuracy()});
+      if (parts.layer_stats) recorder->on_layer_stats(parts.layer_stats->take_recent());
+    }
     if (step == 0 && std::isfinite(result.loss)) {
       position.first_loss = result.loss;
       options.max_loss = settings.divergence_factor * result.loss;
     }
-    if (parts.layer_stats) recorder.on_layer_stats(parts.layer_stats->take_recent());
     if (result.diverged()) {
       progress.finish();
       spdlog::warn("diverged at step {} (epoch {}): {}; stopping the run", step,
                    position.epoch + 1, result.divergence);
-      recorder.flush_steps();
+      if (recorder) recorder->flush_steps();
       return {EpochOutcome::End::kDiverged, result.divergence, step, {}, ""};
     }
     position.sums.add(result, seconds_since(step_start), seconds_since(loop_mark));
@@ -109,7 +116,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
     ++position.batch;
     if (stop_requested()) {
       progress.finish();
-      recorder.flush_steps();
+      if (recorder) recorder->flush_steps();
       parts.save_checkpoint();
       return {EpochOutcome::End::kInterrupted, "", -1, {}, ""};
     }
@@ -121,7 +128,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
     }
   }
   progress.finish();
-  recorder.flush_steps();
+  if (recorder) recorder->flush_steps();
   outcome.record = finish_epoch(parts, position, epoch_start, outcome.collapse);
   return outcome;
 }

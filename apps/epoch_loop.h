@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "apps/config.h"
+#include "apps/distributed.h"
 #include "apps/layer_stats.h"
 #include "apps/run_recorder.h"
 #include "apps/run_state.h"
@@ -26,6 +27,7 @@ struct TrainingParts {
   bool quiet = false;
   LayerStatsRecorder* layer_stats = nullptr;  // null when train.layer_stats_every is 0
   std::function<void()> save_checkpoint;      // writes the state at `position`
+  DataParallel* data_parallel = nullptr;      // under mpirun: gradients averaged over ranks
 };
 
 struct EpochOutcome {
@@ -37,7 +39,8 @@ struct EpochOutcome {
 };
 
 // Trains epoch `position.epoch` from batch `position.batch` (resumed sums included) and
-// advances `position` step by step.
-EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder& recorder);
+// advances `position` step by step. `recorder` is null on the ranks other than 0 of a
+// data-parallel run (rank 0 records).
+EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorder* recorder);
 
 }  // namespace cnn

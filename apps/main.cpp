@@ -23,6 +23,7 @@
 #include "apps/bench.h"
 #include "apps/compare.h"
 #include "apps/config.h"
+#include "apps/distributed.h"
 #include "apps/eval_command.h"
 #include "apps/export_command.h"
 #include "apps/layers_command.h"
@@ -265,7 +266,7 @@ void load_plugins(std::vector<std::string> plugins) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_main(int argc, char** argv) {
   // Log lines go to stderr so stdout carries only results (`eval --json | jq` works).
   spdlog::set_default_logger(spdlog::stderr_color_mt("cnnlab_console"));
   CLI::App app{
@@ -313,4 +314,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+// Under mpirun or srun every rank runs the program; finish() ends a failed rank's job for all.
+int main(int argc, char** argv) {
+  cnn::Distributed::init(&argc, &argv);
+  return cnn::Distributed::finish(run_main(argc, argv));
 }

@@ -112,6 +112,7 @@ std::string RunRecorder::summary_json(const TrainResult& result, const std::stri
                                  {"epochs_completed", result.epochs.size()},
                                  {"steps", result.steps},
                                  {"parameter_count", result.parameter_count},
+                                 {"world_size", result.world_size},
                                  {"store", store_location_},
                                  {"run_id", run_id_}};
   if (!result.epochs.empty()) {

@@ -34,6 +34,7 @@ struct TrainResult {
   double final_test_acc = 0, best_test_acc = 0, train_images_per_s = 0, mean_step_seconds = 0;
   int64_t parameter_count = 0;
   int64_t steps = 0;
+  int64_t world_size = 1;  // processes of a data-parallel run
   std::vector<EpochRecord> epochs;
 };
 

@@ -131,6 +131,7 @@ void save_run_state(const std::string& run_dir, const Module& model, const Optim
                                           {"first_loss", exact(position.first_loss)},
                                           {"collapsed_step", std::to_string(position.collapsed_step)},
                                           {"collapse_reason", position.collapse_reason},
+                                          {"world_size", std::to_string(position.world_size)},
                                           {"epoch_images", std::to_string(sums.images)},
                                           {"epoch_correct", std::to_string(sums.correct)},
                                           {"epoch_steps", std::to_string(sums.steps)},
@@ -167,6 +168,7 @@ RunPosition load_run_state(const std::string& run_dir, Module& model, Optimizer&
     position.collapsed_step = std::stoll(meta("collapsed_step"));
     position.collapse_reason = meta("collapse_reason");
   }
+  if (state.metadata.count("world_size")) position.world_size = std::stoll(meta("world_size"));
   position.sums.images = std::stoll(meta("epoch_images"));
   position.sums.correct = std::stoll(meta("epoch_correct"));
   position.sums.steps = std::stoll(meta("epoch_steps"));

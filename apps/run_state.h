@@ -39,6 +39,9 @@ struct RunPosition {
   // every evaluation since the end of step collapsed_step; -1 = none now.
   int64_t collapsed_step = -1;
   std::string collapse_reason;
+  // The processes of the data-parallel run that wrote it (its batches are global batches of
+  // world_size * data.batch_size samples); 1 in a state written before it was kept.
+  int64_t world_size = 1;
 };
 
 // Each Dropout layer with its module path ("features.4"): resume is exact only if their

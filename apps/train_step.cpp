@@ -54,6 +54,7 @@ TrainStepResult train_step(Module& model, Optimizer& optimizer, const Schedule* 
   result.loss = loss.item();
   result.images = batch.labels.numel();
   result.correct = count_correct(logits, batch.labels);
+  if (hooks.after_loss) hooks.after_loss(result);
   if (!std::isfinite(result.loss)) {
     result.divergence = "the loss is " + std::to_string(result.loss);
     return result;

@@ -28,9 +28,13 @@ struct TrainStepOptions {
 
 // Places to look into a step from outside: layer statistics watch the forward and read the
 // gradients; a data-parallel trainer averages the gradients across ranks after backward.
+struct TrainStepResult;
 struct TrainStepHooks {
   std::function<void()> before_forward, after_forward;
   std::function<void()> after_backward;  // before the finiteness check, clipping and the update
+  // With the loss, before its finiteness check: a data-parallel trainer makes the loss and
+  // accuracy the global batch's, so every rank decides alike whether to go on.
+  std::function<void(TrainStepResult&)> after_loss = nullptr;
 };
 
 struct TrainStepResult {

@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 
+#include "apps/distributed.h"
 #include "apps/epoch_loop.h"
 #include "apps/model_setup.h"
 #include "apps/run_logger.h"
@@ -37,7 +39,7 @@ RunSetup build_run(const Config& config, const TrainOptions& options) {
   s.model = build_model_from_config(config, s.data_config);
   fuse_for_run(*s.model);
   s.optimizer = make_model_optimizer(config.root["optim"], *s.model, "optim");
-  apply_thread_setting(config.train.threads);
+  apply_thread_setting(threads_per_rank(config.train.threads));
   if (!options.init_from.empty()) {
     std::vector<NamedTensor> weights = load_safetensors(options.init_from).tensors;
     try {
@@ -48,8 +50,9 @@ RunSetup build_run(const Config& config, const TrainOptions& options) {
   }
   s.datasets = load_datasets(s.data_config);
   const Normalization& normalization = s.datasets.normalization;
-  s.train_loader = std::make_unique<DataLoader>(
-      s.datasets.train, loader_options(s.data_config, normalization, /*train=*/true), config.seed);
+  LoaderOptions train_options = loader_options(s.data_config, normalization, /*train=*/true);
+  shard_for_rank(train_options);  // under mpirun: this rank's part of each global batch
+  s.train_loader = std::make_unique<DataLoader>(s.datasets.train, train_options, config.seed);
   s.test_loader = std::make_unique<DataLoader>(
       s.datasets.test, loader_options(s.data_config, normalization, /*train=*/false), config.seed);
   const int64_t steps_per_epoch = s.train_loader->batches_per_epoch();
@@ -83,6 +86,28 @@ std::string store_path(const std::string& run_dir, const TrainOptions& options) 
   if (!options.runs_db.empty()) return options.runs_db;
   const fs::path parent = fs::path(run_dir).parent_path();
   return ((parent.empty() ? fs::path(".") : parent) / "runs.db").string();
+}
+
+// A run resumed at another world size: its position in global samples, as a batch of this
+// one (exact when the samples divide; else the partly trained batch is repeated).
+void resume_at_world_size(RunPosition& position, const DataLoader& loader) {
+  const int64_t world = Distributed::world();
+  if (position.world_size == world) return;
+  const int64_t per_rank = loader.options().batch_size;
+  const int64_t samples = position.batch * per_rank * position.world_size;
+  const int64_t batch = std::min(samples / (per_rank * world), loader.batches_per_epoch());
+  spdlog::info("resuming a run of {} processes on {}: batch {} of {} becomes batch {} ({} "
+               "samples into the epoch)",
+               position.world_size, world, position.batch, per_rank * position.world_size,
+               batch, samples);
+  position.batch = batch;
+}
+
+// The run's row in the store is rank 0's; every rank keeps it in its position.
+int64_t run_id_from_rank0(const std::optional<RunRecorder>& recorder) {
+  int64_t id = recorder ? recorder->run_id() : -1;
+  Distributed::broadcast(&id, sizeof(id));
+  return id;
 }
 
 // The result's figures from the epochs finished so far.
@@ -127,7 +152,7 @@ void log_epoch(const EpochRecord& r, int64_t epochs) {
 }
 
 // Epochs until the last, a divergence, a stop signal or max_steps; returns the status.
-std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder& recorder,
+std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder* recorder,
                        std::vector<EpochRecord>& epochs, TrainResult& result,
                        const std::string& run_dir) {
   const TrainSettings& settings = parts.settings;
@@ -149,7 +174,7 @@ std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder&
       return "interrupted";
     }
     epochs.push_back(outcome.record);
-    recorder.on_epoch(outcome.record);
+    if (recorder) recorder->on_epoch(outcome.record);
     log_epoch(outcome.record, settings.epochs);
     track_collapse(position, outcome.collapse);
     // A max_steps stop inside the epoch keeps its position (and the epoch's sums), so a
@@ -163,7 +188,7 @@ std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder&
     const bool improved = outcome.record.test_acc > position.best_test_acc;
     if (improved) position.best_test_acc = outcome.record.test_acc;
     parts.save_checkpoint();
-    if (improved)
+    if (improved && Distributed::rank() == 0)
       save_safetensors((fs::path(run_dir) / kBestFile).string(), parts.model.state_dict(),
                        {{"format", "pt"}});
     if (outcome.end == EpochOutcome::End::kOutOfSteps || !epoch_done) break;
@@ -178,13 +203,21 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
   const bool resuming = !options.resume_dir.empty();
   RunSetup setup = build_run(config, options);
 
-  const std::string run_dir = choose_run_dir(config, options);
-  create_run_dir(run_dir, resuming);
-  RunLogger logger((fs::path(run_dir) / "train.log").string(), options.quiet);
+  // Under mpirun rank 0 writes the run directory, the store and the console; the others
+  // log to rank<k>.log there (the name, a timestamp, is rank 0's).
+  const int rank = Distributed::rank();
+  const std::string run_dir = Distributed::broadcast(choose_run_dir(config, options));
+  if (rank == 0) create_run_dir(run_dir, resuming);
+  Distributed::barrier();
+  RunLogger logger(
+      (fs::path(run_dir) / (rank == 0 ? "train.log" : "rank" + std::to_string(rank) + ".log"))
+          .string(),
+      options.quiet || rank != 0);
   // A SIGKILL during a checkpoint or summary write leaves its temporary file behind.
-  for (const std::string& name : remove_stale_temporaries(run_dir))
-    spdlog::info("removed '{}', left by a write that was interrupted", name);
-  if (!resuming)
+  if (rank == 0)
+    for (const std::string& name : remove_stale_temporaries(run_dir))
+      spdlog::info("removed '{}', left by a write that was interrupted", name);
+  if (!resuming && rank == 0)
     write_text_file_atomically((fs::path(run_dir) / "config.yaml").string(),
                                to_yaml_string(config.root));
 
@@ -194,8 +227,19 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     position = load_run_state(run_dir, *setup.model, *setup.optimizer, dropouts);
     spdlog::info("resuming '{}' at epoch {}, batch {} (step {})", run_dir, position.epoch + 1,
                  position.batch, position.step);
+    resume_at_world_size(position, *setup.train_loader);
   }
-  RunRecorder recorder({.run_dir = run_dir,
+  position.world_size = Distributed::world();
+  std::unique_ptr<DataParallel> data_parallel;
+  if (Distributed::active()) {
+    data_parallel = std::make_unique<DataParallel>(*setup.model, config);
+    spdlog::info("data-parallel over {} ranks: global batch {} ({} per rank)",
+                 Distributed::world(), Distributed::world() * setup.data_config.batch_size,
+                 setup.data_config.batch_size);
+  }
+  std::optional<RunRecorder> recorder;
+  if (rank == 0)
+    recorder.emplace(RecorderOptions{.run_dir = run_dir,
                         .store = store_path(run_dir, options),
                         .name = config.name,
                         .config_yaml = to_yaml_string(config.root),
@@ -204,12 +248,14 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                         .run_id = position.run_id,
                         .resume_step = position.step,
                         .resume_epoch = position.epoch + 1});
-  position.run_id = recorder.run_id();
-  std::vector<EpochRecord> epochs = recorder.earlier_epochs();
+  position.run_id = Distributed::active() ? run_id_from_rank0(recorder) : recorder->run_id();
+  std::vector<EpochRecord> epochs;
+  if (recorder) epochs = recorder->earlier_epochs();
 
   TrainResult result;
   result.run_dir = run_dir;
   result.parameter_count = setup.model->parameter_count();
+  result.world_size = Distributed::world();
   spdlog::info("run '{}' in {}: {} parameters, {} training / {} test images, {} steps per epoch",
                config.name, run_dir, result.parameter_count, setup.datasets.train.size(),
                setup.datasets.test.size(), setup.train_loader->batches_per_epoch());
@@ -218,25 +264,37 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
   if (config.train.layer_stats_every > 0) layer_stats = std::make_unique<LayerStatsRecorder>();
   TrainingParts parts{*setup.model,       *setup.optimizer,  *setup.schedule,
                       *setup.train_loader, *setup.test_loader, setup.num_classes,
-                      config.train,        options.quiet,      layer_stats.get(),
+                      config.train,        options.quiet || rank != 0, layer_stats.get(),
                       [&] {
-                        save_run_state(run_dir, *setup.model, *setup.optimizer, dropouts,
-                                       position);
-                      }};
+                        if (rank == 0)
+                          save_run_state(run_dir, *setup.model, *setup.optimizer, dropouts,
+                                         position);
+                      },
+                      data_parallel.get()};
   install_stop_handlers();
   // An exception from here on (a full disk, an unreadable batch) ends the run as "failed",
   // recorded as far as the disk still allows, and is then rethrown unchanged: the caller's
   // message and exit status are the original error's.
   try {
-    result.status = run_epochs(parts, position, recorder, epochs, result, run_dir);
+    result.status = run_epochs(parts, position, recorder ? &*recorder : nullptr, epochs, result,
+                               run_dir);
     summarize(result, epochs, position);
-    recorder.on_finish(result);
+    if (data_parallel)
+      spdlog::info("data-parallel: {:.4f} s per step in the gradient allreduce ({} bytes), "
+                   "{:.4f} s of it not hidden behind the backward",
+                   data_parallel->communication_seconds() / std::max<int64_t>(1, data_parallel->steps()),
+                   data_parallel->gradient_bytes(),
+                   data_parallel->exposed_communication_seconds() /
+                       std::max<int64_t>(1, data_parallel->steps()));
+    if (recorder) recorder->on_finish(result);
     return result;
   } catch (const std::exception& e) {
     summarize(result, epochs, position);
     logger.error_to_file("the run failed at step " + std::to_string(position.step) + ": " +
                          e.what());
-    recorder.on_failure(result, e.what(), [&](const std::string& m) { logger.error_to_file(m); });
+    if (recorder)
+      recorder->on_failure(result, e.what(),
+                           [&](const std::string& m) { logger.error_to_file(m); });
     throw;
   }
 }

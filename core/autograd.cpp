@@ -49,6 +49,15 @@ Tensor record_op(const std::string& op, Tensor output, std::vector<Tensor> input
   return output;
 }
 
+namespace {
+std::function<void()>& progress_hook() {
+  static std::function<void()> hook;
+  return hook;
+}
+}  // namespace
+
+void set_backward_progress_hook(std::function<void()> hook) { progress_hook() = std::move(hook); }
+
 void run_backward(const Tensor& root, const Tensor& seed) {
   NoGradGuard no_grad;  // backward closures compute with plain ops
   CNN_CHECK(root.requires_grad(), "backward: the tensor of shape ", shape_str(root.shape()),
@@ -125,6 +134,7 @@ void run_backward(const Tensor& root, const Tensor& seed) {
     node->backward = nullptr;
     node->inputs.clear();
     node->released = true;
+    if (progress_hook()) progress_hook()();
   }
 }
 

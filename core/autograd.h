@@ -52,6 +52,11 @@ Tensor record_op(const std::string& op, Tensor output, std::vector<Tensor> input
 // Runs backpropagation from `root` seeded with `seed` (same shape as root).
 void run_backward(const Tensor& root, const Tensor& seed);
 
+// Called (when set) after each node's gradients reached its inputs, on the backward's thread:
+// a data-parallel trainer starts the allreduce of the parameters whose gradients are final
+// while the backward goes on. Empty = none (the default).
+void set_backward_progress_hook(std::function<void()> hook);
+
 // A user-defined differentiable op, the role of torch.autograd.Function:
 //   CustomOp op{"square", forward, backward};
 //   Tensor y = op({x});

@@ -134,6 +134,136 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
   }
 }
 
+// ---- synchronized: statistics summed over processes ------------------------------------
+
+void batch_norm_channel_sums(const float* x, NCL g, const float* shift, double* sums) {
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float sh = shift[c];
+    double s = 0.0, ss = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = x + (n * g.c + c) * g.l;
+      float row_s = 0.0f, row_ss = 0.0f;
+#pragma omp simd reduction(+ : row_s, row_ss)
+      for (int64_t l = 0; l < g.l; ++l) {
+        float d = row[l] - sh;
+        row_s += d;
+        row_ss += d * d;
+      }
+      s += row_s;
+      ss += row_ss;
+    }
+    sums[c] = s;
+    sums[g.c + c] = ss;
+    sums[2 * g.c + c] = static_cast<double>(g.n * g.l);
+  }
+}
+
+void batch_statistics_from_sums(const double* sums, const float* shift, const float* gamma,
+                                const float* beta, float eps, BatchStatistics& stats) {
+  const int64_t channels = static_cast<int64_t>(stats.shift.size());
+  for (int64_t c = 0; c < channels; ++c) {
+    const double m = sums[2 * channels + c];
+    const double mu = sums[c] / m;
+    const double var = std::max(sums[channels + c] / m - mu * mu, 0.0);
+    stats.shift[c] = shift[c];
+    stats.centre[c] = static_cast<float>(mu);
+    stats.invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+    stats.mean[c] = shift[c] + mu;
+    stats.var[c] = var;
+    stats.scale[c] = stats.invstd[c] * gamma[c];
+    stats.beta[c] = beta[c];
+  }
+}
+
+void batch_norm_apply(const float* x, NCL g, const BatchStatistics& stats, bool then_relu,
+                      float* y) {
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float shift = stats.shift[c], centre = stats.centre[c], k = stats.scale[c],
+                b = stats.beta[c];
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* row = x + (n * g.c + c) * g.l;
+      float* out = y + (n * g.c + c) * g.l;
+      if (then_relu) {
+#pragma omp simd
+        for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(((row[l] - shift) - centre) * k + b, 0.0f);
+      } else {
+#pragma omp simd
+        for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
+      }
+    }
+  }
+}
+
+template <bool kRelu>
+void batch_norm_backward_sums(const float* x, const float* dy, NCL g,
+                              const BatchStatistics& stats, double* sums, float* dgamma,
+                              float* dbeta) {
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float shift = stats.shift[c], centre = stats.centre[c];
+    const float scale = stats.scale[c], beta = stats.beta[c];
+    auto output = [&](float x_value) { return ((x_value - shift) - centre) * scale + beta; };
+    double sum_dy = 0.0, sum_dy_xmu = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xr = x + (n * g.c + c) * g.l;
+      const float* dr = dy + (n * g.c + c) * g.l;
+      float row_dy = 0.0f, row_dy_xmu = 0.0f;
+#pragma omp simd reduction(+ : row_dy, row_dy_xmu)
+      for (int64_t l = 0; l < g.l; ++l) {
+        const float d = through_relu<kRelu>(dr[l], output(xr[l]));
+        row_dy += d;
+        row_dy_xmu += d * ((xr[l] - shift) - centre);
+      }
+      sum_dy += row_dy;
+      sum_dy_xmu += row_dy_xmu;
+    }
+    sums[c] = sum_dy;
+    sums[g.c + c] = sum_dy_xmu;
+    dgamma[c] = static_cast<float>(sum_dy_xmu * stats.invstd[c]);
+    dbeta[c] = static_cast<float>(sum_dy);
+  }
+}
+
+template <bool kRelu>
+void batch_norm_backward_apply(const float* x, const float* dy, NCL g, const float* gamma,
+                               const BatchStatistics& stats, const double* sums,
+                               const double* count, float* dx) {
+#pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
+  for (int64_t c = 0; c < g.c; ++c) {
+    const float shift = stats.shift[c], centre = stats.centre[c];
+    const float scale = stats.scale[c], beta = stats.beta[c];
+    auto output = [&](float x_value) { return ((x_value - shift) - centre) * scale + beta; };
+    const double m = count[c], is = stats.invstd[c];
+    const double k = gamma[c] * is;
+    const float kf = static_cast<float>(k);
+    const float a = static_cast<float>(-k * is * is * sums[g.c + c] / m);
+    const float b = static_cast<float>(-k * sums[c] / m);
+    const int64_t L = g.l;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* xr = x + (n * g.c + c) * L;
+      const float* dr = dy + (n * g.c + c) * L;
+      float* out = dx + (n * g.c + c) * L;
+#pragma omp simd
+      for (int64_t l = 0; l < L; ++l)
+        out[l] = kf * through_relu<kRelu>(dr[l], output(xr[l])) +
+                 a * ((xr[l] - shift) - centre) + b;
+    }
+  }
+}
+
+template void batch_norm_backward_sums<true>(const float*, const float*, NCL,
+                                             const BatchStatistics&, double*, float*, float*);
+template void batch_norm_backward_sums<false>(const float*, const float*, NCL,
+                                              const BatchStatistics&, double*, float*, float*);
+template void batch_norm_backward_apply<true>(const float*, const float*, NCL, const float*,
+                                              const BatchStatistics&, const double*,
+                                              const double*, float*);
+template void batch_norm_backward_apply<false>(const float*, const float*, NCL, const float*,
+                                               const BatchStatistics&, const double*,
+                                               const double*, float*);
+
 // ---- inference: normalise with fixed (running) statistics ------------------------------
 
 // x [N,C,L] -> y = x*scale[c] + shift[c] with scale = gamma*invstd, shift = beta - mean*scale.

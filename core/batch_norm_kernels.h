@@ -49,6 +49,39 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
                                const BatchStatistics& stats, float* dx, float* dgamma,
                                float* dbeta);
 
+// ---- the same, split where synchronized batch norm sums over processes ------------------
+// SyncBatchNorm (layers/batchnorm.cpp) computes the statistics of the batch of every process:
+// each sums its part (these kernels), the sums are added across processes, and each then
+// normalises its part with the global statistics. The single-process kernels above stay as
+// they are (their one-pass numerics are what plain batch norm is checked against).
+
+// sums [3C]: per channel sum(x - shift[c]), sum((x - shift[c])^2) in double (rows in float,
+// as above), and the count N*L. `shift` must be the same on every process.
+void batch_norm_channel_sums(const float* x, NCL g, const float* shift, double* sums);
+
+// The statistics from the global sums (count = sums[2C + c]); fills every field of `stats`.
+void batch_statistics_from_sums(const double* sums, const float* shift, const float* gamma,
+                                const float* beta, float eps, BatchStatistics& stats);
+
+// y = ((x - shift) - centre) * scale + beta with the given statistics (then_relu: max(y, 0)).
+void batch_norm_apply(const float* x, NCL g, const BatchStatistics& stats, bool then_relu,
+                      float* y);
+
+// sums [2C]: per channel sum(dy), sum(dy * (x - mean)) (dy through the fused ReLU with
+// kRelu); dgamma = sum(dy * (x - mean)) * invstd and dbeta = sum(dy), both from this
+// process's part alone (the gradient averaging across processes adds them up).
+template <bool kRelu>
+void batch_norm_backward_sums(const float* x, const float* dy, NCL g,
+                              const BatchStatistics& stats, double* sums, float* dgamma,
+                              float* dbeta);
+
+// dx from the global sums [2C] and the global count per channel:
+//   dx = k*dy - k*invstd^2*sum(dy*(x-mean))/m * (x - mean) - k*sum(dy)/m, k = gamma*invstd.
+template <bool kRelu>
+void batch_norm_backward_apply(const float* x, const float* dy, NCL g, const float* gamma,
+                               const BatchStatistics& stats, const double* sums,
+                               const double* count, float* dx);
+
 // x [N,C,L] -> y = x*scale[c] + shift[c] with scale = gamma*invstd, shift = beta - mean*scale.
 void channel_affine_forward(const float* x, NCL g, const float* scale, const float* shift,
                             bool then_relu, float* y);

@@ -2,6 +2,7 @@
 // and one worker thread feeding a bounded queue.
 #include "data/loader.h"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
 
@@ -31,14 +32,26 @@ DataLoader::DataLoader(const ImageDataset& dataset, LoaderOptions options, uint6
       static_cast<int64_t>(dataset_.images.size()) == dataset_.size() * dataset_.image_numel(),
       "DataLoader: the dataset holds ", dataset_.images.size(), " pixel bytes for ",
       dataset_.size(), " images of ", dataset_.image_numel());
+  CNN_CHECK(options_.shard_count > 0 && options_.shard_index >= 0 &&
+                options_.shard_index < options_.shard_count,
+            "DataLoader: shard ", options_.shard_index, " of ", options_.shard_count,
+            " does not exist");
   table_ = normalization_table(options_.normalization, dataset_.channels);
 }
 
 DataLoader::~DataLoader() { end_epoch(); }
 
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = dataset_.size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  const int64_t n = dataset_.size(), b = options_.batch_size * options_.shard_count;
+  if (options_.drop_last) return n / b;
+  // A tail with fewer samples than shards would leave a shard with nothing to train on.
+  const bool tail_too_small = n % b != 0 && n % b < options_.shard_count;
+  return (n + b - 1) / b - (tail_too_small ? 1 : 0);
+}
+
+int64_t DataLoader::global_batch_images(int64_t index) const {
+  const int64_t b = options_.batch_size * options_.shard_count;
+  return std::max<int64_t>(0, std::min(b, dataset_.size() - index * b));
 }
 
 void DataLoader::begin_epoch(int64_t epoch, int64_t start_batch) {
@@ -82,10 +95,14 @@ void DataLoader::end_epoch() {
 
 Batch DataLoader::make_batch(int64_t index) const {
   CNN_CHECK(epoch_ >= 0, "DataLoader: call begin_epoch before asking for batches");
-  const int64_t begin = index * options_.batch_size;
-  const int64_t end = std::min(begin + options_.batch_size, dataset_.size());
-  CNN_CHECK(index >= 0 && begin < end, "DataLoader: batch ", index, " is outside the epoch");
-  const int64_t count = end - begin;
+  // The global batch's positions [begin, end), of which this shard takes every
+  // shard_count-th from shard_index (with one shard: all of them, in order).
+  const int64_t shards = options_.shard_count, shard = options_.shard_index;
+  const int64_t begin = index * options_.batch_size * shards;
+  const int64_t end = std::min(begin + options_.batch_size * shards, dataset_.size());
+  CNN_CHECK(index >= 0 && begin + shard < end, "DataLoader: batch ", index,
+            " is outside the epoch");
+  const int64_t count = (end - begin - shard + shards - 1) / shards;
   const int64_t c = dataset_.channels, h = dataset_.height, w = dataset_.width;
   Batch batch;
   batch.index = index;
@@ -95,7 +112,7 @@ Batch DataLoader::make_batch(int64_t index) const {
   int64_t* labels = batch.labels.data_i64();
   const int64_t numel = dataset_.image_numel();
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t position = begin + i;
+    const int64_t position = begin + shard + i * shards;
     const int64_t sample = order_[position];
     AugmentParams params;
     if (options_.augment.any()) {

@@ -37,6 +37,13 @@ struct LoaderOptions {
   int64_t queue_capacity = 2;  // prepared batches waiting at most (with prefetch)
   AugmentOptions augment;
   Normalization normalization;
+  // Data parallelism: shard_count processes at batch_size each share one global batch of
+  // shard_count * batch_size positions of the epoch's order; shard `shard_index` takes
+  // positions shard_index, shard_index + shard_count, ... of it. The order and each sample's
+  // augmentation still depend only on (seed, epoch, position), so the shards of global batch
+  // k together are exactly batch k of one process at batch shard_count * batch_size. A last
+  // global batch too small to give every shard a sample is dropped (on every shard alike).
+  int64_t shard_index = 0, shard_count = 1;
 };
 
 struct Batch {
@@ -62,6 +69,8 @@ class DataLoader {
   void end_epoch();
 
   int64_t batches_per_epoch() const;
+  // The images of global batch `index` over all shards (its own batch's with one shard).
+  int64_t global_batch_images(int64_t index) const;
   int64_t size() const { return dataset_.size(); }
   int64_t epoch() const { return epoch_; }
   const LoaderOptions& options() const { return options_; }

@@ -9,6 +9,7 @@
 
 #include "core/autograd.h"
 #include "core/batch_norm_kernels.h"
+#include "core/collective.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -38,11 +39,61 @@ void check_input(const Shape& shape, int64_t channels, bool use_batch_stats,
   }
 }
 
+// Synchronized batch statistics (the `sync` case of batch_norm): each process sums its part,
+// the sums are added over the processes, and each normalises its part with the result. The
+// shift (see BatchStatistics) must agree across processes: the running mean, which every
+// process updates identically from the global statistics, or 0 without running statistics.
+Tensor sync_batch_norm(const Tensor& input, const Tensor& x, NCL g, const Tensor& weight,
+                       const Tensor& bias, Tensor running_mean, Tensor running_var, float factor,
+                       float eps, bool then_relu) {
+  std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
+  std::vector<float> beta = channel_values(bias, g.c, 0.0f);
+  const bool tracked = running_mean.defined() && running_var.defined();
+  std::vector<float> shift =
+      tracked ? running_mean.contiguous().to_vector() : std::vector<float>(g.c, 0.0f);
+  std::vector<double> sums(3 * g.c);
+  batch_norm_channel_sums(x.data(), g, shift.data(), sums.data());
+  allreduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
+  auto stats = std::make_shared<BatchStatistics>(g.c);
+  batch_statistics_from_sums(sums.data(), shift.data(), gamma.data(), beta.data(), eps, *stats);
+  Tensor y = Tensor::empty(input.shape());
+  batch_norm_apply(x.data(), g, *stats, then_relu, y.data());
+  if (tracked) {
+    float* rm = running_mean.data();
+    float* rv = running_var.data();
+    for (int64_t c = 0; c < g.c; ++c) {
+      const double m = sums[2 * g.c + c];  // the global count: the unbiased variance's
+      rm[c] = (1.0f - factor) * rm[c] + factor * static_cast<float>(stats->mean[c]);
+      rv[c] = (1.0f - factor) * rv[c] + factor * static_cast<float>(stats->var[c] * m / (m - 1.0));
+    }
+  }
+  std::vector<double> count(sums.begin() + 2 * g.c, sums.end());
+  const bool x_grad = input.requires_grad(), w_grad = weight.defined() && weight.requires_grad(),
+             b_grad = bias.defined() && bias.requires_grad();
+  return record_op(
+      then_relu ? "sync_batch_norm_relu" : "sync_batch_norm", y, {input, weight, bias},
+      [x, then_relu, g, gamma, stats, count, x_grad, w_grad, b_grad](const Tensor& grad_output) {
+        Tensor dy = grad_output.contiguous();
+        Tensor dx = x_grad ? Tensor::empty(x.shape()) : Tensor();
+        Tensor dgamma = Tensor::empty({g.c}), dbeta = Tensor::empty({g.c});
+        std::vector<double> dsums(2 * g.c);
+        auto sums_of = then_relu ? batch_norm_backward_sums<true> : batch_norm_backward_sums<false>;
+        sums_of(x.data(), dy.data(), g, *stats, dsums.data(), dgamma.data(), dbeta.data());
+        if (x_grad) {  // the same on every process, so every process takes part or none
+          allreduce_sum(dsums.data(), static_cast<int64_t>(dsums.size()));
+          auto apply = then_relu ? batch_norm_backward_apply<true> : batch_norm_backward_apply<false>;
+          apply(x.data(), dy.data(), g, gamma.data(), *stats, dsums.data(), count.data(),
+                dx.data());
+        }
+        return std::vector<Tensor>{dx, w_grad ? dgamma : Tensor(), b_grad ? dbeta : Tensor()};
+      });
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
-                  float eps, const std::string& who, bool then_relu) {
+                  float eps, const std::string& who, bool then_relu, bool sync) {
   CNN_CHECK(input.defined() && input.dtype() == DType::Float32, who, ": expected a float32 input");
   CNN_CHECK(input.dim() >= 2, who, ": expected an input [N, C, ...], found ",
             shape_str(input.shape()));
@@ -52,6 +103,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
             ": normalising with running statistics needs running_mean and running_var");
 
   Tensor x = input.contiguous().detach();
+  if (use_batch_stats && sync && collective_active())
+    return sync_batch_norm(input, x, g, weight, bias, running_mean, running_var, factor, eps,
+                           then_relu);
   Tensor y = Tensor::empty(input.shape());
   std::vector<float> gamma = channel_values(weight, g.c, 1.0f);
   std::vector<float> beta = channel_values(bias, g.c, 0.0f);
@@ -171,7 +225,7 @@ Tensor BatchNorm::normalize(const Tensor& input, bool then_relu) {
   }
   // With batch statistics the running ones (when tracked) are updated, else they normalise.
   return batch_norm(input, weight_, bias_, running_mean_, running_var_, batch_stats, factor,
-                    options_.eps, type(), then_relu);
+                    options_.eps, type(), then_relu, options_.sync);
 }
 
 Shape BatchNorm::output_shape(const Shape& input) const {
@@ -190,6 +244,7 @@ std::string BatchNorm::describe() const {
   out << ", affine=" << (options_.affine ? "true" : "false")
       << ", track_running_stats=" << (options_.track_running_stats ? "true" : "false");
   if (options_.frozen) out << ", frozen=true";
+  if (options_.sync) out << ", sync=true";
   out << ")";
   return out.str();
 }
@@ -224,6 +279,7 @@ BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features) 
   options.affine = args.get_bool("affine");
   options.track_running_stats = args.get_bool("track_running_stats");
   options.frozen = args.get_bool("frozen");
+  options.sync = args.get_bool("sync");
   CNN_CHECK(!options.frozen || options.track_running_stats, args.key_path("frozen"),
             ": a frozen layer normalises with its running statistics, so it needs "
             "track_running_stats: true");
@@ -244,7 +300,10 @@ std::vector<KeySpec> batchnorm_keys() {
            "keep running_mean/running_var for eval; false = batch statistics in eval too"},
           {"frozen", default_text(defaults.frozen),
            "always use and never update the running statistics, even in training "
-           "(fine-tuning); weight and bias still train"}};
+           "(fine-tuning); weight and bias still train"},
+          {"sync", default_text(defaults.sync),
+           "SyncBatchNorm: in a data-parallel run (mpirun), batch statistics over every "
+           "process's batch; one process: plain batch norm"}};
 }
 
 int64_t channels_of(const BuildContext& context, const char* type, size_t min_rank,

@@ -27,6 +27,9 @@ struct BatchNormOptions {
   // Fine-tuning: always use, and never update, the running statistics, even in training
   // mode (survives train()). The affine parameters still train.
   bool frozen = false;
+  // SyncBatchNorm: in training, the statistics of the batch of every process of a
+  // data-parallel run (core/collective.h); on one process exactly plain batch norm.
+  bool sync = false;
 };
 
 // Functional batch norm over an input viewed as [N,C,L] (L = product of the dims after
@@ -36,14 +39,17 @@ struct BatchNormOptions {
 // otherwise the running statistics normalise (a per-channel affine). weight/bias may be
 // undefined. `who` names the layer in errors. Recorded on the tape as one fused op; with
 // then_relu it is BN followed by ReLU, max(y, 0) applied in the same pass (one pass over
-// the activations less each way, and no separate BN output kept).
+// the activations less each way, and no separate BN output kept). With sync and a collective
+// installed (a data-parallel run), the batch statistics are those of every process's batch:
+// one sum of [sum x, sum x^2, count] forward, one of [sum dy, sum dy*(x - mean)] backward.
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   Tensor running_mean, Tensor running_var, bool use_batch_stats, float factor,
-                  float eps, const std::string& who, bool then_relu = false);
+                  float eps, const std::string& who, bool then_relu = false,
+                  bool sync = false);
 
 class LayerArgs;
 // Reads the YAML keys eps, momentum (null = cumulative), affine, track_running_stats and
-// frozen; errors name the key path. Shared by batchnorm1d/2d and the `norm` switch.
+// frozen (and sync); errors name the key path. Shared by batchnorm1d/2d and the `norm` switch.
 BatchNormOptions batchnorm_options(const LayerArgs& args, int64_t num_features);
 
 // The shared module; BatchNorm2d and BatchNorm1d differ only in the input ranks accepted.

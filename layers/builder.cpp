@@ -9,7 +9,7 @@
 namespace cnn {
 
 namespace {
-const std::vector<std::string> kNormChoices = {"batch", "group", "layer", "instance", "none"};
+const std::vector<std::string> kNormChoices = {"batch", "syncbatch", "group", "layer", "instance", "none"};
 }  // namespace
 
 bool is_valid_norm_choice(const std::string& norm) {
@@ -18,7 +18,7 @@ bool is_valid_norm_choice(const std::string& norm) {
 
 const std::vector<KeySpec>& model_keys() {
   static const std::vector<KeySpec> keys = {
-      {"norm", "batch", "what each `norm` layer becomes: batch | group | layer | instance | none"},
+      {"norm", "batch", "what each `norm` layer becomes: batch | syncbatch (batch statistics over every process of a data-parallel run) | group | layer | instance | none"},
       {"layers", "required",
        "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"}};
   return keys;

@@ -26,8 +26,9 @@ ModulePtr make_norm(const LayerArgs& args, BuildContext& context) {
   if (norm == "none") return std::make_shared<Identity>();
   CNN_CHECK(in.size() >= 2, "norm: expected an input [N, C, ...], found ", shape_str(in));
   const int64_t channels = in[1];
-  if (norm == "batch") {
+  if (norm == "batch" || norm == "syncbatch") {
     BatchNormOptions options = batchnorm_options(as_layer(args, "batchnorm2d"), channels);
+    options.sync = norm == "syncbatch";
     if (in.size() == 4) return std::make_shared<BatchNorm2d>(options);
     CNN_CHECK(in.size() <= 3,
               "norm (batch): expected [N, C, H, W], [N, C] or [N, C, L] input, "

@@ -11,6 +11,8 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-d
           # check the files with the ONNX checker (python3-onnx) and run them with ONNX
           # Runtime under node (onnxruntime-node from npm, below)
           libonnx-dev libprotobuf-dev python3-onnx
+          # data-parallel training (apps/distributed): Open MPI
+          openmpi-bin libopenmpi-dev
           # scripts/sanitize.sh and scripts/fuzz.sh (CI): clang, libFuzzer, clang's OpenMP
           clang libclang-rt-14-dev libomp-dev)
 

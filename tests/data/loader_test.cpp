@@ -211,3 +211,46 @@ TEST_CASE("loader: misuse is reported", "[data][loader]") {
   nothing.begin_epoch(0);
   CHECK_FALSE(nothing.next().has_value());
 }
+
+TEST_CASE("DataLoader shards: N shards at batch B see, step by step, one loader's batch N*B",
+          "[data][loader][distributed]") {
+  const ImageDataset dataset = numbered(23);
+  for (int64_t shards : {2, 3}) {
+    INFO("shards " << shards);
+    LoaderOptions whole;
+    whole.batch_size = 2 * shards;
+    whole.prefetch = false;
+    whole.augment.hflip = true;  // keyed by the global position, so it must match too
+    DataLoader one(dataset, whole, 9);
+    std::vector<Batch> reference = whole_epoch(one, 1);
+    std::vector<std::vector<Batch>> parts;
+    for (int64_t r = 0; r < shards; ++r) {
+      LoaderOptions options = whole;
+      options.batch_size = 2;
+      options.shard_index = r;
+      options.shard_count = shards;
+      options.prefetch = r % 2 == 0;
+      DataLoader loader(dataset, options, 9);
+      // 23 = 2*6*... : a tail of 23 % (2N) samples, kept when it gives every shard one
+      const int64_t tail = 23 % (2 * shards);
+      CHECK(loader.batches_per_epoch() ==
+            23 / (2 * shards) + (tail >= shards ? 1 : 0));
+      parts.push_back(whole_epoch(loader, 1));
+      REQUIRE(static_cast<int64_t>(parts.back().size()) == loader.batches_per_epoch());
+    }
+    for (size_t k = 0; k < parts[0].size(); ++k) {
+      const std::vector<int64_t> global = ids(reference[k]);
+      // shard r holds global positions r, r + N, ... of batch k
+      for (int64_t r = 0; r < shards; ++r) {
+        const std::vector<int64_t> got = ids(parts[r][k]);
+        for (size_t j = 0; j < got.size(); ++j) CHECK(got[j] == global[r + j * shards]);
+        CHECK(parts[r][k].images.size(0) * shards <= static_cast<int64_t>(global.size()) + shards);
+        for (size_t j = 0; j < got.size(); ++j) {
+          const float* a = parts[r][k].images.data() + j * 48;
+          const float* b = reference[k].images.data() + (r + j * shards) * 48;
+          CHECK(std::memcmp(a, b, 48 * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
+}

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/collective.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "layers/batchnorm.h"
@@ -403,4 +404,53 @@ TEST_CASE("batchnorm2d matches a reference composed of core ops on a larger (thr
         (x.detach() - rm) / sqrt(rv + 1e-5f) * reshape(bn.weight(), {1, 16, 1, 1}) +
             reshape(bn.bias(), {1, 16, 1, 1}),
         "eval y");
+}
+
+TEST_CASE("sync batch norm over 2 processes with the same batch equals batch norm on it twice",
+          "[layers][batchnorm][distributed]") {
+  // Two processes holding the same x: their sums are twice one process's (core/collective).
+  set_collective([](double* data, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) data[i] *= 2;
+  }, 2);
+  struct Uninstall {
+    ~Uninstall() { set_collective({}, 1); }
+  } uninstall;
+  Generator generator(11);
+  const Shape shape{4, 3, 5, 5};
+  const int64_t numel = 4 * 3 * 5 * 5;
+  std::vector<float> xs(numel), gs(numel);
+  for (float& v : xs) v = 3.0f + 2.0f * static_cast<float>(generator.normal());
+  for (float& v : gs) v = static_cast<float>(generator.normal());
+  std::vector<float> xs2 = xs, gs2 = gs;  // [x; x] along N
+  xs2.insert(xs2.end(), xs.begin(), xs.end());
+  gs2.insert(gs2.end(), gs.begin(), gs.end());
+
+  BatchNormOptions options;
+  options.num_features = 3;
+  options.sync = true;
+  BatchNorm2d synced(options);
+  options.sync = false;
+  BatchNorm2d plain(options);
+  Tensor x = Tensor::from_vector(shape, xs).set_requires_grad();
+  Tensor x2 = Tensor::from_vector({8, 3, 5, 5}, xs2).set_requires_grad();
+  Tensor y = synced(x), y2 = plain(x2);
+  y.backward(Tensor::from_vector(shape, gs));
+  y2.backward(Tensor::from_vector({8, 3, 5, 5}, gs2));
+
+  const std::vector<float> a = y.to_vector(), b = y2.to_vector();
+  const std::vector<float> da = x.grad().to_vector(), db = x2.grad().to_vector();
+  for (int64_t i = 0; i < numel; ++i) {
+    REQUIRE(a[i] == Approx(b[i]).margin(1e-5));
+    REQUIRE(da[i] == Approx(db[i]).margin(1e-5));
+  }
+  // running statistics from the global count (unbiased variance over 2 x 100 values)
+  for (int64_t c = 0; c < 3; ++c) {
+    CHECK(synced.running_mean().to_vector()[c] == Approx(plain.running_mean().to_vector()[c]));
+    CHECK(synced.running_var().to_vector()[c] == Approx(plain.running_var().to_vector()[c]));
+    // weight and bias: this process's share (the gradient average adds the processes')
+    CHECK(2 * synced.weight().grad().to_vector()[c] ==
+          Approx(plain.weight().grad().to_vector()[c]).margin(1e-4));
+    CHECK(2 * synced.bias().grad().to_vector()[c] ==
+          Approx(plain.bias().grad().to_vector()[c]).margin(1e-4));
+  }
 }

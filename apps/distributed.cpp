@@ -1,0 +1,491 @@
+// Data-parallel training over MPI (see distributed.h).
+#include "apps/distributed.h"
+
+// The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx.
+#define OMPI_SKIP_MPICXX 1
+#include <mpi.h>
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <unistd.h>
+
+#include "apps/signals.h"
+#include "core/autograd.h"
+#include "core/collective.h"
+#include "core/error.h"
+
+namespace cnn {
+
+namespace {
+
+struct Group {
+  bool initialized = false, thread_multiple = false;
+  int rank = 0, world = 1, local = 1;
+};
+Group group;
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  CNN_FAIL("MPI ", what, " failed on rank ", group.rank, ": ", std::string(text, length));
+}
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The YAML document as one "a.b.c: value" line per scalar, in document order, so that two
+// configs compare key by key.
+void flatten(const YAML::Node& node, const std::string& path, std::vector<std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& entry : node)
+      flatten(entry.second, path.empty() ? entry.first.as<std::string>()
+                                         : path + "." + entry.first.as<std::string>(),
+              out);
+  } else if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      flatten(node[i], path + "[" + std::to_string(i) + "]", out);
+  } else {
+    out.push_back(path + ": " + (node.IsScalar() ? node.as<std::string>() : std::string("null")));
+  }
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1)
+    lines.push_back(text.substr(start, end - start));
+  return lines;
+}
+
+// The first line where this rank's list differs from rank 0's, as a sentence; "" when equal.
+std::string first_difference(const std::vector<std::string>& mine,
+                             const std::vector<std::string>& rank0, const char* what) {
+  for (size_t i = 0; i < std::max(mine.size(), rank0.size()); ++i) {
+    const std::string a = i < mine.size() ? mine[i] : "(nothing)";
+    const std::string b = i < rank0.size() ? rank0[i] : "(nothing)";
+    if (a != b)
+      return std::string("rank ") + std::to_string(group.rank) + "'s " + what +
+             " differs from rank 0's: '" + a + "' here, '" + b + "' on rank 0";
+  }
+  return "";
+}
+
+std::vector<std::string> model_lines(const Module& model) {
+  std::vector<std::string> lines;
+  for (const auto& [name, t] : model.state_dict())
+    lines.push_back("tensor " + name + " " + shape_str(t.shape()) +
+                    (t.dtype() == DType::Int64 ? " int64" : " float32"));
+  return lines;
+}
+
+// A tensor's bytes (parameters and buffers are contiguous and own their storage).
+void* bytes_of(Tensor& t) {
+  return t.dtype() == DType::Int64 ? static_cast<void*>(t.data_i64())
+                                   : static_cast<void*>(t.data());
+}
+int64_t size_of(const Tensor& t) { return t.numel() * (t.dtype() == DType::Int64 ? 8 : 4); }
+
+}  // namespace
+
+// ---- the process group ------------------------------------------------------------------
+
+void Distributed::init(int* argc, char*** argv) {
+  if (!launched_by_mpi()) return;
+  int provided = 0;
+  // MULTIPLE: the communication thread's allreduces run while SyncBatchNorm's run on the
+  // main thread (on a communicator of their own, so that the two orders never mix).
+  check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");
+  group.initialized = true;
+  group.thread_multiple = provided >= MPI_THREAD_MULTIPLE;
+  MPI_Comm_rank(MPI_COMM_WORLD, &group.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &group.world);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, group.rank, MPI_INFO_NULL, &node);
+  MPI_Comm_size(node, &group.local);
+  MPI_Comm_free(&node);
+  // Errors come back as codes (check_mpi turns them into exceptions naming the rank).
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // The console is rank 0's: the others' results and progress would repeat it (their log
+  // lines go to rank<k>.log, their errors still to stderr).
+  if (group.rank != 0 && !std::freopen("/dev/null", "w", stdout))
+    std::fprintf(stderr, "cnnlab: rank %d: cannot silence stdout\n", group.rank);
+  if (group.world > 1)
+    set_collective([](double* data, int64_t count) { Distributed::allreduce_sum(data, count); },
+                   group.world);
+}
+
+int Distributed::finish(int exit_code) {
+  if (!group.initialized) return exit_code;
+  set_collective({}, 1);
+  if (exit_code != 0 && exit_code != 130 && group.world > 1) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, exit_code);
+  }
+  MPI_Finalize();
+  return exit_code;
+}
+
+bool Distributed::initialized() { return group.initialized; }
+bool Distributed::thread_multiple() { return group.thread_multiple; }
+int Distributed::rank() { return group.rank; }
+int Distributed::world() { return group.world; }
+int Distributed::local_ranks() { return group.local; }
+
+void Distributed::allreduce_sum(double* data, int64_t count) {
+  if (!group.initialized || group.world == 1) return;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM,
+                          MPI_COMM_WORLD),
+            "MPI_Allreduce");
+}
+
+void Distributed::allreduce_sum(float* data, int64_t count) {
+  if (!group.initialized || group.world == 1) return;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM,
+                          MPI_COMM_WORLD),
+            "MPI_Allreduce");
+}
+
+void Distributed::broadcast(void* data, int64_t bytes) {
+  if (!group.initialized || group.world == 1 || bytes == 0) return;
+  check_mpi(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+}
+
+std::string Distributed::broadcast(const std::string& text) {
+  int64_t length = static_cast<int64_t>(text.size());
+  broadcast(&length, sizeof(length));
+  std::string out = group.rank == 0 ? text : std::string(static_cast<size_t>(length), '\0');
+  broadcast(out.data(), length);
+  return out;
+}
+
+void Distributed::barrier() {
+  if (group.initialized && group.world > 1) check_mpi(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+}
+
+int64_t threads_per_rank(int64_t configured) {
+  if (configured > 0) return configured;
+  if (std::getenv("OMP_NUM_THREADS") || !group.initialized) return 0;
+  const int64_t cores = std::max(1, omp_get_num_procs());
+  return std::max<int64_t>(1, cores / std::max(1, group.local));
+}
+
+// ---- settings -----------------------------------------------------------------------------
+
+const std::vector<KeySpec>& dist_keys() {
+  static const DistSettings defaults;
+  static const std::vector<KeySpec> keys{
+      {"bucket_kb", default_text(defaults.bucket_kb),
+       "gradient kilobytes per allreduce in a data-parallel run (mpirun)"},
+      {"overlap", default_text(defaults.overlap),
+       "allreduce gradient buckets on a communication thread during the backward; false = "
+       "all after the backward"}};
+  return keys;
+}
+
+DistSettings dist_settings(const Config& config) {
+  YAML::Node section;  // absent: every default
+  if (config.root["dist"]) section = config.root["dist"];
+  CNN_CHECK(!section.IsDefined() || section.IsNull() || section.IsMap(), "dist: expected a mapping");
+  const ConfigReader reader(section, "dist", dist_keys());
+  reader.check_known_keys("dist");
+  DistSettings s;
+  s.bucket_kb = reader.get_int("bucket_kb");
+  s.overlap = reader.get_bool("overlap");
+  reader.check("bucket_kb", s.bucket_kb >= 1, "expected at least 1, found ", s.bucket_kb);
+  return s;
+}
+
+void shard_for_rank(LoaderOptions& options) {
+  options.shard_index = group.rank;
+  options.shard_count = group.world;
+}
+
+// ---- the data-parallel model ------------------------------------------------------------
+
+// The communication thread: blocking allreduces of the buckets handed to it, in order, on a
+// duplicate of MPI_COMM_WORLD.
+struct DataParallel::Overlap {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable work, finished;
+  std::deque<std::vector<float>*> queue;
+  size_t done = 0;  // buckets reduced this step
+  bool stop = false;
+  std::string error;
+  double busy_seconds = 0;
+
+  Overlap() {
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    thread = std::thread([this] { loop(); });
+  }
+  ~Overlap() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    work.notify_all();
+    thread.join();
+    MPI_Comm_free(&comm);
+  }
+  void loop() {
+    for (;;) {
+      std::vector<float>* pack = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        work.wait(lock, [&] { return stop || !queue.empty(); });
+        if (queue.empty()) return;
+        pack = queue.front();
+        queue.pop_front();
+      }
+      const Clock::time_point start = Clock::now();
+      const int code = MPI_Allreduce(MPI_IN_PLACE, pack->data(), static_cast<int>(pack->size()),
+                                     MPI_FLOAT, MPI_SUM, comm);
+      const double seconds = seconds_since(start);
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        busy_seconds += seconds;
+        if (code != MPI_SUCCESS && error.empty()) {
+          char text[MPI_MAX_ERROR_STRING];
+          int length = 0;
+          MPI_Error_string(code, text, &length);
+          error = std::string(text, length);
+        }
+        ++done;
+      }
+      finished.notify_all();
+    }
+  }
+  void submit(std::vector<float>* pack) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      queue.push_back(pack);
+    }
+    work.notify_one();
+  }
+  // Waits until `count` buckets of this step are reduced; rethrows an MPI failure.
+  void wait_for(size_t count) {
+    std::unique_lock<std::mutex> lock(mutex);
+    finished.wait(lock, [&] { return done >= count || !error.empty(); });
+    CNN_CHECK(error.empty(), "MPI_Allreduce of the gradients failed on rank ", group.rank, ": ",
+              error);
+    done = 0;
+  }
+};
+
+DataParallel::DataParallel(Module& model, const Config& config) : model_(model) {
+  // The same config and model everywhere, else the first difference, named.
+  std::vector<std::string> mine;
+  flatten(config.root, "", mine);
+  std::vector<std::string> rank0 = split_lines(Distributed::broadcast(joined(mine)));
+  std::string problem = first_difference(mine, rank0, "config");
+  if (problem.empty()) {
+    const std::vector<std::string> tensors = model_lines(model);
+    problem = first_difference(tensors, split_lines(Distributed::broadcast(joined(tensors))),
+                               "model");
+  } else {
+    Distributed::broadcast(std::string());  // rank 0's model list, to stay in step
+  }
+  double bad[2] = {problem.empty() ? 0.0 : 1.0, problem.empty() ? 0.0 : group.rank + 1.0};
+  Distributed::allreduce_sum(bad, 2);
+  CNN_CHECK(problem.empty(), problem, "; every rank must run the same config");
+  CNN_CHECK(bad[0] == 0, bad[0], " rank(s) built a different config or model than rank 0 (",
+            "see their error); every rank must run the same config");
+
+  // Rank 0's parameters and buffers, in one message.
+  std::vector<NamedTensor> state = model.state_dict();
+  int64_t total = 0;
+  for (const auto& [name, t] : state) total += size_of(t);
+  std::vector<char> bytes(static_cast<size_t>(total));
+  int64_t at = 0;
+  for (auto& [name, t] : state) {
+    std::memcpy(bytes.data() + at, bytes_of(t), size_of(t));
+    at += size_of(t);
+  }
+  Distributed::broadcast(bytes.data(), total);
+  at = 0;
+  for (auto& [name, t] : state) {
+    std::memcpy(bytes_of(t), bytes.data() + at, size_of(t));
+    at += size_of(t);
+  }
+
+  // Buckets in reverse parameter order: the last layers' gradients are final first.
+  const int64_t limit = dist_settings(config).bucket_kb * 1024;
+  const std::vector<NamedTensor> parameters = model.named_parameters();
+  int64_t filled = 0;
+  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    if (buckets_.empty() || (filled > 0 && filled + size_of(it->second) > limit)) {
+      buckets_.emplace_back();
+      filled = 0;
+    }
+    buckets_.back().push_back(it->second);
+    filled += size_of(it->second);
+  }
+  packs_.resize(buckets_.size());
+  const bool overlap = dist_settings(config).overlap && group.thread_multiple;
+  if (overlap) overlap_ = std::make_unique<Overlap>();
+  spdlog::info("data-parallel: rank {} of {} (pid {}, {} ranks on this node, {} threads), {} "
+               "gradient bytes in {} buckets of up to {} KB, {}",
+               group.rank, group.world, static_cast<long>(::getpid()), group.local,
+               omp_get_max_threads(), gradient_bytes(), buckets_.size(), limit / 1024,
+               overlap ? "allreduced on a communication thread during the backward"
+                       : "allreduced after the backward");
+}
+
+DataParallel::~DataParallel() { set_backward_progress_hook({}); }
+
+int64_t DataParallel::gradient_bytes() const {
+  int64_t total = 0;
+  for (const auto& bucket : buckets_)
+    for (const Tensor& t : bucket) total += size_of(t);
+  return total;
+}
+
+void DataParallel::wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images) {
+  weight_ = static_cast<float>(static_cast<double>(images) / static_cast<double>(global_images));
+  next_bucket_ = 0;
+  if (overlap_) set_backward_progress_hook([this] { start_ready_buckets(); });
+  hooks.after_loss = [](TrainStepResult& result) {
+    // [loss * images, correct, images]: a NaN anywhere makes the global loss NaN
+    double sums[3] = {result.loss * result.images, static_cast<double>(result.correct),
+                      static_cast<double>(result.images)};
+    Distributed::allreduce_sum(sums, 3);
+    result.images = static_cast<int64_t>(sums[2]);
+    result.correct = static_cast<int64_t>(sums[1]);
+    result.loss = sums[2] > 0 ? sums[0] / sums[2] : result.loss;
+  };
+  std::function<void()> then = std::move(hooks.after_backward);
+  hooks.after_backward = [this, then] {
+    finish_gradients();
+    if (then) then();
+  };
+}
+
+bool DataParallel::pack(size_t bucket) {
+  int64_t count = 0;
+  for (const Tensor& p : buckets_[bucket])
+    if (p.grad().defined()) count += p.numel();
+  std::vector<float>& pack = packs_[bucket];
+  pack.resize(static_cast<size_t>(count));
+  int64_t at = 0;
+  for (const Tensor& p : buckets_[bucket]) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor c = g.contiguous();
+    const float* src = c.data();
+    for (int64_t i = 0; i < c.numel(); ++i) pack[at + i] = src[i] * weight_;
+    at += c.numel();
+  }
+  return count > 0;  // the same on every rank: the same model and batch structure
+}
+
+void DataParallel::unpack(size_t bucket) {
+  int64_t at = 0;
+  for (Tensor& p : buckets_[bucket]) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (!g.is_contiguous()) {
+      g = g.contiguous();
+      p.set_grad(g);
+    }
+    std::memcpy(g.data(), packs_[bucket].data() + at, sizeof(float) * g.numel());
+    at += g.numel();
+  }
+}
+
+void DataParallel::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size()) {
+    for (const Tensor& p : buckets_[next_bucket_])
+      if (!p.grad().defined()) return;  // still to come
+    pack(next_bucket_);
+    overlap_->submit(&packs_[next_bucket_]);
+    ++next_bucket_;
+  }
+}
+
+void DataParallel::finish_gradients() {
+  const Clock::time_point start = Clock::now();
+  if (overlap_) {
+    set_backward_progress_hook({});
+    // The buckets not handed over yet (a parameter without a gradient holds one back),
+    // in order: every rank submits the same sequence.
+    for (; next_bucket_ < buckets_.size(); ++next_bucket_) {
+      pack(next_bucket_);
+      overlap_->submit(&packs_[next_bucket_]);
+    }
+    overlap_->wait_for(buckets_.size());
+    for (size_t b = 0; b < buckets_.size(); ++b) unpack(b);
+    exposed_seconds_ += seconds_since(start);
+    std::lock_guard<std::mutex> lock(overlap_->mutex);
+    comm_seconds_ = overlap_->busy_seconds;
+    return;
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (!pack(b)) continue;
+    Distributed::allreduce_sum(packs_[b].data(), static_cast<int64_t>(packs_[b].size()));
+    unpack(b);
+  }
+  comm_seconds_ += seconds_since(start);
+  exposed_seconds_ = comm_seconds_;
+}
+
+void DataParallel::broadcast_buffers() {
+  std::vector<NamedTensor> buffers = model_.named_buffers();
+  int64_t total = 0;
+  for (const auto& [name, t] : buffers) total += size_of(t);
+  if (total == 0) return;
+  std::vector<char> bytes(static_cast<size_t>(total));
+  int64_t at = 0;
+  for (auto& [name, t] : buffers) {
+    std::memcpy(bytes.data() + at, bytes_of(t), size_of(t));
+    at += size_of(t);
+  }
+  Distributed::broadcast(bytes.data(), total);
+  at = 0;
+  for (auto& [name, t] : buffers) {
+    std::memcpy(bytes_of(t), bytes.data() + at, size_of(t));
+    at += size_of(t);
+  }
+}
+
+void DataParallel::finish_step(TrainStepResult& result) {
+  ++steps_;
+  set_backward_progress_hook({});  // a step that skipped backward (a NaN loss) left it set
+  // [ranks asked to stop, ranks that diverged]
+  double sums[2] = {stop_requested() ? 1.0 : 0.0, result.diverged() ? 1.0 : 0.0};
+  Distributed::allreduce_sum(sums, 2);
+  if (sums[1] > 0 && !result.diverged())
+    result.divergence = "another rank diverged (see its rank<k>.log)";
+  if (sums[0] > 0 && !stop_requested()) std::raise(SIGINT);  // stop here with the others
+  broadcast_buffers();
+}
+
+}  // namespace cnn

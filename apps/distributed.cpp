@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -172,16 +173,17 @@ void Distributed::allreduce_sum(float* data, int64_t count) {
             "MPI_Allreduce");
 }
 
-void Distributed::broadcast(void* data, int64_t bytes) {
+void Distributed::broadcast(void* data, int64_t bytes, int root) {
   if (!group.initialized || group.world == 1 || bytes == 0) return;
-  check_mpi(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  check_mpi(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD),
+            "MPI_Bcast");
 }
 
-std::string Distributed::broadcast(const std::string& text) {
+std::string Distributed::broadcast(const std::string& text, int root) {
   int64_t length = static_cast<int64_t>(text.size());
-  broadcast(&length, sizeof(length));
-  std::string out = group.rank == 0 ? text : std::string(static_cast<size_t>(length), '\0');
-  broadcast(out.data(), length);
+  broadcast(&length, sizeof(length), root);
+  std::string out = group.rank == root ? text : std::string(static_cast<size_t>(length), '\0');
+  broadcast(out.data(), length, root);
   return out;
 }
 
@@ -314,11 +316,16 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
   } else {
     Distributed::broadcast(std::string());  // rank 0's model list, to stay in step
   }
-  double bad[2] = {problem.empty() ? 0.0 : 1.0, problem.empty() ? 0.0 : group.rank + 1.0};
-  Distributed::allreduce_sum(bad, 2);
-  CNN_CHECK(problem.empty(), problem, "; every rank must run the same config");
-  CNN_CHECK(bad[0] == 0, bad[0], " rank(s) built a different config or model than rank 0 (",
-            "see their error); every rank must run the same config");
+  // Every rank fails with the first differing rank's sentence, rank 0 included: its error is
+  // the one mpirun surely prints before the abort ends the others.
+  std::vector<double> bad(static_cast<size_t>(group.world), 0.0);
+  if (!problem.empty()) bad[static_cast<size_t>(group.rank)] = 1.0;
+  Distributed::allreduce_sum(bad.data(), static_cast<int64_t>(bad.size()));
+  const auto first_bad = std::find(bad.begin(), bad.end(), 1.0);
+  if (first_bad != bad.end()) {
+    const int root = static_cast<int>(first_bad - bad.begin());
+    CNN_FAIL(Distributed::broadcast(problem, root), "; every rank must run the same config");
+  }
 
   // Rank 0's parameters and buffers, in one message.
   std::vector<NamedTensor> state = model.state_dict();

@@ -47,8 +47,8 @@ class Distributed {
 
   static void allreduce_sum(double* data, int64_t count);
   static void allreduce_sum(float* data, int64_t count);
-  static void broadcast(void* data, int64_t bytes);  // from rank 0
-  static std::string broadcast(const std::string& text);
+  static void broadcast(void* data, int64_t bytes, int root = 0);
+  static std::string broadcast(const std::string& text, int root = 0);
   static void barrier();
 };
 

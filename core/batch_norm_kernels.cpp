@@ -31,6 +31,23 @@ inline float through_relu(float dy, float output) {
   }
 }
 
+// Channel c of y = ((x - shift) - centre) * k + b, then max(y, 0) with then_relu: the
+// forward's float expression, which the fused ReLU's backward recomputes.
+inline void normalize_channel(const float* x, NCL g, int64_t c, float shift, float centre,
+                              float k, float b, bool then_relu, float* y) {
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* row = x + (n * g.c + c) * g.l;
+    float* out = y + (n * g.c + c) * g.l;
+    if (then_relu) {
+#pragma omp simd
+      for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(((row[l] - shift) - centre) * k + b, 0.0f);
+    } else {
+#pragma omp simd
+      for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
+    }
+  }
+}
+
 }  // namespace
 
 // ---- training: normalise with the batch's statistics ----------------------------------
@@ -68,17 +85,7 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
     const float centre = stats.centre[c], k = stats.invstd[c] * gamma[c], b = beta[c];
     stats.scale[c] = k;
     stats.beta[c] = b;
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* row = x + (n * g.c + c) * g.l;
-      float* out = y + (n * g.c + c) * g.l;
-      if (then_relu) {
-#pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(((row[l] - shift) - centre) * k + b, 0.0f);
-      } else {
-#pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
-      }
-    }
+    normalize_channel(x, g, c, shift, centre, k, b, then_relu, y);
   }
 }
 
@@ -182,17 +189,7 @@ void batch_norm_apply(const float* x, NCL g, const BatchStatistics& stats, bool 
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = stats.shift[c], centre = stats.centre[c], k = stats.scale[c],
                 b = stats.beta[c];
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* row = x + (n * g.c + c) * g.l;
-      float* out = y + (n * g.c + c) * g.l;
-      if (then_relu) {
-#pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = std::max(((row[l] - shift) - centre) * k + b, 0.0f);
-      } else {
-#pragma omp simd
-        for (int64_t l = 0; l < g.l; ++l) out[l] = ((row[l] - shift) - centre) * k + b;
-      }
-    }
+    normalize_channel(x, g, c, shift, centre, k, b, then_relu, y);
   }
 }
 

@@ -281,6 +281,41 @@ NormAgainstPlain time_norm_against_plain(const Config& config, const DataConfig&
   return {median(variants[0].seconds), median(variants[1].seconds), median(ratios)};
 }
 
+// Each layer's forward and backward time, rate and share of sgemm's rate.
+void print_layer_table(const std::vector<LayerTiming>& layers, double sgemm_rate) {
+  std::printf("  %-56s %9s %9s %9s %9s %6s %6s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s",
+              "bwd GF/s", "fwd %", "bwd %");
+  double total_f = 0, total_b = 0;
+  for (const LayerTiming& l : layers) {
+    total_f += l.forward;
+    total_b += l.backward;
+    std::string name = l.name.size() > 56 ? l.name.substr(0, 53) + "..." : l.name;
+    if (l.flops > 0) {
+      const double forward_rate = l.flops / l.forward / 1e9;
+      const double backward_rate = 2 * l.flops / l.backward / 1e9;
+      std::printf("  %-56s %9.2f %9.2f %9.1f %9.1f %6.0f %6.0f\n", name.c_str(), l.forward * 1000,
+                  l.backward * 1000, forward_rate, backward_rate,
+                  100 * forward_rate / sgemm_rate, 100 * backward_rate / sgemm_rate);
+    } else {
+      std::printf("  %-56s %9.2f %9.2f\n", name.c_str(), l.forward * 1000, l.backward * 1000);
+    }
+  }
+  std::printf("  %-56s %9.2f %9.2f\n", "total (layers)", total_f * 1000, total_b * 1000);
+}
+
+// A training step's time at batch 32..256 on 1 and 2 threads.
+void print_scaling(const Config& config, const DataConfig& data, int64_t steps) {
+  std::printf("\n  scaling (training step, ms):\n  %8s %12s %12s\n", "batch", "1 thread", "2 threads");
+  for (int64_t b : {32, 64, 128, 256}) {
+    double ms[2];
+    for (int t = 1; t <= 2; ++t) {
+      apply_thread_setting(t);
+      ms[t - 1] = bench_once(config, data, b, std::max<int64_t>(5, steps / 2)).train_step * 1000;
+    }
+    std::printf("  %8ld %12.1f %12.1f\n", (long)b, ms[0], ms[1]);
+  }
+}
+
 }  // namespace
 
 int run_bench(const Config& config, const BenchOptions& options) {
@@ -342,35 +377,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
                 "turns with model.norm: none; median steps %.2f and %.2f ms)\n",
                 100 * norm_overhead, norm_plain.norm_step * 1000, norm_plain.plain_step * 1000);
   std::printf("\n");
-  std::printf("  %-56s %9s %9s %9s %9s %6s %6s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s",
-              "bwd GF/s", "fwd %", "bwd %");
-  double total_f = 0, total_b = 0;
-  for (const LayerTiming& l : r.detail.layers) {
-    total_f += l.forward;
-    total_b += l.backward;
-    std::string name = l.name.size() > 56 ? l.name.substr(0, 53) + "..." : l.name;
-    if (l.flops > 0) {
-      const double forward_rate = l.flops / l.forward / 1e9;
-      const double backward_rate = 2 * l.flops / l.backward / 1e9;
-      std::printf("  %-56s %9.2f %9.2f %9.1f %9.1f %6.0f %6.0f\n", name.c_str(), l.forward * 1000,
-                  l.backward * 1000, forward_rate, backward_rate,
-                  100 * forward_rate / sgemm_rate, 100 * backward_rate / sgemm_rate);
-    } else {
-      std::printf("  %-56s %9.2f %9.2f\n", name.c_str(), l.forward * 1000, l.backward * 1000);
-    }
-  }
-  std::printf("  %-56s %9.2f %9.2f\n", "total (layers)", total_f * 1000, total_b * 1000);
-  if (options.scaling) {
-    std::printf("\n  scaling (training step, ms):\n  %8s %12s %12s\n", "batch", "1 thread", "2 threads");
-    for (int64_t b : {32, 64, 128, 256}) {
-      double ms[2];
-      for (int t = 1; t <= 2; ++t) {
-        apply_thread_setting(t);
-        ms[t - 1] = bench_once(config, data, b, std::max<int64_t>(5, options.steps / 2)).train_step * 1000;
-      }
-      std::printf("  %8ld %12.1f %12.1f\n", (long)b, ms[0], ms[1]);
-    }
-  }
+  print_layer_table(r.detail.layers, sgemm_rate);
+  if (options.scaling) print_scaling(config, data, options.steps);
   return 0;
 }
 

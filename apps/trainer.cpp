@@ -103,6 +103,47 @@ void resume_at_world_size(RunPosition& position, const DataLoader& loader) {
   position.batch = batch;
 }
 
+// A new or resumed run directory (rank 0): what a killed write left, and the config.
+void start_run_dir(const std::string& run_dir, const Config& config, bool resuming) {
+  // A SIGKILL during a checkpoint or summary write leaves its temporary file behind.
+  for (const std::string& name : remove_stale_temporaries(run_dir))
+    spdlog::info("removed '{}', left by a write that was interrupted", name);
+  if (!resuming)
+    write_text_file_atomically((fs::path(run_dir) / "config.yaml").string(),
+                               to_yaml_string(config.root));
+}
+
+// Under mpirun: every rank checked against rank 0 and given its weights; null otherwise.
+std::unique_ptr<DataParallel> start_data_parallel(RunSetup& setup, const Config& config) {
+  if (!Distributed::active()) return nullptr;
+  auto data_parallel = std::make_unique<DataParallel>(*setup.model, config);
+  spdlog::info("data-parallel over {} ranks: global batch {} ({} per rank)",
+               Distributed::world(), Distributed::world() * setup.data_config.batch_size,
+               setup.data_config.batch_size);
+  return data_parallel;
+}
+
+RecorderOptions recorder_options(const Config& config, const TrainOptions& options,
+                                 const std::string& run_dir, const RunPosition& position) {
+  return {.run_dir = run_dir,
+          .store = store_path(run_dir, options),
+          .name = config.name,
+          .config_yaml = to_yaml_string(config.root),
+          .layer_stats = config.train.layer_stats_every > 0,
+          .resuming = !options.resume_dir.empty(),
+          .run_id = position.run_id,
+          .resume_step = position.step,
+          .resume_epoch = position.epoch + 1};
+}
+
+void log_communication(const DataParallel& data_parallel) {
+  const double steps = static_cast<double>(std::max<int64_t>(1, data_parallel.steps()));
+  spdlog::info("data-parallel: {:.4f} s per step in the gradient allreduce ({} bytes), "
+               "{:.4f} s of it not hidden behind the backward",
+               data_parallel.communication_seconds() / steps, data_parallel.gradient_bytes(),
+               data_parallel.exposed_communication_seconds() / steps);
+}
+
 // The run's row in the store is rank 0's; every rank keeps it in its position.
 int64_t run_id_from_rank0(const std::optional<RunRecorder>& recorder) {
   int64_t id = recorder ? recorder->run_id() : -1;
@@ -213,13 +254,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
       (fs::path(run_dir) / (rank == 0 ? "train.log" : "rank" + std::to_string(rank) + ".log"))
           .string(),
       options.quiet || rank != 0);
-  // A SIGKILL during a checkpoint or summary write leaves its temporary file behind.
-  if (rank == 0)
-    for (const std::string& name : remove_stale_temporaries(run_dir))
-      spdlog::info("removed '{}', left by a write that was interrupted", name);
-  if (!resuming && rank == 0)
-    write_text_file_atomically((fs::path(run_dir) / "config.yaml").string(),
-                               to_yaml_string(config.root));
+  if (rank == 0) start_run_dir(run_dir, config, resuming);
 
   const DropoutLayers dropouts = find_dropout_layers(*setup.model);
   RunPosition position;
@@ -230,24 +265,9 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     resume_at_world_size(position, *setup.train_loader);
   }
   position.world_size = Distributed::world();
-  std::unique_ptr<DataParallel> data_parallel;
-  if (Distributed::active()) {
-    data_parallel = std::make_unique<DataParallel>(*setup.model, config);
-    spdlog::info("data-parallel over {} ranks: global batch {} ({} per rank)",
-                 Distributed::world(), Distributed::world() * setup.data_config.batch_size,
-                 setup.data_config.batch_size);
-  }
+  std::unique_ptr<DataParallel> data_parallel = start_data_parallel(setup, config);
   std::optional<RunRecorder> recorder;
-  if (rank == 0)
-    recorder.emplace(RecorderOptions{.run_dir = run_dir,
-                        .store = store_path(run_dir, options),
-                        .name = config.name,
-                        .config_yaml = to_yaml_string(config.root),
-                        .layer_stats = config.train.layer_stats_every > 0,
-                        .resuming = resuming,
-                        .run_id = position.run_id,
-                        .resume_step = position.step,
-                        .resume_epoch = position.epoch + 1});
+  if (rank == 0) recorder.emplace(recorder_options(config, options, run_dir, position));
   position.run_id = Distributed::active() ? run_id_from_rank0(recorder) : recorder->run_id();
   std::vector<EpochRecord> epochs;
   if (recorder) epochs = recorder->earlier_epochs();
@@ -279,13 +299,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
     result.status = run_epochs(parts, position, recorder ? &*recorder : nullptr, epochs, result,
                                run_dir);
     summarize(result, epochs, position);
-    if (data_parallel)
-      spdlog::info("data-parallel: {:.4f} s per step in the gradient allreduce ({} bytes), "
-                   "{:.4f} s of it not hidden behind the backward",
-                   data_parallel->communication_seconds() / std::max<int64_t>(1, data_parallel->steps()),
-                   data_parallel->gradient_bytes(),
-                   data_parallel->exposed_communication_seconds() /
-                       std::max<int64_t>(1, data_parallel->steps()));
+    if (data_parallel) log_communication(*data_parallel);
     if (recorder) recorder->on_finish(result);
     return result;
   } catch (const std::exception& e) {

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "apps/experiment.h"
 #include "apps/distributed.h"
@@ -18,6 +21,27 @@
 namespace fs = std::filesystem;
 
 namespace cnn {
+
+namespace {
+
+enum class VariantStart { fresh, resume, reuse };
+
+// What an earlier run in `dir` allows, only when its config.yaml is this variant's: reuse a
+// finished run (completed or diverged: a finding, not a fault), resume an interrupted one.
+VariantStart variant_start(const std::string& dir, const Config& config) {
+  const fs::path folder(dir);
+  std::ifstream saved(folder / "config.yaml");
+  if (!saved || !fs::exists(folder / "summary.json")) return VariantStart::fresh;
+  const std::string text((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+  if (text != to_yaml_string(config.root)) return VariantStart::fresh;
+  const std::string status = read_json_file((folder / "summary.json").string()).value("status", "");
+  if (status == "completed" || status == "diverged") return VariantStart::reuse;
+  if (status == "interrupted" && fs::exists(folder / "state.safetensors"))
+    return VariantStart::resume;
+  return VariantStart::fresh;
+}
+
+}  // namespace
 
 std::string run_comparison(const std::string& experiment_path, const CompareOptions& options) {
   auto start = std::chrono::steady_clock::now();
@@ -46,7 +70,19 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
     train_options.out_dir = (fs::path(out_dir) / variant.name).string();
     train_options.runs_db = runs_db;
     train_options.quiet = options.quiet;
-    fs::remove(fs::path(train_options.out_dir) / "state.safetensors");  // a rerun into the same folder
+    const VariantStart start = options.reuse_finished
+                                   ? variant_start(train_options.out_dir, variant.config)
+                                   : VariantStart::fresh;
+    if (start == VariantStart::reuse) {
+      spdlog::info("variant '{}' already finished in {}: reused", variant.name,
+                   train_options.out_dir);
+      run_dirs.push_back(train_options.out_dir);
+      continue;
+    }
+    if (start == VariantStart::resume)
+      train_options.resume_dir = train_options.out_dir;
+    else
+      fs::remove(fs::path(train_options.out_dir) / "state.safetensors");  // a rerun into the same folder
     TrainResult result = train_run(variant.config, train_options);
     run_dirs.push_back(result.run_dir);
     if (result.status == "interrupted") {

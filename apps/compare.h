@@ -11,6 +11,10 @@ struct CompareOptions {
   std::string out_dir;                 // "" = runs/<experiment name>-<timestamp>
   std::vector<std::string> overrides;  // --set, applied to every variant
   bool quiet = false;
+  // Reuse what an earlier compare into the same out_dir left: a variant whose folder holds a
+  // finished run of the same config is not trained again, an interrupted one is resumed
+  // (`cnnlab study` runs its experiments this way, so a stopped study continues).
+  bool reuse_finished = false;
 };
 
 // Returns the report's path. Prints the comparison table at the end.

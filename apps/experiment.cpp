@@ -190,7 +190,8 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
                 {"set", "{}", "dotted keys set in the base for every variant"},
                 {"variants", "required (or grid)", "list of {name, set}"},
                 {"grid", "required (or variants)", "dotted keys to lists of values"},
-                {"seeds", "the config's seed", "run every variant once per seed, e.g. [0, 1, 2]"}})
+                {"seeds", "the config's seed", "run every variant once per seed, e.g. [0, 1, 2]"},
+                {"claim", "none", "what `cnnlab study` judges the runs on (apps/study.h)"}})
       .check_known_keys("experiment");
   CNN_CHECK(doc["base"].IsDefined(), path, ": 'base' is required (the config the variants change)");
   CNN_CHECK(doc["variants"].IsDefined() != doc["grid"].IsDefined(), path,

@@ -3,6 +3,7 @@
 //   cnnlab eval    --config FILE --weights FILE [--json] [--use-batch-stats] [--batch-size B]
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
+//   cnnlab study   configs/study/ [FILE.yaml ...] [--out DIR] [--results DIR] [--set key=value ...]
 //   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling]
 //   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
 //                  [--opset 13..17]
@@ -28,6 +29,7 @@
 #include "apps/export_command.h"
 #include "apps/layers_command.h"
 #include "apps/report.h"
+#include "apps/study.h"
 #include "apps/trainer.h"
 #include "core/error.h"
 
@@ -137,6 +139,31 @@ CLI::App* add_compare(CLI::App& app, CompareArgs& args) {
 
 int run_compare(const CompareArgs& args) {
   cnn::run_comparison(args.experiment_path, args.options);
+  return 0;
+}
+
+// ---- study ----
+struct StudyArgs {
+  std::vector<std::string> paths;
+  cnn::StudyOptions options;
+};
+
+CLI::App* add_study(CLI::App& app, StudyArgs& args) {
+  auto* study = app.add_subcommand(
+      "study", "Run the batch-norm study (experiments with claims) and write its results pages");
+  study->add_option("paths", args.paths, "Study files or folders of them (e.g. configs/study/)")
+      ->required();
+  study->add_option("--out,-o", args.options.out_dir, "Where the runs go (reused when resumed)")
+      ->capture_default_str();
+  study->add_option("--results", args.options.results_dir, "Where the claim pages go")
+      ->capture_default_str();
+  study->add_option("--set,-s", args.options.overrides,
+                    "Override a key in every variant of every experiment (a budget), repeatable");
+  return study;
+}
+
+int run_study(const StudyArgs& args) {
+  cnn::run_study(args.paths, args.options);
   return 0;
 }
 
@@ -282,12 +309,14 @@ int run_main(int argc, char** argv) {
   EvalArgs eval_args;
   CompareArgs compare_args;
   ReportArgs report_args;
+  StudyArgs study_args;
   BenchArgs bench_args;
   ExportArgs export_args;
   CLI::App* train = add_train(app, train_args);
   CLI::App* eval = add_eval(app, eval_args);
   CLI::App* compare = add_compare(app, compare_args);
   CLI::App* report = add_report(app, report_args);
+  CLI::App* study = add_study(app, study_args);
   CLI::App* bench = add_bench(app, bench_args);
   CLI::App* exporter = add_export(app, export_args);
   CLI::App* layers = add_layers(app);
@@ -300,6 +329,7 @@ int run_main(int argc, char** argv) {
     if (eval->parsed()) return run_eval(eval_args);
     if (compare->parsed()) return run_compare(compare_args);
     if (report->parsed()) return run_report(report_args);
+    if (study->parsed()) return run_study(study_args);
     if (bench->parsed()) return run_bench(bench_args);
     if (exporter->parsed()) return run_export(export_args);
     if (layers->parsed()) return run_layers();

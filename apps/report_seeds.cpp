@@ -6,6 +6,8 @@
 #include <iomanip>
 #include <sstream>
 
+#include "core/error.h"
+
 namespace cnn {
 
 namespace {
@@ -54,16 +56,18 @@ std::vector<VariantRuns> group_by_variant(const std::vector<RunReport>& runs) {
     auto it = std::find_if(variants.begin(), variants.end(), [&](const VariantRuns& v) {
       return v.runs.front()->seedless == r.seedless;
     });
-    if (it == variants.end()) variants.push_back({r.variant, r.norm, {&r}});
-    else it->runs.push_back(&r);
+    if (it == variants.end())
+      variants.push_back({r.variant, r.norm, {&r}});
+    else
+      it->runs.push_back(&r);
   }
   return variants;
 }
 
 std::string seed_table(const std::vector<VariantRuns>& variants, double threshold) {
   std::ostringstream out;
-  out << "| variant | norm | seeds | final test acc | best test acc | epochs to "
-      << std::fixed << std::setprecision(2) << threshold * 100
+  out << "| variant | norm | seeds | final test acc | best test acc | epochs to " << std::fixed
+      << std::setprecision(2) << threshold * 100
       << "% | diverged | collapsed | step time (ms) | train-test gap (pts) |\n"
       << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const VariantRuns& v : variants) {
@@ -76,42 +80,125 @@ std::string seed_table(const std::vector<VariantRuns>& variants, double threshol
     const Spread gap = spread_of(v, [](const RunReport& r) {
       return r.epochs.empty() ? std::nan("") : r.epochs.back().train_acc - r.epochs.back().test_acc;
     });
-    const std::string reached = shown(epochs, 1, 1, "") +
-                                (epochs.count < static_cast<int>(v.runs.size())
-                                     ? " (" + std::to_string(v.runs.size() - epochs.count) + " never)"
-                                     : "");
+    const std::string reached =
+        shown(epochs, 1, 1, "") +
+        (epochs.count < static_cast<int>(v.runs.size())
+             ? " (" + std::to_string(v.runs.size() - epochs.count) + " never)"
+             : "");
     out << "| " << v.variant << " | " << v.norm << " | " << v.runs.size() << " | "
         << shown(final_acc, 100, 2, "%") << " | " << shown(best_acc, 100, 2, "%") << " | "
-        << reached << " | " << count_of(v, [](const RunReport& r) { return r.diverged; })
-        << " | " << count_of(v, [](const RunReport& r) { return r.collapsed; }) << " | "
+        << reached << " | " << count_of(v, [](const RunReport& r) { return r.diverged; }) << " | "
+        << count_of(v, [](const RunReport& r) { return r.collapsed; }) << " | "
         << shown(step, 1000, 1, "") << " | " << shown(gap, 100, 2, "") << " |\n";
   }
   return out.str();
 }
 
-std::string seed_verdicts(const std::vector<VariantRuns>& variants) {
+Measure measure_named(const std::string& name, bool higher_is_better, const std::string& where) {
+  static const char* const known[] = {"final_test_acc", "best_test_acc", "epochs_to_threshold",
+                                      "train_test_gap", "step_seconds"};
+  CNN_CHECK(std::find(std::begin(known), std::end(known), name) != std::end(known), where,
+            ": unknown measure '", name,
+            "' (final_test_acc, best_test_acc, epochs_to_threshold, train_test_gap, step_seconds)");
+  return {name, higher_is_better};
+}
+
+namespace {
+
+// The figure a verdict compares. A run that failed to produce one is the worst possible
+// value (never reached the threshold, diverged), so that it cannot make a claim hold.
+double judged_value(const RunReport& r, const Measure& m) {
+  const double worst = m.higher_is_better ? -INFINITY : INFINITY;
+  double x = std::nan("");
+  if (m.name == "final_test_acc")
+    x = r.final_test_acc;
+  else if (m.name == "best_test_acc")
+    x = r.best_test_acc;
+  else if (m.name == "epochs_to_threshold")
+    x = r.epochs_to_threshold > 0 ? static_cast<double>(r.epochs_to_threshold) : worst;
+  else if (m.name == "step_seconds")
+    x = r.step_seconds;
+  else if (m.name == "train_test_gap" && !r.epochs.empty())
+    x = r.epochs.back().train_acc - r.epochs.back().test_acc;
+  if (r.diverged && m.name != "step_seconds") return worst;
+  return std::isnan(x) ? worst : x;
+}
+
+std::string measure_label(const std::string& name) {
+  if (name == "final_test_acc") return "final test accuracy";
+  if (name == "best_test_acc") return "best test accuracy";
+  if (name == "epochs_to_threshold") return "epochs to the accuracy threshold";
+  if (name == "train_test_gap") return "train-test accuracy gap";
+  return "step time";
+}
+
+struct Range {
+  double min = INFINITY, max = -INFINITY;
+};
+
+Range range_of(const VariantRuns& v, const Measure& m) {
+  Range r;
+  for (const RunReport* run : v.runs) {
+    const double x = judged_value(*run, m);
+    r.min = std::min(r.min, x);
+    r.max = std::max(r.max, x);
+  }
+  return r;
+}
+
+std::string verdict_sentence(const VariantRuns& v, const VariantRuns& base, const Measure& m,
+                             Outcome outcome) {
   std::ostringstream out;
+  out << v.variant << " (" << v.norm << ") against " << base.variant << " (" << base.norm << "), "
+      << measure_label(m.name) << " over " << v.runs.size() << " and " << base.runs.size()
+      << " seeds: ";
+  const char* better = m.higher_is_better ? "higher" : "lower";
+  const char* worse = m.higher_is_better ? "lower" : "higher";
+  switch (outcome) {
+    case Outcome::holds:
+      out << better << " beyond the seed spread: holds";
+      break;
+    case Outcome::does_not_hold:
+      out << worse << " beyond the seed spread: does not hold";
+      break;
+    case Outcome::within_spread:
+      out << "the ranges overlap: within the seed spread, no verdict";
+      break;
+    case Outcome::no_data:
+      out << "no verdict (a variant has no runs)";
+      break;
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<TwinVerdict> twin_verdicts(const std::vector<VariantRuns>& variants, const Measure& m,
+                                       const std::string& baseline_norm) {
+  std::vector<TwinVerdict> verdicts;
   for (const VariantRuns& v : variants) {
-    if (v.norm == "none") continue;
+    if (v.norm == baseline_norm || (baseline_norm != "none" && v.norm == "none")) continue;
     for (const VariantRuns& base : variants) {
-      if (base.norm != "none" ||
+      if (base.norm != baseline_norm ||
           base.runs.front()->seedless_signature != v.runs.front()->seedless_signature)
         continue;
-      const auto final_of = [](const RunReport& r) { return r.final_test_acc; };
-      const Spread a = spread_of(v, final_of), b = spread_of(base, final_of);
-      out << "- " << v.variant << " (" << v.norm << ") against " << base.variant
-          << " (none), final test accuracy over " << v.runs.size() << " and " << base.runs.size()
-          << " seeds: ";
-      if (!a.count || !b.count)
-        out << "no verdict (a variant has no finite accuracy)\n";
-      else if (a.min > b.max)
-        out << "higher beyond the seed spread: holds\n";
-      else if (a.max < b.min)
-        out << "lower beyond the seed spread: does not hold\n";
-      else
-        out << "the ranges overlap: within the seed spread, no verdict\n";
+      const Range a = range_of(v, m), b = range_of(base, m);
+      const bool a_better = m.higher_is_better ? a.min > b.max : a.max < b.min;
+      const bool a_worse = m.higher_is_better ? a.max < b.min : a.min > b.max;
+      Outcome outcome = v.runs.empty() || base.runs.empty() ? Outcome::no_data
+                        : a_better                          ? Outcome::holds
+                        : a_worse                           ? Outcome::does_not_hold
+                                                            : Outcome::within_spread;
+      verdicts.push_back({&v, &base, outcome, verdict_sentence(v, base, m, outcome)});
     }
   }
+  return verdicts;
+}
+
+std::string seed_verdicts(const std::vector<VariantRuns>& variants) {
+  std::ostringstream out;
+  for (const TwinVerdict& v : twin_verdicts(variants, {"final_test_acc", true}))
+    out << "- " << v.sentence << "\n";
   return out.str();
 }
 

@@ -1,0 +1,32 @@
+// A study file's `claim:` block (see apps/study.h) and the verdict the runs give it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "apps/report_seeds.h"
+
+namespace cnn {
+
+struct Claim {
+  std::string title, statement, why;
+  Measure measure;
+  std::string baseline = "none";  // the model.norm each variant is judged against
+};
+
+// Reads the `claim:` block of the experiment file `path` (an Error naming the file and key
+// when it is missing or malformed).
+Claim read_claim(const std::string& path);
+
+struct ClaimVerdict {
+  std::string word;  // holds | does not hold | depends | no verdict
+  std::string reason;
+  std::vector<std::string> pairs;  // one sentence per variant and its twin without norm
+};
+
+// holds: every normalized variant beats its twin with the baseline norm beyond the seed spread; does not
+// hold: every one loses beyond it; depends: some do and some do not; no verdict: fewer than
+// two seeds, no twins, or every pair within the spread.
+ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& variants);
+
+}  // namespace cnn

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <string>
@@ -222,22 +223,39 @@ TEST_CASE("sgemm gives the same bits run to run and on 1 or 2 threads", "[gemm]"
   CHECK(first == second);
 }
 
-TEST_CASE("oneDNN runs single-threaded inside OpenMP threads", "[gemm]") {
+TEST_CASE("oneDNN inside OpenMP threads starts no threads and gives its results alone", "[gemm]") {
   if (!gemm_provider_available(GemmProvider::onednn)) return;
   // Each of two OpenMP threads multiplies its own operands, as im2col's chunks do under
-  // SingleThreadedBlas; the results equal the same products computed alone.
+  // SingleThreadedBlas, with OpenMP's count at 2 (oneDNN would take 2 if it nested): no new
+  // thread appears, and the results equal the same products computed alone.
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(2);
   const Problem p{false, false, 96, 200, 150, 1.0f, 0.0f, 0};
   const Operands x = make_operands(p, 1), y = make_operands(p, 2);
   std::vector<float> alone[2] = {x.c, y.c}, inside[2] = {x.c, y.c};
   const Operands* in[2] = {&x, &y};
-  for (int i = 0; i < 2; ++i)
-    sgemm_with(GemmProvider::onednn, false, false, p.m, p.n, p.k, 1.0f, in[i]->a.data(), in[i]->lda,
-               in[i]->b.data(), in[i]->ldb, 0.0f, alone[i].data(), in[i]->ldc);
-  SingleThreadedBlas single;
+  auto multiply = [&](int i, std::vector<float>& c) {
+    sgemm_with(GemmProvider::onednn, false, false, p.m, p.n, p.k, 1.0f, in[i]->a.data(),
+               in[i]->lda, in[i]->b.data(), in[i]->ldb, 0.0f, c.data(), in[i]->ldc);
+  };
+  for (int i = 0; i < 2; ++i) multiply(i, alone[i]);
+  auto threads_now = [] {
+    int64_t count = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+      ++count;
+    return count;
+  };
+  std::vector<float> warm(1);
 #pragma omp parallel for num_threads(2)
-  for (int i = 0; i < 2; ++i)
-    sgemm_with(GemmProvider::onednn, false, false, p.m, p.n, p.k, 1.0f, in[i]->a.data(), in[i]->lda,
-               in[i]->b.data(), in[i]->ldb, 0.0f, inside[i].data(), in[i]->ldc);
+  for (int i = 0; i < 2; ++i) warm[0] = 0;  // OpenMP's team of 2 exists before counting
+  const int64_t threads_before = threads_now();
+  {
+    SingleThreadedBlas single;
+#pragma omp parallel for num_threads(2)
+    for (int i = 0; i < 2; ++i) multiply(i, inside[i]);
+  }
+  CHECK(threads_now() == threads_before);
+  omp_set_num_threads(before);
   CHECK(inside[0] == alone[0]);
   CHECK(inside[1] == alone[1]);
 }

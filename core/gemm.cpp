@@ -45,6 +45,9 @@ thread_local PackBuffers pack_buffers;
 // A B^T from this K on goes to the dot path (below, the lanes' final sums cost too much).
 constexpr int64_t kDotMinK = 128;
 
+// The dispatch's bound for small products (packed_wins): elements of C.
+constexpr int64_t kSmallMaxC = 4096;
+
 void packed_range(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   const PackedBlocking& p = packed_blocking();
   pack_buffers.fit(p);
@@ -187,6 +190,17 @@ void record(const GemmArgs& g) {
   ++recorded[{g.ta, g.tb, g.m, g.n, g.k}];
 }
 
+// Where the own kernels go (docs/performance.md, "Kernel dispatch"): small products, C at
+// most 4096 elements with B at most 2^16 floats (Winograd's points, the classifier, small
+// im2col maps), where they beat oneDNN; and every A B^T with a long K (the im2col weight
+// gradients, sums over many pixels), where the dot path's lane-wise partial sums keep the
+// error of a plain k-term chain away (oneDNN's chain failed the conv2d tests' tolerance;
+// the dot path is up to 2x slower than oneDNN on the larger ones, a few % of a step).
+bool packed_wins(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k) {
+  if (!transpose_a && transpose_b && k >= kDotMinK) return true;
+  return k * n <= kDirectMaxB && m * n <= kSmallMaxC;
+}
+
 }  // namespace
 
 void start_recording_gemm_shapes() {
@@ -234,12 +248,10 @@ bool gemm_provider_available(GemmProvider provider) {
 
 GemmProvider gemm_provider_for(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
                                int64_t k) {
-  (void)transpose_a;
-  (void)transpose_b;
-  (void)m;
   const bool packed = gemm_provider_available(GemmProvider::packed);
   const bool onednn = gemm_provider_available(GemmProvider::onednn);
-  if (packed && (k * n <= kDirectMaxB || !onednn)) return GemmProvider::packed;
+  if (packed && (!onednn || packed_wins(transpose_a, transpose_b, m, n, k)))
+    return GemmProvider::packed;
   if (onednn) return GemmProvider::onednn;
   return GemmProvider::openblas;  // a CPU without AVX2: nothing else runs (at any core)
 }
@@ -279,10 +291,13 @@ int blas_threads() {
 std::string describe_kernels() {
   const BlasCore& core = blas_core();
   std::string line = "kernels: " + describe_cpu() + "; gemm at " + isa_name(gemm_isa()) + ": ";
-  const GemmProvider small = gemm_provider_for(false, false, 256, 64, 64);
+  const GemmProvider small = gemm_provider_for(false, false, 64, 64, 64);
+  const GemmProvider dot = gemm_provider_for(false, true, 1024, 1024, 1024);
   const GemmProvider large = gemm_provider_for(false, false, 1024, 1024, 1024);
-  line += std::string("B of k x n <= 2^16 floats (Winograd points, linear, small maps) ") +
-          gemm_provider_name(small) + ", larger (im2col) " + gemm_provider_name(large);
+  line += std::string("small products (C <= 4096 and B <= 2^16 floats: Winograd points, linear, "
+                      "small maps) ") +
+          gemm_provider_name(small) + ", A B^T with k >= 128 (weight gradients) " +
+          gemm_provider_name(dot) + ", larger " + gemm_provider_name(large);
   if (gemm_provider_available(GemmProvider::onednn))
     line += std::string("; oneDNN JIT ") + onednn_isa_name();
   line += "; OpenBLAS core " + core.name + " (" + isa_name(core.isa) +

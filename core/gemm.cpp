@@ -201,6 +201,22 @@ bool packed_wins(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64
   return k * n <= kDirectMaxB && m * n <= kSmallMaxC;
 }
 
+// OpenBLAS with a core it knows at the CPU's own level (and no lowered level): measured
+// fastest on most of the models' shapes, so sgemm takes it then. Never a core below the CPU.
+bool openblas_at_cpu_level() {
+  const BlasCore& core = blas_core();
+  return core.known && core.isa >= cpu_features().best && gemm_isa() == cpu_features().best &&
+         cpu_features().best >= Isa::avx2;
+}
+
+// The one class where the own kernels beat even such an OpenBLAS: small A B^T with a short
+// K (Winograd's input gradients, dM U^T).
+bool small_winograd_gradient(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
+                             int64_t k) {
+  return !transpose_a && transpose_b && k < kDotMinK && k * n <= kDirectMaxB &&
+         m * n <= kSmallMaxC;
+}
+
 }  // namespace
 
 void start_recording_gemm_shapes() {
@@ -250,6 +266,10 @@ GemmProvider gemm_provider_for(bool transpose_a, bool transpose_b, int64_t m, in
                                int64_t k) {
   const bool packed = gemm_provider_available(GemmProvider::packed);
   const bool onednn = gemm_provider_available(GemmProvider::onednn);
+  if (openblas_at_cpu_level())
+    return packed && small_winograd_gradient(transpose_a, transpose_b, m, n, k)
+               ? GemmProvider::packed
+               : GemmProvider::openblas;
   if (packed && (!onednn || packed_wins(transpose_a, transpose_b, m, n, k)))
     return GemmProvider::packed;
   if (onednn) return GemmProvider::onednn;
@@ -292,17 +312,20 @@ std::string describe_kernels() {
   const BlasCore& core = blas_core();
   std::string line = "kernels: " + describe_cpu() + "; gemm at " + isa_name(gemm_isa()) + ": ";
   const GemmProvider small = gemm_provider_for(false, false, 64, 64, 64);
+  const GemmProvider small_nt = gemm_provider_for(false, true, 64, 64, 64);
   const GemmProvider dot = gemm_provider_for(false, true, 1024, 1024, 1024);
   const GemmProvider large = gemm_provider_for(false, false, 1024, 1024, 1024);
   line += std::string("small products (C <= 4096 and B <= 2^16 floats: Winograd points, linear, "
                       "small maps) ") +
-          gemm_provider_name(small) + ", A B^T with k >= 128 (weight gradients) " +
+          gemm_provider_name(small) + ", small A B^T with k < 128 " +
+          gemm_provider_name(small_nt) + ", A B^T with k >= 128 (weight gradients) " +
           gemm_provider_name(dot) + ", larger " + gemm_provider_name(large);
   if (gemm_provider_available(GemmProvider::onednn))
     line += std::string("; oneDNN JIT ") + onednn_isa_name();
   line += "; OpenBLAS core " + core.name + " (" + isa_name(core.isa) +
           (core.known ? "" : ", a name cnnlab does not know") +
-          (core.isa >= gemm_isa() ? "" : ", below the CPU") + ": reference only)";
+          (core.isa >= gemm_isa() ? "" : ", below the CPU") +
+          (openblas_at_cpu_level() ? ": used" : ": not used, reference only") + ")";
   return line;
 }
 

@@ -1,8 +1,8 @@
 // Row-major single-precision matrix multiply, the one door to the GEMM kernels:
 //   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
 // sgemm picks a provider per shape at run time (core/gemm.cpp): cnnlab's own packed kernels
-// (AVX-512 or AVX2+FMA, chosen by cpuid), oneDNN's JIT sgemm, or OpenBLAS, which stays the
-// reference and the fallback but is never used when its kernels are below the CPU's level.
+// (AVX-512 or AVX2+FMA, chosen by cpuid), oneDNN's JIT sgemm, or OpenBLAS, the reference,
+// taken only when the core it picked is one cnnlab knows at the CPU's own level.
 // core/gemm_openblas.cpp is the only file that includes cblas.h, core/gemm_onednn.cpp the
 // only one that includes dnnl.h.
 #pragma once

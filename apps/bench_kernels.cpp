@@ -21,14 +21,18 @@ struct ShapeOperands {
   std::vector<float> a, b, c;
   int64_t lda, ldb;
   explicit ShapeOperands(const GemmShape& s)
-      : a(s.m * s.k, 0.5f), b(s.k * s.n, 0.25f), c(s.m * s.n, 0.0f),
-        lda(s.transpose_a ? s.m : s.k), ldb(s.transpose_b ? s.k : s.n) {}
+      : a(s.m * s.k, 0.5f),
+        b(s.k * s.n, 0.25f),
+        c(s.m * s.n, 0.0f),
+        lda(s.transpose_a ? s.m : s.k),
+        ldb(s.transpose_b ? s.k : s.n) {}
 };
 
 // Seconds per call: enough calls for about 2 ms.
 double seconds_per_call(GemmProvider provider, const GemmShape& s, ShapeOperands& o) {
   using Clock = std::chrono::steady_clock;
-  const int calls = static_cast<int>(std::clamp(2e6 / std::max(1.0, multiply_adds(s)), 1.0, 2000.0));
+  const int calls =
+      static_cast<int>(std::clamp(2e6 / std::max(1.0, multiply_adds(s)), 1.0, 2000.0));
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < calls; ++i)
     sgemm_with(provider, s.transpose_a, s.transpose_b, s.m, s.n, s.k, 1.0f, o.a.data(), o.lda,
@@ -72,8 +76,8 @@ std::vector<KernelTiming> time_gemm_shapes(std::vector<GemmShape> shapes, int li
 
 void print_kernel_table(const std::vector<KernelTiming>& timings) {
   std::printf("\n  GEMM shapes of one training step and evaluation (GFLOP/s, min of rounds):\n");
-  std::printf("  %-22s %7s %9s %9s %9s  %s\n", "shape (op, m x n x k)", "calls", "packed",
-              "onednn", "openblas", "chosen");
+  std::printf("  %-22s %7s %9s %9s %9s  %s\n", "shape (op, m x n x k)", "calls", "packed", "onednn",
+              "openblas", "chosen");
   for (const KernelTiming& t : timings)
     std::printf("  %-22s %7ld %9.1f %9.1f %9.1f  %s\n", shape_text(t.shape).c_str(),
                 (long)t.shape.calls, t.gflops[0], t.gflops[1], t.gflops[2],

@@ -14,10 +14,14 @@ namespace cnn {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::sse3: return "sse3";
-    case Isa::avx: return "avx";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
+    case Isa::sse3:
+      return "sse3";
+    case Isa::avx:
+      return "avx";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
   }
   return "?";
 }
@@ -54,8 +58,8 @@ void read_identity(CpuFeatures& f, unsigned max_leaf) {
   if (max_leaf >= 1) {
     const unsigned sig = cpuid(1).a;
     const int base_family = (sig >> 8) & 0xf, base_model = (sig >> 4) & 0xf;
-    f.family = base_family == 0xf ? base_family + static_cast<int>((sig >> 20) & 0xff)
-                                  : base_family;
+    f.family =
+        base_family == 0xf ? base_family + static_cast<int>((sig >> 20) & 0xff) : base_family;
     f.model = (base_family == 0x6 || base_family == 0xf)
                   ? base_model + static_cast<int>(((sig >> 16) & 0xf) << 4)
                   : base_model;
@@ -82,9 +86,9 @@ CpuFeatures detect() {
   f.avx = bit(l1.c, 28);
   if (bit(l1.c, 27)) {  // OSXSAVE: xgetbv may be used
     const uint64_t state = xcr0();
-    f.os_ymm = (state & 0x6) == 0x6;            // XMM and YMM
-    f.os_zmm = (state & 0xe6) == 0xe6;          // plus opmask, ZMM_Hi256, Hi16_ZMM
-    f.os_amx = (state & 0x60000) == 0x60000;    // XTILECFG and XTILEDATA
+    f.os_ymm = (state & 0x6) == 0x6;          // XMM and YMM
+    f.os_zmm = (state & 0xe6) == 0xe6;        // plus opmask, ZMM_Hi256, Hi16_ZMM
+    f.os_amx = (state & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
   }
   if (max_leaf >= 7) {
     const Regs l7 = cpuid(7, 0);
@@ -132,9 +136,9 @@ std::string describe_cpu() {
   add(f.amx_bf16, "amx_bf16");
   add(f.avx512f && !f.os_zmm, "(zmm state not enabled by the OS)");
   add(f.amx_tile && !f.os_amx, "(amx state not enabled by the OS)");
-  return (f.brand.empty() ? std::string("unnamed CPU") : f.brand) + " (" + f.vendor +
-         " family " + std::to_string(f.family) + " model " + std::to_string(f.model) +
-         "): best level " + isa_name(f.best) + " [" + flags + "]";
+  return (f.brand.empty() ? std::string("unnamed CPU") : f.brand) + " (" + f.vendor + " family " +
+         std::to_string(f.family) + " model " + std::to_string(f.model) + "): best level " +
+         isa_name(f.best) + " [" + flags + "]";
 }
 
 }  // namespace cnn

@@ -21,7 +21,7 @@ namespace cnn {
 
 namespace {
 
-std::atomic<int> isa_limit{-1};  // -1: none (the CPU's best)
+std::atomic<int> isa_limit{-1};       // -1: none (the CPU's best)
 std::atomic<int> threads_setting{0};  // 0: not set yet (OpenBLAS's own count)
 
 // The packed kernels split C among threads above this many multiply-adds (below, the
@@ -174,9 +174,12 @@ void scale_only(const GemmArgs& g) {
 
 void run_provider(GemmProvider provider, const GemmArgs& g) {
   switch (provider) {
-    case GemmProvider::packed: return packed_sgemm(g);
-    case GemmProvider::onednn: return onednn_sgemm_threads(g);
-    case GemmProvider::openblas: return openblas_sgemm(g);
+    case GemmProvider::packed:
+      return packed_sgemm(g);
+    case GemmProvider::onednn:
+      return onednn_sgemm_threads(g);
+    case GemmProvider::openblas:
+      return openblas_sgemm(g);
   }
 }
 
@@ -211,10 +214,8 @@ bool openblas_at_cpu_level() {
 
 // The one class where the own kernels beat even such an OpenBLAS: small A B^T with a short
 // K (Winograd's input gradients, dM U^T).
-bool small_winograd_gradient(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
-                             int64_t k) {
-  return !transpose_a && transpose_b && k < kDotMinK && k * n <= kDirectMaxB &&
-         m * n <= kSmallMaxC;
+bool small_winograd_gradient(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k) {
+  return !transpose_a && transpose_b && k < kDotMinK && k * n <= kDirectMaxB && m * n <= kSmallMaxC;
 }
 
 }  // namespace
@@ -238,9 +239,12 @@ std::vector<GemmShape> stop_recording_gemm_shapes() {
 
 const char* gemm_provider_name(GemmProvider provider) {
   switch (provider) {
-    case GemmProvider::packed: return "packed";
-    case GemmProvider::onednn: return "onednn";
-    case GemmProvider::openblas: return "openblas";
+    case GemmProvider::packed:
+      return "packed";
+    case GemmProvider::onednn:
+      return "onednn";
+    case GemmProvider::openblas:
+      return "openblas";
   }
   return "?";
 }
@@ -255,9 +259,12 @@ void set_gemm_isa_limit(Isa limit) { isa_limit.store(static_cast<int>(limit)); }
 
 bool gemm_provider_available(GemmProvider provider) {
   switch (provider) {
-    case GemmProvider::packed: return gemm_isa() >= Isa::avx2;
-    case GemmProvider::onednn: return gemm_isa() == cpu_features().best;
-    case GemmProvider::openblas: return true;
+    case GemmProvider::packed:
+      return gemm_isa() >= Isa::avx2;
+    case GemmProvider::onednn:
+      return gemm_isa() == cpu_features().best;
+    case GemmProvider::openblas:
+      return true;
   }
   return false;
 }
@@ -315,11 +322,12 @@ std::string describe_kernels() {
   const GemmProvider small_nt = gemm_provider_for(false, true, 64, 64, 64);
   const GemmProvider dot = gemm_provider_for(false, true, 1024, 1024, 1024);
   const GemmProvider large = gemm_provider_for(false, false, 1024, 1024, 1024);
-  line += std::string("small products (C <= 4096 and B <= 2^16 floats: Winograd points, linear, "
-                      "small maps) ") +
-          gemm_provider_name(small) + ", small A B^T with k < 128 " +
-          gemm_provider_name(small_nt) + ", A B^T with k >= 128 (weight gradients) " +
-          gemm_provider_name(dot) + ", larger " + gemm_provider_name(large);
+  line += std::string(
+              "small products (C <= 4096 and B <= 2^16 floats: Winograd points, linear, "
+              "small maps) ") +
+          gemm_provider_name(small) + ", small A B^T with k < 128 " + gemm_provider_name(small_nt) +
+          ", A B^T with k >= 128 (weight gradients) " + gemm_provider_name(dot) + ", larger " +
+          gemm_provider_name(large);
   if (gemm_provider_available(GemmProvider::onednn))
     line += std::string("; oneDNN JIT ") + onednn_isa_name();
   line += "; OpenBLAS core " + core.name + " (" + isa_name(core.isa) +

@@ -66,8 +66,7 @@ void set_gemm_isa_limit(Isa limit);
 bool gemm_provider_available(GemmProvider provider);
 
 // The provider sgemm uses for this shape.
-GemmProvider gemm_provider_for(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
-                               int64_t k);
+GemmProvider gemm_provider_for(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k);
 
 // sgemm through one provider (bench's table, the tests); it must be available.
 void sgemm_with(GemmProvider provider, bool transpose_a, bool transpose_b, int64_t m, int64_t n,

@@ -31,16 +31,19 @@ Isa blas_core_isa(const std::string& name, bool* known) {
     const char* name;
     Isa isa;
   };
-  static const Entry table[] = {
-      {"katmai", Isa::sse3},      {"coppermine", Isa::sse3}, {"northwood", Isa::sse3},
-      {"prescott", Isa::sse3},    {"banias", Isa::sse3},     {"atom", Isa::sse3},
-      {"core2", Isa::sse3},       {"penryn", Isa::sse3},     {"dunnington", Isa::sse3},
-      {"nehalem", Isa::sse3},     {"athlon", Isa::sse3},     {"opteron", Isa::sse3},
-      {"opteron_sse3", Isa::sse3}, {"barcelona", Isa::sse3}, {"nano", Isa::sse3},
-      {"bobcat", Isa::sse3},      {"sandybridge", Isa::avx}, {"bulldozer", Isa::avx},
-      {"piledriver", Isa::avx},   {"steamroller", Isa::avx}, {"excavator", Isa::avx},
-      {"haswell", Isa::avx2},     {"zen", Isa::avx2},        {"skylakex", Isa::avx512},
-      {"cooperlake", Isa::avx512}, {"sapphirerapids", Isa::avx512}};
+  static const Entry table[] = {{"katmai", Isa::sse3},       {"coppermine", Isa::sse3},
+                                {"northwood", Isa::sse3},    {"prescott", Isa::sse3},
+                                {"banias", Isa::sse3},       {"atom", Isa::sse3},
+                                {"core2", Isa::sse3},        {"penryn", Isa::sse3},
+                                {"dunnington", Isa::sse3},   {"nehalem", Isa::sse3},
+                                {"athlon", Isa::sse3},       {"opteron", Isa::sse3},
+                                {"opteron_sse3", Isa::sse3}, {"barcelona", Isa::sse3},
+                                {"nano", Isa::sse3},         {"bobcat", Isa::sse3},
+                                {"sandybridge", Isa::avx},   {"bulldozer", Isa::avx},
+                                {"piledriver", Isa::avx},    {"steamroller", Isa::avx},
+                                {"excavator", Isa::avx},     {"haswell", Isa::avx2},
+                                {"zen", Isa::avx2},          {"skylakex", Isa::avx512},
+                                {"cooperlake", Isa::avx512}, {"sapphirerapids", Isa::avx512}};
   for (const Entry& e : table)
     if (lower == e.name) {
       if (known) *known = true;

@@ -41,7 +41,7 @@ constexpr int kDotRows = 2, kDotCols = 4;
 namespace cnn {
 
 void packed_sgemm_avx2(const GemmArgs& g, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
-                         float* pack_a, float* pack_b) {
+                       float* pack_a, float* pack_b) {
   packed_block(g, r0, r1, c0, c1, pack_a, pack_b);
 }
 

@@ -27,8 +27,7 @@ static_assert(kNR == 2 * V::W, "the micro-kernel holds two vectors per row");
 inline int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // op(A) rows [i0, i0 + mc) x columns [p0, p0 + kc) -> MR-high panels.
-void pack_a(const cnn::GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-            float* dst) {
+void pack_a(const cnn::GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
   for (int64_t ir = 0; ir < mc; ir += kMR, dst += kMR * kc) {
     const int64_t rows = smaller(kMR, mc - ir);
     if (g.ta) {  // op(A)(i, p) = a[p * lda + i]: rows contiguous
@@ -49,8 +48,7 @@ void pack_a(const cnn::GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t 
 }
 
 // op(B) rows [p0, p0 + kc) x columns [j0, j0 + nc) -> NR-wide panels.
-void pack_b(const cnn::GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-            float* dst) {
+void pack_b(const cnn::GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
   for (int64_t jr = 0; jr < nc; jr += kNR, dst += kNR * kc) {
     const int64_t cols = smaller(kNR, nc - jr);
     if (g.tb) {  // op(B)(p, j) = b[j * ldb + p]
@@ -77,9 +75,8 @@ void pack_b(const cnn::GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t 
 }
 
 // C[rows x cols] (at most MR x NR) = alpha * Ap * Bp + beta * C; beta == 0 never reads C.
-void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp,
-                  float alpha, float beta, float* __restrict c, int64_t ldc, int64_t rows,
-                  int64_t cols) {
+void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float alpha,
+                  float beta, float* __restrict c, int64_t ldc, int64_t rows, int64_t cols) {
   typename V::T acc0[kMR], acc1[kMR];
 #pragma GCC unroll 16
   for (int64_t i = 0; i < kMR; ++i) acc0[i] = acc1[i] = V::zero();
@@ -222,13 +219,13 @@ void direct_rows(const cnn::GemmArgs& g, int64_t r0, int64_t r1, const float* b,
     for (; j0 + V::W < g.n; j0 += 2 * V::W) {  // two vectors while more than one is left
       const int64_t cols = smaller(2 * V::W, g.n - j0);
       for (int64_t i0 = r0; i0 < r1; i0 += kWideRows)
-        direct_tile<kWideRows, 2, TA>(g, i0, smaller(kWideRows, r1 - i0), b, ldb, j0, cols, p0,
-                                      kc, beta);
+        direct_tile<kWideRows, 2, TA>(g, i0, smaller(kWideRows, r1 - i0), b, ldb, j0, cols, p0, kc,
+                                      beta);
     }
     if (j0 < g.n)
       for (int64_t i0 = r0; i0 < r1; i0 += kNarrowRows)
-        direct_tile<kNarrowRows, 1, TA>(g, i0, smaller(kNarrowRows, r1 - i0), b, ldb, j0,
-                                        g.n - j0, p0, kc, beta);
+        direct_tile<kNarrowRows, 1, TA>(g, i0, smaller(kNarrowRows, r1 - i0), b, ldb, j0, g.n - j0,
+                                        p0, kc, beta);
   }
 }
 

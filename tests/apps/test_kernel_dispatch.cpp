@@ -64,7 +64,8 @@ TEST_CASE("bench with OpenBLAS forced to Prescott warns and routes every product
   ExitStatus text = run_cnnlab(binary, {"bench", "--config", setup.config, "--steps", "1"}, output);
   REQUIRE(text.exited);
   CHECK(text.code == 0);
-  CHECK_THAT(output, Contains("  kernels: ") && Contains("\n  warning: OpenBLAS runs its Prescott"));
+  CHECK_THAT(output,
+             Contains("  kernels: ") && Contains("\n  warning: OpenBLAS runs its Prescott"));
 }
 
 TEST_CASE("train.log names the kernel path, and no warning with OpenBLAS's own choice here",
@@ -80,8 +81,8 @@ TEST_CASE("train.log names the kernel path, and no warning with OpenBLAS's own c
   REQUIRE(status.exited);
   REQUIRE(status.code == 0);
   const std::string log = read_text(run_dir + "/train.log");
-  CHECK_THAT(log, Contains("kernels: ") && Contains(std::string("gemm at ") +
-                                                   cnn::isa_name(cnn::cpu_features().best)));
+  CHECK_THAT(log, Contains("kernels: ") &&
+                      Contains(std::string("gemm at ") + cnn::isa_name(cnn::cpu_features().best)));
   // ctest sets no OPENBLAS_CORETYPE; this machine kind's OpenBLAS picks an AVX-512 core
   // (Cooperlake on Zen 4), so nothing is below the CPU. Elsewhere the warning is expected.
   if (log.find("OpenBLAS core Prescott") == std::string::npos &&

@@ -53,7 +53,8 @@ Operands make_operands(const Problem& p, uint32_t seed) {
   for (float& v : o.a) v = uniform(random);
   for (float& v : o.b) v = uniform(random);
   // beta == 0 must not read C: NaN there would show
-  for (float& v : o.c) v = p.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : uniform(random);
+  for (float& v : o.c)
+    v = p.beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : uniform(random);
   return o;
 }
 
@@ -95,14 +96,14 @@ void check_against_reference(const Problem& p, const Operands& in, const std::ve
 }
 
 void check_provider(GemmProvider provider, const Problem& p) {
-  INFO(gemm_provider_name(provider) << " at " << isa_name(gemm_isa()) << ": " << (p.ta ? "T" : "N")
-                                    << (p.tb ? "T" : "N") << " m " << p.m << " n " << p.n << " k "
-                                    << p.k << " alpha " << p.alpha << " beta " << p.beta
-                                    << " pad " << p.pad);
+  INFO(gemm_provider_name(provider)
+       << " at " << isa_name(gemm_isa()) << ": " << (p.ta ? "T" : "N") << (p.tb ? "T" : "N")
+       << " m " << p.m << " n " << p.n << " k " << p.k << " alpha " << p.alpha << " beta " << p.beta
+       << " pad " << p.pad);
   const Operands in = make_operands(p, static_cast<uint32_t>(p.m * 131 + p.n * 17 + p.k));
   std::vector<float> c = in.c;
-  sgemm_with(provider, p.ta, p.tb, p.m, p.n, p.k, p.alpha, in.a.data(), in.lda, in.b.data(),
-             in.ldb, p.beta, c.data(), in.ldc);
+  sgemm_with(provider, p.ta, p.tb, p.m, p.n, p.k, p.alpha, in.a.data(), in.lda, in.b.data(), in.ldb,
+             p.beta, c.data(), in.ldc);
   check_against_reference(p, in, c);
 }
 
@@ -122,7 +123,8 @@ TEST_CASE("CI machines run the avx2 and avx512 levels", "[gemm]") {
   INFO(describe_cpu());
   // This project's development and CI machines are AVX-512 CPUs: both kernel levels run here.
   // On another CPU this says which levels the test below could not reach.
-  if (cpu_features().best < Isa::avx512) WARN("levels above " << isa_name(cpu_features().best) << " not tested here");
+  if (cpu_features().best < Isa::avx512)
+    WARN("levels above " << isa_name(cpu_features().best) << " not tested here");
   CHECK(cpu_features().best >= Isa::avx2);
 }
 
@@ -163,14 +165,14 @@ TEST_CASE("the packed kernels are right across their cache blocks", "[gemm]") {
     if (level < Isa::avx2) continue;
     IsaLimit limit(level);
     for (int t = 0; t < 4; ++t)
-      check_provider(GemmProvider::packed, {(t & 1) != 0, (t & 2) != 0, 251, 1041, 521, 1.0f,
-                                            t == 3 ? 0.5f : 0.0f, 3});
+      check_provider(GemmProvider::packed,
+                     {(t & 1) != 0, (t & 2) != 0, 251, 1041, 521, 1.0f, t == 3 ? 0.5f : 0.0f, 3});
   }
 }
 
 TEST_CASE("sgemm's dispatch never routes to OpenBLAS below the CPU's level", "[gemm]") {
   INFO(describe_kernels());
-  const int64_t shapes[][3] = {{1, 1, 1},       {64, 16, 16},   {256, 32, 16},  {512, 256, 256},
+  const int64_t shapes[][3] = {{1, 1, 1},          {64, 16, 16},   {256, 32, 16},  {512, 256, 256},
                                {1024, 1024, 1024}, {128, 10, 256}, {16, 4096, 147}};
   for (Isa level : levels_here()) {
     IsaLimit limit(level);
@@ -235,13 +237,14 @@ TEST_CASE("oneDNN inside OpenMP threads starts no threads and gives its results 
   std::vector<float> alone[2] = {x.c, y.c}, inside[2] = {x.c, y.c};
   const Operands* in[2] = {&x, &y};
   auto multiply = [&](int i, std::vector<float>& c) {
-    sgemm_with(GemmProvider::onednn, false, false, p.m, p.n, p.k, 1.0f, in[i]->a.data(),
-               in[i]->lda, in[i]->b.data(), in[i]->ldb, 0.0f, c.data(), in[i]->ldc);
+    sgemm_with(GemmProvider::onednn, false, false, p.m, p.n, p.k, 1.0f, in[i]->a.data(), in[i]->lda,
+               in[i]->b.data(), in[i]->ldb, 0.0f, c.data(), in[i]->ldc);
   };
   for (int i = 0; i < 2; ++i) multiply(i, alone[i]);
   auto threads_now = [] {
     int64_t count = 0;
-    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    for ([[maybe_unused]] const auto& entry :
+         std::filesystem::directory_iterator("/proc/self/task"))
       ++count;
     return count;
   };

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/bench_kernels.h"
 #include "apps/model_setup.h"
 #include "apps/run_files.h"
 #include "apps/distributed.h"
@@ -243,6 +244,20 @@ BenchResult bench_once(const Config& config, const DataConfig& data, int64_t bat
   return result;
 }
 
+// The GEMM shapes of one training step and one evaluation of the config's model.
+std::vector<GemmShape> model_gemm_shapes(const Config& config, const DataConfig& data,
+                                         int64_t batch) {
+  Trainee trainee = make_trainee(config, data, 1);
+  Shape input = model_input_shape(data);
+  input[0] = batch;
+  const Batch synthetic =
+      synthetic_batch(data, batch, trainee.model->output_shape(input).back(), config.seed);
+  start_recording_gemm_shapes();
+  trainee.train_step(synthetic);
+  time_eval(*trainee.model, synthetic.images, 0, 1);
+  return stop_recording_gemm_shapes();
+}
+
 // The config's model against the same model with model.norm: none, training steps taken
 // in turns (A B, B A, A B, ...) so that both see the same machine: a busy neighbour slows
 // both, not one of the two runs. Returns the median step times (normalized, plain) and
@@ -329,6 +344,9 @@ int run_bench(const Config& config, const BenchOptions& options) {
   if (options.norm_overhead)  // twice the steps: the overhead is a small difference
     norm_plain = time_norm_against_plain(config, data, batch, 2 * options.steps);
   const double norm_overhead = norm_plain.ratio - 1;
+  std::vector<KernelTiming> kernel_rows;
+  if (options.kernels)
+    kernel_rows = time_gemm_shapes(model_gemm_shapes(config, data, batch), 16, 5);
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
@@ -348,6 +366,9 @@ int run_bench(const Config& config, const BenchOptions& options) {
     }
     out["peak_rss_mb"] = r.detail.peak_rss_mb;
     out["sgemm_gflops"] = sgemm_rate;
+    out["kernels"] = describe_kernels();
+    if (!kernel_warning().empty()) out["kernel_warning"] = kernel_warning();
+    if (options.kernels) out["gemm_shapes"] = kernel_table_json(kernel_rows);
     if (options.norm_overhead) {
       out["norm_step_ms"] = norm_plain.norm_step * 1000;
       out["plain_step_ms"] = norm_plain.plain_step * 1000;
@@ -372,12 +393,15 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("  peak resident memory: %.0f MB (training)\n", r.detail.peak_rss_mb);
   std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n",
               sgemm_rate);
+  std::printf("  %s\n", describe_kernels().c_str());
+  if (!kernel_warning().empty()) std::printf("  warning: %s\n", kernel_warning().c_str());
   if (options.norm_overhead)
     std::printf("  normalization's cost: %+.1f%% of the step (median ratio of steps taken in "
                 "turns with model.norm: none; median steps %.2f and %.2f ms)\n",
                 100 * norm_overhead, norm_plain.norm_step * 1000, norm_plain.plain_step * 1000);
   std::printf("\n");
   print_layer_table(r.detail.layers, sgemm_rate);
+  if (options.kernels) print_kernel_table(kernel_rows);
   if (options.scaling) print_scaling(config, data, options.steps);
   return 0;
 }

@@ -2,7 +2,7 @@
 // evaluation (plain and with BN folded) on synthetic input of the config's shape, after
 // warm-up; prints images/s, the median step time, peak resident memory and a per-layer
 // table of forward/backward time and GFLOP/s, also as a share of the machine's sgemm rate
-// measured in the same run.
+// measured in the same run, and the GEMM kernels chosen (core/gemm.h's describe_kernels).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@ struct BenchOptions {
   bool json = false;
   bool scaling = false;
   bool norm_overhead = false;  // also time the model against model.norm: none, in turns
+  bool kernels = false;        // also time the model's GEMM shapes per provider
 };
 
 int run_bench(const Config& config, const BenchOptions& options);

@@ -4,7 +4,7 @@
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
 //   cnnlab study   configs/study/ [FILE.yaml ...] [--out DIR] [--results DIR] [--set key=value ...]
-//   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling]
+//   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling] [--kernels]
 //   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
 //                  [--opset 13..17]
 //   cnnlab layers
@@ -216,6 +216,9 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& args) {
                   "the normalization's share of the step");
   bench->add_flag("--scaling", options.scaling,
                   "Also time batch 32/64/128/256 with 1 and 2 threads");
+  bench->add_flag("--kernels", options.kernels,
+                  "Also time the model's GEMM shapes through every provider (own packed "
+                  "kernels, oneDNN, OpenBLAS)");
   return bench;
 }
 

@@ -12,6 +12,7 @@
 #include "apps/model_setup.h"
 #include "apps/run_logger.h"
 #include "apps/signals.h"
+#include "core/gemm.h"
 #include "core/safetensors.h"
 #include "data/config.h"
 #include "optim/factory.h"
@@ -279,6 +280,8 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
   spdlog::info("run '{}' in {}: {} parameters, {} training / {} test images, {} steps per epoch",
                config.name, run_dir, result.parameter_count, setup.datasets.train.size(),
                setup.datasets.test.size(), setup.train_loader->batches_per_epoch());
+  spdlog::info("{}", describe_kernels());
+  if (!kernel_warning().empty()) spdlog::warn("{}", kernel_warning());
 
   std::unique_ptr<LayerStatsRecorder> layer_stats;
   if (config.train.layer_stats_every > 0) layer_stats = std::make_unique<LayerStatsRecorder>();

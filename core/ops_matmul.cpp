@@ -1,4 +1,4 @@
-// Matrix multiply through OpenBLAS: forward and backward are each one sgemm per operand.
+// Matrix multiply through sgemm (core/gemm.h): forward and backward are each one sgemm per operand.
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/ops.h"

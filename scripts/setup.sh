@@ -13,6 +13,8 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-d
           libonnx-dev libprotobuf-dev python3-onnx
           # data-parallel training (apps/distributed): Open MPI
           openmpi-bin libopenmpi-dev
+          # oneDNN's sgemm, one of the GEMM providers core/gemm.cpp dispatches to
+          libdnnl-dev
           # scripts/sanitize.sh and scripts/fuzz.sh (CI): clang, libFuzzer, clang's OpenMP
           clang libclang-rt-14-dev libomp-dev)
 

@@ -19,6 +19,9 @@ runtime=$(ls "$work"/packages/cnnlab_*.deb)
 dev=$(ls "$work"/packages/libcnnlab-dev_*.deb)
 [ "$(dpkg-deb -f "$runtime" Package)" = cnnlab ] && [ "$(dpkg-deb -f "$dev" Package)" = libcnnlab-dev ]
 dpkg-deb -f "$dev" Depends | grep -q "^cnnlab (= " || { echo "FAIL: libcnnlab-dev does not depend on cnnlab"; exit 1; }
+# The GEMM providers' libraries, found by shlibdeps: the installed program and library load.
+dpkg-deb -f "$runtime" Depends | grep -q "libdnnl" || { echo "FAIL: cnnlab does not depend on oneDNN (libdnnl)"; exit 1; }
+dpkg-deb -f "$runtime" Depends | grep -q "libopenblas" || { echo "FAIL: cnnlab does not depend on OpenBLAS"; exit 1; }
 if dpkg-deb -c "$runtime" | grep -q "/include/"; then echo "FAIL: headers in the runtime package"; exit 1; fi
 echo "packages: $(basename "$runtime") (Depends: $(dpkg-deb -f "$runtime" Depends)), $(basename "$dev")"
 

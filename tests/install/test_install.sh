@@ -23,11 +23,11 @@ for f in bin/cnnlab include/cnnlab/core/tensor.h include/cnnlab/layers/registry.
   [ -e "$prefix/$f" ] || { echo "FAIL: the install has no $f"; exit 1; }
 done
 libdir=$prefix/lib
-# Private dependencies stay private: no OpenBLAS, SOCI, spdlog, nlohmann_json or stb in what
+# Private dependencies stay private: no OpenBLAS, oneDNN, SOCI, spdlog, nlohmann_json or stb in what
 # a consumer reads (comments aside, and CMake's own note that libcnnlab_data.so was linked
 # to spdlog's library, IMPORTED_LINK_DEPENDENT_LIBRARIES, which a consumer never resolves),
 # and no path into the source or build tree.
-if grep -rI -i -E "openblas|soci|spdlog|nlohmann|stb" "$libdir/cmake" "$libdir/pkgconfig" |
+if grep -rI -i -E "openblas|dnnl|soci|spdlog|nlohmann|stb" "$libdir/cmake" "$libdir/pkgconfig" |
    grep -v -e ":#" -e "IMPORTED_LINK_DEPENDENT_LIBRARIES"; then
   echo "FAIL: a private dependency shows in the package files above"; exit 1
 fi

@@ -19,6 +19,7 @@
 #include "apps/report_seeds.h"
 #include "apps/run_files.h"
 #include "apps/run_store.h"
+#include "apps/text_table.h"
 #include "core/config_reader.h"
 #include "core/error.h"
 #include "layers/builder.h"
@@ -35,19 +36,8 @@ double number_or_nan(const nlohmann::json& summary, const char* key) {
   return it != summary.end() && it->is_number() ? it->get<double>() : std::nan("");
 }
 
-std::string percent(double value) {
-  if (!std::isfinite(value)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << value * 100 << "%";
-  return out.str();
-}
-
-std::string fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
+std::string percent(double value) { return format_percent(value); }
+std::string fixed(double value, int digits) { return format_fixed(value, digits); }
 
 // The run's records from the store summary.json names.
 void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path) {
@@ -130,10 +120,7 @@ RunReport read_run(const std::string& run_dir) {
 
 std::string comparison_table(const std::vector<RunReport>& runs) {
   double threshold = runs.empty() ? 0.5 : runs.front().threshold;
-  std::ostringstream out;
-  out << "| variant | norm | final test acc | best test acc | epochs to " << percent(threshold)
-      << " | diverged | collapsed | step time (ms) | images/s | norm overhead | train-test gap |\n"
-      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<std::vector<std::string>> rows;
   for (const RunReport& r : runs) {
     std::string diverged = r.diverged ? "yes, step " + std::to_string(r.diverged_step) : "no";
     std::string collapsed = r.collapsed ? "yes, by step " + std::to_string(r.collapsed_step) : "no";
@@ -146,11 +133,15 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
     else
       overhead << "n/a";
     double gap = r.epochs.empty() ? std::nan("") : r.epochs.back().train_acc - r.epochs.back().test_acc;
-    out << "| " << r.name << " | " << r.norm << " | " << percent(r.final_test_acc) << " | "
-        << percent(r.best_test_acc) << " | " << reached << " | " << diverged << " | " << collapsed << " | "
-        << fixed(r.step_seconds * 1000, 1) << " | " << fixed(r.images_per_s, 0) << " | " << overhead.str()
-        << " | " << (std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a") << " |\n";
+    rows.push_back({r.name, r.norm, percent(r.final_test_acc), percent(r.best_test_acc), reached,
+                    diverged, collapsed, fixed(r.step_seconds * 1000, 1), fixed(r.images_per_s, 0),
+                    overhead.str(), std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a"});
   }
+  std::ostringstream out;
+  out << markdown_table({"variant", "norm", "final test acc", "best test acc",
+                         "epochs to " + percent(threshold), "diverged", "collapsed",
+                         "step time (ms)", "images/s", "norm overhead", "train-test gap"},
+                        rows);
   // Repeated seeds: each variant's mean and spread, and the verdicts they allow.
   const std::vector<VariantRuns> variants = group_by_variant(runs);
   if (variants.size() < runs.size()) {

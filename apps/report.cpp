@@ -48,7 +48,9 @@ void read_records(RunReport& run, const nlohmann::json& summary, const std::stri
             "cnnlab; train the run again to report it");
   const std::string location = summary["store"].get<std::string>();
   const int64_t run_id = summary["run_id"].get<int64_t>();
-  CNN_CHECK(fs::exists(location), "report: the run store '", location, "' that '", summary_path,
+  // A server's URL (no password: that comes from CNNLAB_STORE_PASSWORD or ~/.my.cnf), or a file.
+  CNN_CHECK(parse_store_url(location).backend != StoreBackend::sqlite || fs::exists(location),
+            "report: the run store '", location, "' that '", summary_path,
             "' names does not exist (was it moved or deleted?)");
   RunStore store(location);
   CNN_CHECK(store.run(run_id).has_value(), "report: the run store '", location,

@@ -34,12 +34,20 @@ nlohmann::json number(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
 }
 
+// The store as summary.json names it for `cnnlab report`: an SQLite file's absolute path, or a
+// server's URL without its password.
+std::string stored_location(const std::string& url) {
+  const StoreUrl parsed = parse_store_url(url);
+  if (parsed.backend != StoreBackend::sqlite) return describe_store_url(parsed);
+  return fs::absolute(parsed.sqlite_path).lexically_normal().string();
+}
+
 }  // namespace
 
 RunRecorder::RunRecorder(const RecorderOptions& options)
     : name_(options.name),
       run_dir_(options.run_dir),
-      store_location_(fs::absolute(options.store).lexically_normal().string()),
+      store_location_(stored_location(options.store)),
       store_(options.store) {
   const fs::path dir(options.run_dir);
   if (options.resuming && options.run_id >= 0 &&

@@ -7,6 +7,8 @@
 //   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
 //                  [--opset 13..17]
 //   cnnlab layers
+//   cnnlab runs    list|show|compare|query ... [--store URL]
+//   cnnlab serve   [--store URL] [--host 127.0.0.1] [--port 8080]
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
 #include <dlfcn.h>
@@ -28,6 +30,8 @@
 #include "apps/export_command.h"
 #include "apps/layers_command.h"
 #include "apps/report.h"
+#include "apps/runs_command.h"
+#include "apps/serve_command.h"
 #include "apps/trainer.h"
 #include "core/error.h"
 
@@ -246,6 +250,19 @@ int run_layers() {
   return 0;
 }
 
+// ---- serve ----
+CLI::App* add_serve(CLI::App& app, cnn::ServeOptions& options) {
+  auto* serve = app.add_subcommand("serve", "Serve the dashboard: runs, live curves, comparisons (read-only)");
+  serve->add_option("--store", options.store,
+                    "Run store URL (default: $CNNLAB_STORE, else runs/runs.db)");
+  serve->add_option("--host", options.host, "Address to listen on (loopback unless given)")
+      ->capture_default_str();
+  serve->add_option("--port", options.port, "Port (0: any free one, printed)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  return serve;
+}
+
 // ---- plugins ----
 // Loads the --plugin libraries, then those in $CNNLAB_PLUGINS (colon-separated, empty
 // entries skipped), before any subcommand runs so their layers are registered.
@@ -291,6 +308,9 @@ int run_main(int argc, char** argv) {
   CLI::App* bench = add_bench(app, bench_args);
   CLI::App* exporter = add_export(app, export_args);
   CLI::App* layers = add_layers(app);
+  cnn::RunsCommand runs(app);
+  cnn::ServeOptions serve_options;
+  CLI::App* serve = add_serve(app, serve_options);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -303,6 +323,8 @@ int run_main(int argc, char** argv) {
     if (bench->parsed()) return run_bench(bench_args);
     if (exporter->parsed()) return run_export(export_args);
     if (layers->parsed()) return run_layers();
+    if (runs.parsed()) return runs.run();
+    if (serve->parsed()) return cnn::run_serve(serve_options);
   } catch (const cnn::Error& e) {
     std::fprintf(stderr, "cnnlab: error: %s\n", e.what());
     return 1;

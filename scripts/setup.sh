@@ -13,6 +13,9 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-d
           libonnx-dev libprotobuf-dev python3-onnx
           # data-parallel training (apps/distributed): Open MPI
           openmpi-bin libopenmpi-dev
+          # cnnlab serve's HTTP server; its browser test drives Chromium (playwright-core
+          # from npm, in scripts/test.sh)
+          libcpp-httplib-dev chromium
           # scripts/sanitize.sh and scripts/fuzz.sh (CI): clang, libFuzzer, clang's OpenMP
           clang libclang-rt-14-dev libomp-dev)
 

@@ -44,9 +44,21 @@ namespace {
 
 // ---- train ----
 struct TrainArgs {
-  std::string config_path, out_dir, init_from, resume_dir;
+  std::string config_path, out_dir, init_from, resume_dir, store;
   std::vector<std::string> overrides;
+  bool store_optional = false;
 };
+
+// --store URL and --store-optional, as train and compare take them.
+void add_store_options(CLI::App* command, std::string& store, bool& optional) {
+  command->add_option("--store", store,
+                      "Run store: sqlite:PATH (default runs.db beside the run folder) or "
+                      "mysql://USER@HOST[:PORT]/DB[?socket=PATH]; also $CNNLAB_STORE. The "
+                      "password comes from $CNNLAB_STORE_PASSWORD or ~/.my.cnf [client]");
+  command->add_flag("--store-optional", optional,
+                    "An unreachable store is a warning: the run goes on and spools its records "
+                    "(push them later with cnnlab runs sync RUN_DIR)");
+}
 
 CLI::App* add_train(CLI::App& app, TrainArgs& args) {
   auto* train = app.add_subcommand("train", "Train a model described by a YAML config");
@@ -60,6 +72,7 @@ CLI::App* add_train(CLI::App& app, TrainArgs& args) {
   train->add_option(
       "--resume", args.resume_dir,
       "Continue the run in this directory from its last checkpoint (uses its config.yaml)");
+  add_store_options(train, args.store, args.store_optional);
   return train;
 }
 
@@ -67,6 +80,8 @@ int run_train(const TrainArgs& args) {
   cnn::TrainOptions options;
   options.out_dir = args.out_dir;
   options.init_from = args.init_from;
+  options.runs_db = args.store;
+  options.store_optional = args.store_optional;
   cnn::Config config;
   if (!args.resume_dir.empty()) {
     if (!args.config_path.empty() || !args.overrides.empty())
@@ -136,6 +151,7 @@ CLI::App* add_compare(CLI::App& app, CompareArgs& args) {
                       "Output folder (default runs/<experiment>-<timestamp>)");
   compare->add_option("--set,-s", args.options.overrides,
                       "Override a key in every variant (dotted path), repeatable");
+  add_store_options(compare, args.options.store, args.options.store_optional);
   return compare;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "apps/run_views.h"
+#include "apps/store_maintenance.h"
 #include "apps/text_table.h"
 #include "core/error.h"
 
@@ -169,14 +170,14 @@ RunsCommand::RunsCommand(CLI::App& app) {
   query_->add_option("sql", args_.sql, "The query, e.g. \"SELECT name, status FROM runs\"")->required();
   query_->add_flag("--csv", args_.csv, "Print CSV");
   query_->add_flag("--json", args_.json, "Print a JSON array of objects");
-  // add_store_maintenance_commands(*runs_);  // `runs migrate`, `runs sync` (apps/store_maintenance.h)
+  add_store_maintenance_commands(*runs_);  // `runs migrate`, `runs sync`: run by their callbacks
 }
 
 bool RunsCommand::parsed() const { return runs_->parsed(); }
 
 int RunsCommand::run() const {
   if (!list_->parsed() && !show_->parsed() && !compare_->parsed() && !query_->parsed())
-    return -1;  // another `runs` subcommand: not one of these
+    return 0;  // migrate or sync: done by their callbacks during parsing
   std::unique_ptr<RunStore> store = open_store_for_reading(args_.store);
   if (list_->parsed()) return list_runs(*store, args_);
   if (show_->parsed()) return show_run(*store, args_);

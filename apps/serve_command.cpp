@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "apps/dashboard_assets.h"
@@ -57,10 +58,20 @@ RunRow path_run(RunStore& store, const httplib::Request& request) {
   return *run;
 }
 
-RunFilter request_filter(const httplib::Request& request) {
+// Every ?where=KEY=VALUE, read from the raw query: httplib keeps only the text after a
+// value's last '=', and "where=model.norm=batch" typed as such (unencoded) is meant whole.
+std::vector<std::string> where_params(const httplib::Request& request) {
   std::vector<std::string> where;
-  for (size_t i = 0; i < request.get_param_value_count("where"); ++i)
-    where.push_back(request.get_param_value("where", i));
+  const size_t query = request.target.find('?');
+  if (query == std::string::npos) return where;
+  std::stringstream parts(request.target.substr(query + 1));
+  for (std::string part; std::getline(parts, part, '&');)
+    if (part.starts_with("where=")) where.push_back(httplib::detail::decode_url(part.substr(6), true));
+  return where;
+}
+
+RunFilter request_filter(const httplib::Request& request) {
+  const std::vector<std::string> where = where_params(request);
   try {
     return make_run_filter(request.get_param_value("experiment"), request.get_param_value("status"), where);
   } catch (const Error& error) {
@@ -171,6 +182,12 @@ int run_serve(const ServeOptions& options) {
   // One connection for every request: RunStore serialises its calls with its own mutex, and
   // each call reads the store anew, so a running run's rows appear as they are committed.
   httplib::Server server;
+  // SO_REUSEADDR alone: httplib's default SO_REUSEPORT would let a second `cnnlab serve`
+  // share the port silently instead of failing to listen.
+  server.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   add_api(server, *store);
   add_pages(server);
   sigset_t stop;

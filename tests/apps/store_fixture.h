@@ -37,9 +37,10 @@ inline std::string fill_store(const cnn::testing::TempDir& tmp) {
              "  - {name: blowup, set: {model.norm: none, optim.lr: 1.0e4, name: blowup}}\n");
   cnn::CompareOptions options;
   options.out_dir = tmp / "runs/norms";
+  options.store = "sqlite:" + (tmp / "runs/runs.db");  // named, whatever CNNLAB_STORE says
   options.quiet = true;
   cnn::run_comparison(tmp / "experiments/norms.yaml", options);
-  return tmp / "runs/runs.db";  // next to the comparison's folder
+  return options.store;
 }
 
 // `cnnlab serve --store STORE --port 0` once it listens: its process and port.

@@ -81,7 +81,8 @@ TEST_CASE("dashboard: a training run's page in Chromium gains points as the run 
   cnn::testing::write_text(tmp / "models/live.yaml",
                            cnn::testing::tiny_config_yaml(tmp / "live_data", "batch", 1000, 0.01));
   CnnlabProcess training(binary, {"train", "--config", tmp / "models/live.yaml", "--set", "name=live",
-                                  "--set", "data.batch_size=4", "--out", tmp / "runs/live"});
+                                  "--set", "data.batch_size=4", "--out", tmp / "runs/live",
+                                  "--store", store});
   ServeProcess serve = start_serve(binary, store);
   const std::string live = wait_for_live_run(serve.port, "live", 60000);
   INFO(training.output());

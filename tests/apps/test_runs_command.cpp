@@ -21,7 +21,7 @@ struct Runs {
   std::string output, errors;
 };
 Runs runs(const std::string& binary, const std::string& store, const std::vector<std::string>& args) {
-  const std::string errors = store + ".stderr";
+  const std::string errors = store.substr(store.find(':') + 1) + ".stderr";  // beside the file
   std::string command = shell_quoted(binary) + " runs";
   for (const std::string& arg : args) command += " " + shell_quoted(arg);
   command += " --store " + shell_quoted(store) + " 2>" + shell_quoted(errors);
@@ -76,7 +76,7 @@ TEST_CASE("runs list: every run as a table, filtered by experiment, status and c
   CHECK_THAT(bad.errors, Contains("'model.norm'") && Contains("KEY=VALUE"));
 }
 
-TEST_CASE("runs show: a run by id or directory name; --json holds every per-step metric",
+TEST_CASE("runs show: a run by id or directory name, and --json with every per-step metric",
           "[apps][runs]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;
@@ -137,8 +137,9 @@ TEST_CASE("runs compare: accuracy, epochs to the threshold, divergence and step 
   const nlohmann::json blowup = nlohmann::json::parse(
       runs(binary, store, {"show", "blowup", "--json"}).output)["run"]["summary"];
   const std::string step = std::to_string(blowup["diverged_step"].get<int64_t>());
-  const size_t row = compared.output.find("| blowup |");
-  REQUIRE(row != std::string::npos);
+  const size_t cell = compared.output.find("| blowup |");
+  REQUIRE(cell != std::string::npos);
+  const size_t row = compared.output.rfind('\n', cell) + 1;
   const std::string line = compared.output.substr(row, compared.output.find('\n', row) - row);
   CHECK_THAT(line, Contains("| diverged |") && Contains("| yes, step " + step + " |") && Contains("never"));
   CHECK(std::count(line.begin(), line.end(), '|') == 10);
@@ -150,7 +151,7 @@ TEST_CASE("runs compare: accuracy, epochs to the threshold, divergence and step 
   CHECK_THAT(missing.errors, Contains("no run 'nosuchrun'"));
 }
 
-TEST_CASE("runs query: a table, --csv and --json; anything but SELECT/WITH is refused",
+TEST_CASE("runs query: a table, --csv and --json, and anything but SELECT/WITH refused",
           "[apps][runs]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;
@@ -168,12 +169,12 @@ TEST_CASE("runs query: a table, --csv and --json; anything but SELECT/WITH is re
   REQUIRE(csv.code == 0);
   CHECK(csv.output == "name,status\nblowup,diverged\nbn,completed\nplain,completed\n");
 
-  Runs json = runs(binary, store, {"query", "WITH r AS (SELECT name FROM runs) SELECT name, NULL AS nothing FROM r ORDER BY name", "--json"});
+  Runs json = runs(binary, store, {"query", "WITH r AS (SELECT name FROM runs) SELECT name, NULL AS missing FROM r ORDER BY name", "--json"});
   REQUIRE(json.code == 0);
   const nlohmann::json rows = nlohmann::json::parse(json.output);
   REQUIRE(rows.size() == 3);
   CHECK(rows[0]["name"] == "blowup");
-  CHECK(rows[0]["nothing"].is_null());
+  CHECK(rows[0]["missing"].is_null());
 
   for (const char* write : {"DELETE FROM runs", "UPDATE runs SET status = 'x'",
                                    "DROP TABLE runs", "SELECT 1; DELETE FROM runs"}) {

@@ -59,6 +59,7 @@ TEST_CASE("serve: the runs API with filters, one run, its metrics, epochs and la
   REQUIRE(all.json.size() == 3);
   CHECK(all.json[0]["experiment"] == "norms");
   CHECK(get(client, "/api/runs?where=model.norm=none").json.size() == 2);
+  CHECK(get(client, "/api/runs?where=model.norm%3Dnone").json.size() == 2);  // as browsers send it
   CHECK(get(client, "/api/runs?where=model.norm=none&where=optim.lr=0.05").json.size() == 1);
   CHECK(get(client, "/api/runs?status=diverged").json.size() == 1);
   CHECK(get(client, "/api/runs?experiment=norms&status=completed").json.size() == 2);
@@ -169,7 +170,7 @@ TEST_CASE("serve: unknown runs and paths are 404s, bad parameters 400s, never a 
   CHECK(get(client, "/api/runs").json.size() == 3);
 }
 
-TEST_CASE("serve: SIGINT stops it cleanly; a missing store and a taken port are errors",
+TEST_CASE("serve: SIGINT stops it cleanly, and a missing store or a taken port is an error",
           "[apps][serve]") {
   const std::string binary = cnnlab_binary();
   if (binary.empty()) return;

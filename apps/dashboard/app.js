@@ -64,7 +64,10 @@ class LineChart {
       }
     if (x0 === Infinity) return null;
     if (x1 === x0) x1 = x0 + 1;
-    if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+    if (y1 === y0) {  // a constant (a fixed learning rate): centred, +-10%
+      const half = Math.abs(y0) * 0.1 || 0.5;
+      y0 -= half; y1 += half;
+    }
     const pad = (y1 - y0) * 0.05;
     return {x0, x1, y0: y0 - pad, y1: y1 + pad};
   }
@@ -90,7 +93,7 @@ class LineChart {
     for (let i = 0; i <= 4; ++i) {
       const y = b.y0 + (b.y1 - b.y0) * i / 4, x = b.x0 + (b.x1 - b.x0) * i / 4;
       c.fillText(y.toPrecision(3), 4, sy(y) + 4);
-      c.fillText(String(Math.round(x * 100) / 100), sx(x) - 10, h - 10);
+      c.fillText(b.x1 - b.x0 >= 20 ? String(Math.round(x)) : x.toPrecision(3), sx(x) - 10, h - 10);
       c.strokeStyle = '#eee';
       c.beginPath(); c.moveTo(left, sy(y)); c.lineTo(w - right, sy(y)); c.stroke();
     }

@@ -1,10 +1,12 @@
 // Drives headless Chromium (playwright-core, found through NODE_PATH) over `cnnlab serve`'s
 // dashboard for tests/apps/test_dashboard_browser.cpp: opens the run page of a run that is
 // being written, waits until its loss chart has points, waits for more to appear (the page
-// polls the metrics API), screenshots it, then the compare page of the given runs.
+// polls the metrics API) and its layer statistics, screenshots it, then the compare page of
+// the given runs.
 //   NODE_PATH=build/browser_tools/node_modules node dashboard_browser.js \
 //       CHROMIUM BASE_URL RUN_ID COMPARE_IDS RUN_PNG COMPARE_PNG
-// Prints one JSON line: {"first": N, "second": M, "compare": K, "errors": [...]}.
+// Prints one JSON line: {"first": N, "second": M, "layers": L, "compare": K, "legend": TEXT,
+// "errors": [...]} (point counts from the canvases' data-points).
 'use strict';
 const {chromium} = require('playwright-core');
 
@@ -27,6 +29,9 @@ async function main() {
     await page.waitForFunction(n => Number(document.getElementById('chart-loss').dataset.points) > n,
                                first, {timeout: 90000});
     const second = await points(page, '#chart-loss');
+    await page.waitForFunction(() => Number(document.getElementById('chart-layers').dataset.points || 0) > 0,
+                               null, {timeout: 60000});
+    const layers = await points(page, '#chart-layers');
     await page.screenshot({path: runPng, fullPage: true});
 
     await page.goto(`${base}/compare?ids=${compareIds}`);
@@ -35,7 +40,7 @@ async function main() {
     const compare = await points(page, '#chart-loss');
     const legend = await page.$eval('#legend', node => node.textContent);
     await page.screenshot({path: comparePng, fullPage: true});
-    console.log(JSON.stringify({first, second, compare, legend, errors}));
+    console.log(JSON.stringify({first, second, layers, compare, legend, errors}));
   } finally {
     await browser.close();
   }

@@ -81,7 +81,8 @@ TEST_CASE("dashboard: a training run's page in Chromium gains points as the run 
   cnn::testing::write_text(tmp / "models/live.yaml",
                            cnn::testing::tiny_config_yaml(tmp / "live_data", "batch", 1000, 0.01));
   CnnlabProcess training(binary, {"train", "--config", tmp / "models/live.yaml", "--set", "name=live",
-                                  "--set", "data.batch_size=4", "--out", tmp / "runs/live",
+                                  "--set", "data.batch_size=4", "--set", "train.layer_stats_every=100",
+                                  "--out", tmp / "runs/live",
                                   "--store", store});
   ServeProcess serve = start_serve(binary, store);
   const std::string live = wait_for_live_run(serve.port, "live", 60000);
@@ -110,6 +111,7 @@ TEST_CASE("dashboard: a training run's page in Chromium gains points as the run 
   const nlohmann::json seen = nlohmann::json::parse(result.output.substr(result.output.rfind("{\"first\"")));
   CHECK(seen["first"].get<int>() > 0);
   CHECK(seen["second"].get<int>() > seen["first"].get<int>());
+  CHECK(seen["layers"].get<int>() > 0);  // the layer statistics chart too
   CHECK(seen["compare"].get<int>() > seen["second"].get<int>());  // bn's and plain's curves too
   CHECK_THAT(seen["legend"].get<std::string>(), Contains("bn") && Contains("plain") && Contains("live"));
   CHECK(seen["errors"].empty());

@@ -32,6 +32,7 @@
 #include "apps/report.h"
 #include "apps/runs_command.h"
 #include "apps/serve_command.h"
+#include "apps/store_url.h"
 #include "apps/trainer.h"
 #include "core/error.h"
 
@@ -163,7 +164,7 @@ int run_compare(const CompareArgs& args) {
 // ---- report ----
 struct ReportArgs {
   std::vector<std::string> run_dirs;
-  std::string out_dir, title = "cnnlab report";
+  std::string out_dir, title = "cnnlab report", store;
 };
 
 CLI::App* add_report(CLI::App& app, ReportArgs& args) {
@@ -173,6 +174,9 @@ CLI::App* add_report(CLI::App& app, ReportArgs& args) {
   report->add_option("--out,-o", args.out_dir,
                      "Where report.md goes (default: the first run's parent)");
   report->add_option("--title", args.title, "Report title");
+  report->add_option("--store", args.store,
+                     "Run store to read (sqlite:PATH or mysql://USER@HOST[:PORT]/DB); default "
+                     "$CNNLAB_STORE, else the one each run's summary.json names");
   return report;
 }
 
@@ -180,7 +184,8 @@ int run_report(const ReportArgs& args) {
   std::string target =
       args.out_dir.empty() ? fs::path(args.run_dirs.front()).parent_path().string() : args.out_dir;
   if (target.empty()) target = ".";
-  std::vector<cnn::RunReport> runs = cnn::read_runs(args.run_dirs);
+  std::vector<cnn::RunReport> runs =
+      cnn::read_runs(args.run_dirs, cnn::choose_store_url(args.store, ""));
   std::string path = cnn::write_report(runs, target, args.title);
   std::printf("%s\nreport: %s\n", cnn::comparison_table(runs).c_str(), path.c_str());
   return 0;

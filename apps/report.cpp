@@ -39,17 +39,20 @@ double number_or_nan(const nlohmann::json& summary, const char* key) {
 std::string percent(double value) { return format_percent(value); }
 std::string fixed(double value, int digits) { return format_fixed(value, digits); }
 
-// The run's records from the store summary.json names.
-void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path) {
+// The run's records from the store summary.json names (or `store_url`, given).
+void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path,
+                  const std::string& store_url) {
   CNN_CHECK(summary.contains("store") && summary["store"].is_string() &&
                 summary.contains("run_id") && summary["run_id"].is_number_integer(),
             "report: '", summary_path,
             "' names no run store (\"store\" and \"run_id\"): it was written by an older "
             "cnnlab; train the run again to report it");
-  const std::string location = summary["store"].get<std::string>();
+  const std::string location =
+      store_url.empty() ? summary["store"].get<std::string>() : store_url;
   const int64_t run_id = summary["run_id"].get<int64_t>();
   // A server's URL (no password: that comes from CNNLAB_STORE_PASSWORD or ~/.my.cnf), or a file.
-  CNN_CHECK(parse_store_url(location).backend != StoreBackend::sqlite || fs::exists(location),
+  const StoreUrl parsed = parse_store_url(location);
+  CNN_CHECK(parsed.backend != StoreBackend::sqlite || fs::exists(parsed.sqlite_path),
             "report: the run store '", location, "' that '", summary_path,
             "' names does not exist (was it moved or deleted?)");
   RunStore store(location);
@@ -62,7 +65,7 @@ void read_records(RunReport& run, const nlohmann::json& summary, const std::stri
 
 }  // namespace
 
-RunReport read_run(const std::string& run_dir) {
+RunReport read_run(const std::string& run_dir, const std::string& store) {
   fs::path dir(run_dir);
   CNN_CHECK(fs::exists(dir / "summary.json"), "report: '", run_dir,
             "' has no summary.json (not a finished cnnlab run directory)");
@@ -90,7 +93,7 @@ RunReport read_run(const std::string& run_dir) {
   run.images_per_s = number_or_nan(summary, "train_images_per_s");
   run.step_seconds = number_or_nan(summary, "mean_step_seconds");
   run.final_train_acc = number_or_nan(summary, "final_train_acc");
-  read_records(run, summary, summary_path);
+  read_records(run, summary, summary_path, store);
 
   if (fs::exists(dir / "config.yaml")) {
     YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
@@ -154,10 +157,11 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
   return out.str();
 }
 
-std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs) {
+std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs,
+                                 const std::string& store) {
   CNN_CHECK(!run_dirs.empty(), "report: no run directories given");
   std::vector<RunReport> runs;
-  for (const std::string& dir : run_dirs) runs.push_back(read_run(dir));
+  for (const std::string& dir : run_dirs) runs.push_back(read_run(dir, store));
   // Pair every normalized run with the run identical but for model.norm: none.
   for (RunReport& r : runs) {
     if (r.norm == "none") continue;

@@ -79,9 +79,12 @@ int64_t RunStore::new_run_id() {
   }
 }
 
-RunStore::RunStore(const std::string& url) : url_(parse_store_url(url)) {
+RunStore::RunStore(const std::string& url, Unchecked) : url_(parse_store_url(url)) {
   database_ = describe_store_url(url_);
   open_session();
+}
+
+RunStore::RunStore(const std::string& url) : RunStore(url, Unchecked{}) {
   guarded("opening the schema", [&] {
     int64_t version = schema_version();
     if (version == 0) version = create_schema();
@@ -211,12 +214,8 @@ int64_t RunStore::create_schema() {
 }
 
 int64_t RunStore::migrate(const std::string& url) {
-  StoreUrl parsed = parse_store_url(url);
   // Opening refuses the old version, so the migration opens a bare session of its own.
-  RunStore store("sqlite::memory:");
-  store.url_ = parsed;
-  store.database_ = describe_store_url(parsed);
-  store.open_session();
+  RunStore store(url, Unchecked{});
   return store.guarded("migrating", [&] {
     const int64_t found = store.schema_version();
     if (found == 0) store.create_schema();

@@ -95,6 +95,8 @@ class RunStore {
   StoreBackend backend() const { return url_.backend; }
 
  private:
+  struct Unchecked {};
+  RunStore(const std::string& url, Unchecked);  // opened, no schema check (migrate)
   template <typename Body>
   auto guarded(const char* action, Body&& body);
   void open_session();

@@ -33,26 +33,33 @@ std::string text_or_empty(const std::string& value, soci::indicator ok) {
   return ok == soci::i_ok ? value : "";
 }
 
-// The first word of `sql`, upper-cased, after blanks and comments.
-std::string first_word(const std::string& sql) {
+// Where the statement proper begins: after leading blanks and comments (SOCI's MySQL backend
+// returns no rows for a query that opens with a comment, so they are not sent).
+size_t statement_start(const std::string& sql) {
   size_t at = 0;
   while (at < sql.size()) {
     if (std::isspace(static_cast<unsigned char>(sql[at]))) {
       ++at;
     } else if (sql.compare(at, 2, "--") == 0) {
       at = sql.find('\n', at);
-      if (at == std::string::npos) return "";
+      if (at == std::string::npos) return sql.size();
     } else if (sql.compare(at, 2, "/*") == 0) {
       at = sql.find("*/", at);
-      if (at == std::string::npos) return "";
+      if (at == std::string::npos) return sql.size();
       at += 2;
     } else {
       break;
     }
   }
+  return at;
+}
+
+// The first word of the statement, upper-cased.
+std::string first_word(const std::string& sql) {
   std::string word;
-  while (at < sql.size() && std::isalpha(static_cast<unsigned char>(sql[at])))
-    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[at++])));
+  for (size_t at = statement_start(sql);
+       at < sql.size() && std::isalpha(static_cast<unsigned char>(sql[at])); ++at)
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[at])));
   return word;
 }
 
@@ -271,7 +278,7 @@ QueryResult RunStore::query(const std::string& sql) {
     else *sql_ << statement("read_only_mysql");
     QueryResult result;
     try {
-      soci::rowset<soci::row> rows = (sql_->prepare << sql);
+      soci::rowset<soci::row> rows = (sql_->prepare << sql.substr(statement_start(sql)));
       for (const soci::row& row : rows) {
         if (result.columns.empty())
           for (size_t c = 0; c < row.size(); ++c)

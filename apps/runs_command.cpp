@@ -148,7 +148,8 @@ int query_store(RunStore& store, const RunsArgs& args) {
 }  // namespace
 
 RunsCommand::RunsCommand(CLI::App& app) {
-  runs_ = app.add_subcommand("runs", "Read the run store: list, show, compare and query runs");
+  runs_ = app.add_subcommand(
+      "runs", "The run store: list, show, compare and query runs; migrate and sync the store");
   runs_->require_subcommand(1);
   runs_->fallthrough();  // --store after the subcommand too: `runs list --store URL`
   runs_->add_option("--store", args_.store,

@@ -13,6 +13,9 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-d
           libonnx-dev libprotobuf-dev python3-onnx
           # data-parallel training (apps/distributed): Open MPI
           openmpi-bin libopenmpi-dev
+          # the run store's MySQL/MariaDB/TiDB backend (SOCI's mysql backend is in libsoci-dev)
+          # and the MariaDB server the store tests start (tests/store/mariadb_fixture.sh)
+          libmariadb3 mariadb-server-core mariadb-client-core
           # cnnlab serve's HTTP server; its browser test drives Chromium (playwright-core
           # from npm, in scripts/test.sh)
           libcpp-httplib-dev chromium

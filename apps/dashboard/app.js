@@ -252,6 +252,15 @@ class RunPage {
       if (r.kind === this.kind.value)
         chart.append(r.layer, COLORS[layers.indexOf(r.layer) % COLORS.length], [[r.step, Number(r.value)]]);
     chart.draw();
+    const legend = document.getElementById('layer-legend');
+    if (legend.childElementCount !== chart.series.size)
+      legend.replaceChildren(...[...chart.series].map(([layer, s]) => {
+        const item = element('span', layer);
+        const swatch = element('i');
+        swatch.style.background = s.color;
+        item.prepend(swatch);
+        return item;
+      }));
   }
 }
 

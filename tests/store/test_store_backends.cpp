@@ -7,6 +7,7 @@
 
 #include "apps/run_store.h"
 #include "core/error.h"
+#include "tests/apps/cnnlab_process.h"
 #include "tests/store/store_backends.h"
 
 using namespace cnn;
@@ -29,6 +30,30 @@ int64_t make_run(RunStore& store, const std::string& name, const std::string& no
   row.world_size = 2;
   store.begin_run(row);
   return row.id;
+}
+
+// Version 1, as cnnlab wrote it before schema_version existed, with one run.
+void create_version_1(const std::string& url, const std::string& backend) {
+  soci::session sql(backend == "sqlite" ? "sqlite3" : "mysql",
+                    soci_parameters(parse_store_url(url)));
+  sql << "CREATE TABLE runs (id BIGINT PRIMARY KEY, name VARCHAR(191) NOT NULL,"
+         " run_dir VARCHAR(1024) NOT NULL, started_at VARCHAR(64) NOT NULL,"
+         " finished_at VARCHAR(64), status VARCHAR(32) NOT NULL, summary_json TEXT)";
+  sql << "CREATE TABLE configs (run_id BIGINT PRIMARY KEY, yaml TEXT NOT NULL)";
+  sql << "CREATE TABLE step_metrics (run_id BIGINT NOT NULL, epoch BIGINT NOT NULL,"
+         " step BIGINT NOT NULL, lr DOUBLE, loss DOUBLE, accuracy DOUBLE,"
+         " PRIMARY KEY (run_id, step))";
+  sql << "CREATE TABLE epoch_metrics (run_id BIGINT NOT NULL, epoch BIGINT NOT NULL,"
+         " train_loss DOUBLE, train_acc DOUBLE, test_loss DOUBLE, test_acc DOUBLE,"
+         " seconds DOUBLE, images_per_s DOUBLE, PRIMARY KEY (run_id, epoch))";
+  sql << "CREATE TABLE layer_stats (run_id BIGINT NOT NULL, step BIGINT NOT NULL,"
+         " layer VARCHAR(191) NOT NULL, kind VARCHAR(64) NOT NULL, value DOUBLE,"
+         " PRIMARY KEY (run_id, step, layer, kind))";
+  sql << "INSERT INTO runs VALUES (1, 'old', 'runs/old', '2024-01-01T00:00:00Z', NULL,"
+         " 'completed', '{}')";
+  sql << "INSERT INTO configs VALUES (1, 'model: {norm: batch}\n')";
+  sql << "INSERT INTO step_metrics VALUES (1, 1, 0, 0.1, NULL, 0.5)";
+  sql << "INSERT INTO epoch_metrics VALUES (1, 1, 2.0, 0.3, 1.9, 0.35, 10, 100)";
 }
 
 }  // namespace
@@ -137,29 +162,7 @@ TEST_CASE("store reopens a resumed run and refuses unknown ones on every backend
 
 TEST_CASE("store refuses another schema version and migrates version 1", "[store]") {
   STORE_BACKEND(test);
-  {
-    soci::session sql(test.backend == "sqlite" ? "sqlite3" : "mysql",
-                      soci_parameters(parse_store_url(test.url)));
-    // Version 1, as cnnlab wrote it before schema_version existed.
-    sql << "CREATE TABLE runs (id BIGINT PRIMARY KEY, name VARCHAR(191) NOT NULL,"
-           " run_dir VARCHAR(1024) NOT NULL, started_at VARCHAR(64) NOT NULL,"
-           " finished_at VARCHAR(64), status VARCHAR(32) NOT NULL, summary_json TEXT)";
-    sql << "CREATE TABLE configs (run_id BIGINT PRIMARY KEY, yaml TEXT NOT NULL)";
-    sql << "CREATE TABLE step_metrics (run_id BIGINT NOT NULL, epoch BIGINT NOT NULL,"
-           " step BIGINT NOT NULL, lr DOUBLE, loss DOUBLE, accuracy DOUBLE,"
-           " PRIMARY KEY (run_id, step))";
-    sql << "CREATE TABLE epoch_metrics (run_id BIGINT NOT NULL, epoch BIGINT NOT NULL,"
-           " train_loss DOUBLE, train_acc DOUBLE, test_loss DOUBLE, test_acc DOUBLE,"
-           " seconds DOUBLE, images_per_s DOUBLE, PRIMARY KEY (run_id, epoch))";
-    sql << "CREATE TABLE layer_stats (run_id BIGINT NOT NULL, step BIGINT NOT NULL,"
-           " layer VARCHAR(191) NOT NULL, kind VARCHAR(64) NOT NULL, value DOUBLE,"
-           " PRIMARY KEY (run_id, step, layer, kind))";
-    sql << "INSERT INTO runs VALUES (1, 'old', 'runs/old', '2024-01-01T00:00:00Z', NULL,"
-           " 'completed', '{}')";
-    sql << "INSERT INTO configs VALUES (1, 'model: {norm: batch}\n')";
-    sql << "INSERT INTO step_metrics VALUES (1, 1, 0, 0.1, NULL, 0.5)";
-    sql << "INSERT INTO epoch_metrics VALUES (1, 1, 2.0, 0.3, 1.9, 0.35, 10, 100)";
-  }
+  create_version_1(test.url, test.backend);
   REQUIRE_THROWS_WITH(RunStore(test.url),
                       Contains("schema version 1") && Contains("cnnlab runs migrate --store"));
   REQUIRE(RunStore::migrate(test.url) == 1);
@@ -173,4 +176,29 @@ TEST_CASE("store refuses another schema version and migrates version 1", "[store
   REQUIRE(store.epochs(1).at(0).test_acc == 0.35);
   REQUIRE(std::isnan(store.epochs(1).at(0).step_seconds));
   REQUIRE(store.query("SELECT version FROM schema_version").rows.at(0)[0] == "2");
+}
+
+TEST_CASE("cnnlab refuses a version-1 store and `cnnlab runs migrate` upgrades it", "[store]") {
+  const std::string binary = cnn::apptest::cnnlab_binary();
+  if (binary.empty()) return;
+  STORE_BACKEND(test);
+  create_version_1(test.url, test.backend);
+  cnn::apptest::write_tiny_cifar10(test.folder / "data", 16, 16);
+  cnn::apptest::write_text(test.folder / "run.yaml",
+                           cnn::apptest::tiny_config(test.folder / "data", 16, 1));
+  cnn::apptest::CnnlabProcess refused(binary, {"train", "--config", test.folder / "run.yaml",
+                                               "--out", test.folder / "run", "--store", test.url});
+  CHECK(refused.wait(120000).code != 0);
+  CHECK_THAT(refused.output(), Contains("schema version 1") &&
+                                   Contains("upgrade it with `cnnlab runs migrate --store"));
+  cnn::apptest::CnnlabProcess migrate(binary, {"runs", "migrate", "--store", test.url});
+  REQUIRE(migrate.wait(60000).code == 0);
+  CHECK_THAT(migrate.output(), Contains("schema version 1 -> 2"));
+  cnn::apptest::CnnlabProcess trained(binary, {"train", "--config", test.folder / "run.yaml",
+                                               "--out", test.folder / "run", "--store", test.url});
+  INFO(trained.output());
+  REQUIRE(trained.wait(120000).code == 0);
+  RunStore store(test.url);
+  REQUIRE(store.runs().size() == 2);  // the migrated run and the new one
+  REQUIRE(store.runs().back().status == "completed");
 }

@@ -15,6 +15,7 @@
 #include "apps/report.h"
 #include "apps/run_files.h"
 #include "apps/signals.h"
+#include "apps/store_url.h"
 #include "apps/trainer.h"
 #include "core/error.h"
 
@@ -68,7 +69,10 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
                  changes.empty() ? "base config" : changes);
     TrainOptions train_options;
     train_options.out_dir = (fs::path(out_dir) / variant.name).string();
-    train_options.runs_db = runs_db;
+    train_options.runs_db = choose_store_url(options.store, runs_db);
+    train_options.store_optional = options.store_optional;
+    train_options.experiment = experiment.name;
+    train_options.variant = variant.name;
     train_options.quiet = options.quiet;
     const VariantStart start = options.reuse_finished
                                    ? variant_start(train_options.out_dir, variant.config)

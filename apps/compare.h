@@ -10,6 +10,8 @@ namespace cnn {
 struct CompareOptions {
   std::string out_dir;                 // "" = runs/<experiment name>-<timestamp>
   std::vector<std::string> overrides;  // --set, applied to every variant
+  std::string store;                   // --store URL; "" = CNNLAB_STORE, else OUT/../runs.db
+  bool store_optional = false;
   bool quiet = false;
   // Reuse what an earlier compare into the same out_dir left: a variant whose folder holds a
   // finished run of the same config is not trained again, an interrupted one is resumed

@@ -118,10 +118,13 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
       progress.finish();
       if (recorder) recorder->flush_steps();
       parts.save_checkpoint();
+      if (recorder) recorder->on_checkpoint(kCheckpointFile, position.step);
       return {EpochOutcome::End::kInterrupted, "", -1, {}, ""};
     }
-    if (settings.checkpoint_every > 0 && position.step % settings.checkpoint_every == 0)
+    if (settings.checkpoint_every > 0 && position.step % settings.checkpoint_every == 0) {
       parts.save_checkpoint();
+      if (recorder) recorder->on_checkpoint(kCheckpointFile, position.step);
+    }
     if (settings.max_steps > 0 && position.step >= settings.max_steps) {
       outcome.end = EpochOutcome::End::kOutOfSteps;
       break;

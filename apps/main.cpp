@@ -8,6 +8,8 @@
 //   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
 //                  [--opset 13..17]
 //   cnnlab layers
+//   cnnlab runs    list|show|compare|query ... [--store URL]
+//   cnnlab serve   [--store URL] [--host 127.0.0.1] [--port 8080]
 // User layers live in shared libraries loaded with --plugin (or $CNNLAB_PLUGINS,
 // colon-separated); each registers its layers with CNNLAB_REGISTER_LAYER when loaded.
 #include <dlfcn.h>
@@ -29,6 +31,9 @@
 #include "apps/export_command.h"
 #include "apps/layers_command.h"
 #include "apps/report.h"
+#include "apps/runs_command.h"
+#include "apps/serve_command.h"
+#include "apps/store_url.h"
 #include "apps/study.h"
 #include "apps/trainer.h"
 #include "core/error.h"
@@ -42,9 +47,21 @@ namespace {
 
 // ---- train ----
 struct TrainArgs {
-  std::string config_path, out_dir, init_from, resume_dir;
+  std::string config_path, out_dir, init_from, resume_dir, store;
   std::vector<std::string> overrides;
+  bool store_optional = false;
 };
+
+// --store URL and --store-optional, as train and compare take them.
+void add_store_options(CLI::App* command, std::string& store, bool& optional) {
+  command->add_option("--store", store,
+                      "Run store: sqlite:PATH (default runs.db beside the run folder) or "
+                      "mysql://USER@HOST[:PORT]/DB[?socket=PATH]; also $CNNLAB_STORE. The "
+                      "password comes from $CNNLAB_STORE_PASSWORD or ~/.my.cnf [client]");
+  command->add_flag("--store-optional", optional,
+                    "An unreachable store is a warning: the run goes on and spools its records "
+                    "(push them later with cnnlab runs sync RUN_DIR)");
+}
 
 CLI::App* add_train(CLI::App& app, TrainArgs& args) {
   auto* train = app.add_subcommand("train", "Train a model described by a YAML config");
@@ -58,6 +75,7 @@ CLI::App* add_train(CLI::App& app, TrainArgs& args) {
   train->add_option(
       "--resume", args.resume_dir,
       "Continue the run in this directory from its last checkpoint (uses its config.yaml)");
+  add_store_options(train, args.store, args.store_optional);
   return train;
 }
 
@@ -65,6 +83,8 @@ int run_train(const TrainArgs& args) {
   cnn::TrainOptions options;
   options.out_dir = args.out_dir;
   options.init_from = args.init_from;
+  options.runs_db = args.store;
+  options.store_optional = args.store_optional;
   cnn::Config config;
   if (!args.resume_dir.empty()) {
     if (!args.config_path.empty() || !args.overrides.empty())
@@ -134,6 +154,7 @@ CLI::App* add_compare(CLI::App& app, CompareArgs& args) {
                       "Output folder (default runs/<experiment>-<timestamp>)");
   compare->add_option("--set,-s", args.options.overrides,
                       "Override a key in every variant (dotted path), repeatable");
+  add_store_options(compare, args.options.store, args.options.store_optional);
   return compare;
 }
 
@@ -159,6 +180,9 @@ CLI::App* add_study(CLI::App& app, StudyArgs& args) {
       ->capture_default_str();
   study->add_option("--set,-s", args.options.overrides,
                     "Override a key in every variant of every experiment (a budget), repeatable");
+  study->add_option("--store", args.options.store,
+                    "Run store URL (sqlite:PATH or mysql://USER@HOST[:PORT]/DB; default "
+                    "$CNNLAB_STORE, else runs.db beside the runs)");
   return study;
 }
 
@@ -170,7 +194,7 @@ int run_study(const StudyArgs& args) {
 // ---- report ----
 struct ReportArgs {
   std::vector<std::string> run_dirs;
-  std::string out_dir, title = "cnnlab report";
+  std::string out_dir, title = "cnnlab report", store;
 };
 
 CLI::App* add_report(CLI::App& app, ReportArgs& args) {
@@ -180,6 +204,9 @@ CLI::App* add_report(CLI::App& app, ReportArgs& args) {
   report->add_option("--out,-o", args.out_dir,
                      "Where report.md goes (default: the first run's parent)");
   report->add_option("--title", args.title, "Report title");
+  report->add_option("--store", args.store,
+                     "Run store to read (sqlite:PATH or mysql://USER@HOST[:PORT]/DB); default "
+                     "$CNNLAB_STORE, else the one each run's summary.json names");
   return report;
 }
 
@@ -187,7 +214,8 @@ int run_report(const ReportArgs& args) {
   std::string target =
       args.out_dir.empty() ? fs::path(args.run_dirs.front()).parent_path().string() : args.out_dir;
   if (target.empty()) target = ".";
-  std::vector<cnn::RunReport> runs = cnn::read_runs(args.run_dirs);
+  std::vector<cnn::RunReport> runs =
+      cnn::read_runs(args.run_dirs, cnn::choose_store_url(args.store, ""));
   std::string path = cnn::write_report(runs, target, args.title);
   std::printf("%s\nreport: %s\n", cnn::comparison_table(runs).c_str(), path.c_str());
   return 0;
@@ -276,6 +304,19 @@ int run_layers() {
   return 0;
 }
 
+// ---- serve ----
+CLI::App* add_serve(CLI::App& app, cnn::ServeOptions& options) {
+  auto* serve = app.add_subcommand("serve", "Serve the dashboard: runs, live curves, comparisons (read-only)");
+  serve->add_option("--store", options.store,
+                    "Run store URL (default: $CNNLAB_STORE, else runs/runs.db)");
+  serve->add_option("--host", options.host, "Address to listen on (loopback unless given)")
+      ->capture_default_str();
+  serve->add_option("--port", options.port, "Port (0: any free one, printed)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  return serve;
+}
+
 // ---- plugins ----
 // Loads the --plugin libraries, then those in $CNNLAB_PLUGINS (colon-separated, empty
 // entries skipped), before any subcommand runs so their layers are registered.
@@ -323,6 +364,9 @@ int run_main(int argc, char** argv) {
   CLI::App* bench = add_bench(app, bench_args);
   CLI::App* exporter = add_export(app, export_args);
   CLI::App* layers = add_layers(app);
+  cnn::RunsCommand runs(app);
+  cnn::ServeOptions serve_options;
+  CLI::App* serve = add_serve(app, serve_options);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -336,6 +380,8 @@ int run_main(int argc, char** argv) {
     if (bench->parsed()) return run_bench(bench_args);
     if (exporter->parsed()) return run_export(export_args);
     if (layers->parsed()) return run_layers();
+    if (runs.parsed()) return runs.run();
+    if (serve->parsed()) return cnn::run_serve(serve_options);
   } catch (const cnn::Error& e) {
     std::fprintf(stderr, "cnnlab: error: %s\n", e.what());
     return 1;

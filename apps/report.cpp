@@ -19,6 +19,7 @@
 #include "apps/report_seeds.h"
 #include "apps/run_files.h"
 #include "apps/run_store.h"
+#include "apps/text_table.h"
 #include "core/config_reader.h"
 #include "core/error.h"
 #include "layers/builder.h"
@@ -35,30 +36,24 @@ double number_or_nan(const nlohmann::json& summary, const char* key) {
   return it != summary.end() && it->is_number() ? it->get<double>() : std::nan("");
 }
 
-std::string percent(double value) {
-  if (!std::isfinite(value)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << value * 100 << "%";
-  return out.str();
-}
+std::string percent(double value) { return format_percent(value); }
+std::string fixed(double value, int digits) { return format_fixed(value, digits); }
 
-std::string fixed(double value, int digits) {
-  if (!std::isfinite(value)) return "n/a";
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(digits) << value;
-  return out.str();
-}
-
-// The run's records from the store summary.json names.
-void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path) {
+// The run's records from the store summary.json names (or `store_url`, given).
+void read_records(RunReport& run, const nlohmann::json& summary, const std::string& summary_path,
+                  const std::string& store_url) {
   CNN_CHECK(summary.contains("store") && summary["store"].is_string() &&
                 summary.contains("run_id") && summary["run_id"].is_number_integer(),
             "report: '", summary_path,
             "' names no run store (\"store\" and \"run_id\"): it was written by an older "
             "cnnlab; train the run again to report it");
-  const std::string location = summary["store"].get<std::string>();
+  const std::string location =
+      store_url.empty() ? summary["store"].get<std::string>() : store_url;
   const int64_t run_id = summary["run_id"].get<int64_t>();
-  CNN_CHECK(fs::exists(location), "report: the run store '", location, "' that '", summary_path,
+  // A server's URL (no password: that comes from CNNLAB_STORE_PASSWORD or ~/.my.cnf), or a file.
+  const StoreUrl parsed = parse_store_url(location);
+  CNN_CHECK(parsed.backend != StoreBackend::sqlite || fs::exists(parsed.sqlite_path),
+            "report: the run store '", location, "' that '", summary_path,
             "' names does not exist (was it moved or deleted?)");
   RunStore store(location);
   CNN_CHECK(store.run(run_id).has_value(), "report: the run store '", location,
@@ -70,7 +65,7 @@ void read_records(RunReport& run, const nlohmann::json& summary, const std::stri
 
 }  // namespace
 
-RunReport read_run(const std::string& run_dir) {
+RunReport read_run(const std::string& run_dir, const std::string& store) {
   fs::path dir(run_dir);
   CNN_CHECK(fs::exists(dir / "summary.json"), "report: '", run_dir,
             "' has no summary.json (not a finished cnnlab run directory)");
@@ -98,7 +93,7 @@ RunReport read_run(const std::string& run_dir) {
   run.images_per_s = number_or_nan(summary, "train_images_per_s");
   run.step_seconds = number_or_nan(summary, "mean_step_seconds");
   run.final_train_acc = number_or_nan(summary, "final_train_acc");
-  read_records(run, summary, summary_path);
+  read_records(run, summary, summary_path, store);
 
   if (fs::exists(dir / "config.yaml")) {
     YAML::Node config = YAML::LoadFile((dir / "config.yaml").string());
@@ -130,10 +125,7 @@ RunReport read_run(const std::string& run_dir) {
 
 std::string comparison_table(const std::vector<RunReport>& runs) {
   double threshold = runs.empty() ? 0.5 : runs.front().threshold;
-  std::ostringstream out;
-  out << "| variant | norm | final test acc | best test acc | epochs to " << percent(threshold)
-      << " | diverged | collapsed | step time (ms) | images/s | norm overhead | train-test gap |\n"
-      << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<std::vector<std::string>> rows;
   for (const RunReport& r : runs) {
     std::string diverged = r.diverged ? "yes, step " + std::to_string(r.diverged_step) : "no";
     std::string collapsed = r.collapsed ? "yes, by step " + std::to_string(r.collapsed_step) : "no";
@@ -146,11 +138,15 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
     else
       overhead << "n/a";
     double gap = r.epochs.empty() ? std::nan("") : r.epochs.back().train_acc - r.epochs.back().test_acc;
-    out << "| " << r.name << " | " << r.norm << " | " << percent(r.final_test_acc) << " | "
-        << percent(r.best_test_acc) << " | " << reached << " | " << diverged << " | " << collapsed << " | "
-        << fixed(r.step_seconds * 1000, 1) << " | " << fixed(r.images_per_s, 0) << " | " << overhead.str()
-        << " | " << (std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a") << " |\n";
+    rows.push_back({r.name, r.norm, percent(r.final_test_acc), percent(r.best_test_acc), reached,
+                    diverged, collapsed, fixed(r.step_seconds * 1000, 1), fixed(r.images_per_s, 0),
+                    overhead.str(), std::isfinite(gap) ? fixed(gap * 100, 2) + " pts" : "n/a"});
   }
+  std::ostringstream out;
+  out << markdown_table({"variant", "norm", "final test acc", "best test acc",
+                         "epochs to " + percent(threshold), "diverged", "collapsed",
+                         "step time (ms)", "images/s", "norm overhead", "train-test gap"},
+                        rows);
   // Repeated seeds: each variant's mean and spread, and the verdicts they allow.
   const std::vector<VariantRuns> variants = group_by_variant(runs);
   if (variants.size() < runs.size()) {
@@ -161,10 +157,11 @@ std::string comparison_table(const std::vector<RunReport>& runs) {
   return out.str();
 }
 
-std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs) {
+std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs,
+                                 const std::string& store) {
   CNN_CHECK(!run_dirs.empty(), "report: no run directories given");
   std::vector<RunReport> runs;
-  for (const std::string& dir : run_dirs) runs.push_back(read_run(dir));
+  for (const std::string& dir : run_dirs) runs.push_back(read_run(dir, store));
   // Pair every normalized run with the run identical but for model.norm: none.
   for (RunReport& r : runs) {
     if (r.norm == "none") continue;

@@ -38,9 +38,11 @@ struct RunReport {
   int64_t epochs_to_threshold = -1;  // 1-based; -1 = never
 };
 
-RunReport read_run(const std::string& run_dir);
+// `store`: the run store to read (a URL, apps/store_url.h); "" = the one summary.json names.
+RunReport read_run(const std::string& run_dir, const std::string& store = "");
 // Reads several runs and pairs each normalized run with its `norm: none` twin (overhead).
-std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs);
+std::vector<RunReport> read_runs(const std::vector<std::string>& run_dirs,
+                                 const std::string& store = "");
 
 // The table as GitHub markdown (also printed to the console by compare).
 std::string comparison_table(const std::vector<RunReport>& runs);

@@ -1,5 +1,6 @@
 // Everything a run writes about itself goes through one RunRecorder: each record goes to the
-// run store (the source of truth, which `cnnlab report` reads) and to the run directory's
+// run store (the source of truth, which `cnnlab report` reads; written by a thread of its own,
+// apps/store_writer.h, so training never waits on it) and to the run directory's
 // exports, metrics.csv, epochs.csv and layer_stats.csv, from the same record; the end of the
 // run writes summary.json and the store's run row.
 //
@@ -9,6 +10,7 @@
 //   recorder.on_finish(result);           // or recorder.on_failure(result, error, ...)
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -16,7 +18,7 @@
 
 #include "apps/run_files.h"
 #include "apps/run_records.h"
-#include "apps/run_store.h"
+#include "apps/store_writer.h"
 
 namespace cnn {
 
@@ -40,8 +42,11 @@ struct TrainResult {
 
 struct RecorderOptions {
   std::string run_dir;
-  std::string store;  // the run database: an SQLite file path
+  std::string store;  // the run store's URL (apps/store_url.h): an SQLite path or mysql://...
+  bool store_optional = false;  // an unreachable store at start: a warning, records spooled
   std::string name, config_yaml;
+  std::string experiment, variant;  // compare's experiment and variant
+  int64_t world_size = 1;
   bool layer_stats = false;  // keep layer_stats.csv
   // A resumed run: its row in the store (-1: none was kept, start a new row) and where it
   // resumes; every record from there on is dropped from the store and the exports.
@@ -59,10 +64,12 @@ class RunRecorder {
   // The epochs finished before the resume point (empty for a new run).
   const std::vector<EpochRecord>& earlier_epochs() const { return earlier_epochs_; }
 
-  void on_step(const StepRow& step);  // metrics.csv at once, the store every 200 steps
+  void on_step(const StepRow& step);  // metrics.csv at once, the store every 200 steps or 1 s
   void on_layer_stats(const std::vector<LayerStatRow>& rows);
   void on_epoch(const EpochRecord& epoch);  // the epoch's pending steps first
   void flush_steps();
+  // A checkpoint file written in the run directory (its name there) holding `step`.
+  void on_checkpoint(const std::string& file, int64_t step);
   // summary.json and the run's row; the result's status says how it ended.
   void on_finish(const TrainResult& result);
   // A run ending in an exception: as much as the disk still allows (pending steps,
@@ -73,13 +80,17 @@ class RunRecorder {
 
  private:
   std::string summary_json(const TrainResult& result, const std::string& error) const;
+  void start_run(const RecorderOptions& options);
+  void submit(StoreBatch batch);
+  void close_store();
 
   std::string name_, run_dir_, store_location_;
-  RunStore store_;
+  StoreWriter store_;
   int64_t run_id_ = -1;
   std::vector<EpochRecord> earlier_epochs_;
   CsvWriter metrics_, epochs_, layer_stats_;
   std::vector<StepRow> pending_steps_;
+  std::chrono::steady_clock::time_point last_flush_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace cnn

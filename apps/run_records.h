@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace cnn {
 
@@ -32,12 +35,43 @@ struct LayerStatRow {
 };
 
 struct RunRow {
-  int64_t id = 0;
+  int64_t id = 0;  // application-generated, 63 bits; printed and accepted as decimal
   std::string name, run_dir, started_at;
+  std::string experiment, variant;  // compare's experiment and variant ("" for a plain train)
+  std::string host;                 // the machine that trained it
+  int64_t world_size = 1;           // processes of a data-parallel run
   std::string finished_at;   // empty while running
   std::string status;        // running | completed | diverged | interrupted | failed
   std::string summary_json;  // empty while running
   std::string config_yaml;
+};
+
+// One per-step metric: "loss", "accuracy", "lr", ... NaN and +/-inf are kept (a marker column
+// in the store, as MLflow's is_nan).
+struct MetricRow {
+  int64_t step = 0, epoch = 0;
+  std::string key;
+  double value = 0;
+};
+
+// A checkpoint file the run wrote: its path (relative to the run directory), the step it
+// holds and the SHA-256 of its bytes (64 hex digits).
+struct CheckpointRow {
+  std::string path;
+  int64_t step = 0;
+  std::string sha256;
+};
+
+// Which runs RunStore::runs(filter) returns: every field optional, all given must hold.
+struct RunFilter {
+  std::string experiment, status;
+  std::vector<std::pair<std::string, std::string>> params;  // flattened config key = value
+};
+
+// A read-only query's table, values as text.
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::optional<std::string>>> rows;  // nullopt = SQL NULL
 };
 
 }  // namespace cnn

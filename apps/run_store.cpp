@@ -1,80 +1,29 @@
-// RunStore over SOCI. SQLite is linked in; other backends load at run time from the connection
-// string's "backend://" prefix. The SQL is kept to what SQLite and MySQL share, except the
-// auto-increment key, and "replace" is a DELETE then INSERT in one transaction for the same reason.
+// RunStore over SOCI. SQLite is linked in; the MySQL backend (libsoci_mysql) is loaded by SOCI
+// at run time by name. Every statement is in store_schema.cpp.
 #include "apps/run_store.h"
 
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
-#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <limits>
-#include <regex>
+#include <random>
 #include <thread>
 
+#include "apps/config_params.h"
+#include "apps/run_store_guarded.h"
+#include "apps/store_schema.h"
+#include "apps/store_upsert.h"
 #include "core/error.h"
 
 namespace cnn {
 namespace {
-
-constexpr int kBusyTimeoutSeconds = 30;
-
-struct Connection {
-  std::string backend;      // "sqlite3", "mysql", ...
-  std::string parameters;   // what the SOCI backend parses
-  std::string database;     // what error messages name
-  std::string sqlite_path;  // SQLite only: the file
-};
-
-// Reads `key=value` out of SOCI's space-separated parameters ("" when absent).
-std::string parameter(const std::string& parameters, const std::string& key) {
-  std::smatch match;
-  std::regex pattern("(^|\\s)" + key + "=(\"[^\"]*\"|\\S*)");
-  if (!std::regex_search(parameters, match, pattern)) return "";
-  std::string value = match[2];
-  if (value.size() >= 2 && value.front() == '"') value = value.substr(1, value.size() - 2);
-  return value;
-}
-
-Connection parse_connection(const std::string& connection) {
-  CNN_CHECK(!connection.empty(),
-            "run database: the connection string is empty; give a file "
-            "path such as runs/runs.db");
-  Connection parsed;
-  size_t scheme = connection.find("://");
-  std::string rest = scheme == std::string::npos ? connection : connection.substr(scheme + 3);
-  parsed.backend = scheme == std::string::npos ? "sqlite3" : connection.substr(0, scheme);
-  if (parsed.backend == "sqlite") parsed.backend = "sqlite3";
-  if (parsed.backend != "sqlite3") {
-    parsed.parameters = rest;
-    // Never print a password in an error message.
-    parsed.database =
-        parsed.backend + "://" +
-        std::regex_replace(rest, std::regex("password=(\"[^\"]*\"|\\S*)"), "password=***");
-    return parsed;
-  }
-  if (rest.find('=') == std::string::npos) {  // a bare path
-    parsed.sqlite_path = rest;
-    CNN_CHECK(rest.find('"') == std::string::npos, "run database '", rest,
-              "': a path with '\"' in it is not supported");
-    std::string quoted = rest.find(' ') == std::string::npos ? rest : "\"" + rest + "\"";
-    parsed.parameters = "db=" + quoted + " timeout=" + std::to_string(kBusyTimeoutSeconds);
-  } else {
-    parsed.parameters = rest;
-    parsed.sqlite_path = parameter(rest, "db");
-    if (parsed.sqlite_path.empty()) parsed.sqlite_path = parameter(rest, "dbname");
-    CNN_CHECK(!parsed.sqlite_path.empty(), "run database '", connection,
-              "': the SQLite connection string names no database; write db=PATH");
-    if (parameter(rest, "timeout").empty())
-      parsed.parameters += " timeout=" + std::to_string(kBusyTimeoutSeconds);
-  }
-  parsed.database = parsed.sqlite_path;
-  return parsed;
-}
 
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
@@ -85,31 +34,77 @@ std::string utc_now() {
   return text;
 }
 
-// NaN is stored as NULL (SQLite does so itself; MySQL refuses NaN), and NULL reads back as NaN.
-soci::indicator null_if_nan(double value) { return std::isnan(value) ? soci::i_null : soci::i_ok; }
-double nan_if_null(double value, soci::indicator indicator) {
-  return indicator == soci::i_ok ? value : std::numeric_limits<double>::quiet_NaN();
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+// MLflow's way with non-finite metrics: the value column NULL and a marker beside it.
+SqlValue non_finite_marker(double value) {
+  if (std::isnan(value)) return std::string("nan");
+  if (std::isinf(value)) return std::string(value > 0 ? "+inf" : "-inf");
+  return std::monostate{};
+}
+
+std::vector<MetricRow> step_metrics(const std::vector<StepRow>& steps) {
+  std::vector<MetricRow> rows;
+  rows.reserve(steps.size() * 3);
+  for (const StepRow& s : steps) {
+    rows.push_back({s.step, s.epoch, "loss", s.loss});
+    rows.push_back({s.step, s.epoch, "accuracy", s.accuracy});
+    rows.push_back({s.step, s.epoch, "lr", s.lr});
+  }
+  return rows;
 }
 
 }  // namespace
 
-// Runs `body`, turning database errors into cnn::Error sentences that name the database.
-template <typename Body>
-auto RunStore::guarded(const char* action, Body&& body) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  try {
-    return body();
-  } catch (const soci::soci_error& error) {
-    CNN_FAIL("run database '", database_, "': ", action, " failed: ", error.what());
+std::string RunStore::describe(const std::string& url) {
+  return describe_store_url(parse_store_url(url));
+}
+
+int64_t RunStore::new_run_id() {
+  static std::atomic<int64_t> last{0};
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  // 41 bits of milliseconds (to 2039... and on, below 2^62) then 20 random bits.
+  int64_t id = (ms << 20) | static_cast<int64_t>(random() & 0xFFFFF);
+  int64_t previous = last.load();
+  while (true) {
+    const int64_t next = id > previous ? id : previous + 1;
+    if (last.compare_exchange_weak(previous, next)) return next;
   }
 }
 
-RunStore::RunStore(const std::string& connection) {
-  Connection parsed = parse_connection(connection);
-  database_ = parsed.database;
-  sqlite_ = parsed.backend == "sqlite3";
-  if (sqlite_ && parsed.sqlite_path != ":memory:") {
-    std::filesystem::path folder = std::filesystem::path(parsed.sqlite_path).parent_path();
+RunStore::RunStore(const std::string& url, Unchecked) : url_(parse_store_url(url)) {
+  database_ = describe_store_url(url_);
+  open_session();
+}
+
+RunStore::RunStore(const std::string& url) : RunStore(url, Unchecked{}) {
+  guarded("opening the schema", [&] {
+    int64_t version = schema_version();
+    if (version == 0) version = create_schema();
+    CNN_CHECK(version == kStoreSchemaVersion, "run database '", database_,
+              "' has schema version ", version, " and this cnnlab reads version ",
+              kStoreSchemaVersion, version < kStoreSchemaVersion
+                                       ? "; upgrade it with `cnnlab runs migrate --store "
+                                       : "; it was written by a newer cnnlab (`cnnlab runs "
+                                         "migrate --store ",
+              url_.backend == StoreBackend::sqlite ? "sqlite:" + url_.sqlite_path : database_,
+              version < kStoreSchemaVersion ? "`" : "` cannot downgrade it)");
+    return 0;
+  });
+}
+
+RunStore::~RunStore() = default;
+
+void RunStore::open_session() {
+  if (url_.backend == StoreBackend::sqlite && url_.sqlite_path != ":memory:") {
+    std::filesystem::path folder = std::filesystem::path(url_.sqlite_path).parent_path();
     std::error_code error;
     if (!folder.empty() && !std::filesystem::is_directory(folder, error)) {
       std::filesystem::create_directories(folder, error);
@@ -119,27 +114,47 @@ RunStore::RunStore(const std::string& connection) {
     }
   }
   guarded("opening", [&] {
-    sql_ = sqlite_ ? std::make_unique<soci::session>(soci::sqlite3, parsed.parameters)
-                   : std::make_unique<soci::session>(parsed.backend, parsed.parameters);
-    return 0;
-  });
-  guarded("creating the schema", [&] {
-    create_schema();
+    if (url_.backend == StoreBackend::sqlite) {
+      sql_ = std::make_unique<soci::session>(soci::sqlite3, soci_parameters(url_));
+      prepare_sqlite();
+    } else {
+      sql_ = std::make_unique<soci::session>("mysql", soci_parameters(url_));
+    }
     return 0;
   });
 }
 
-RunStore::~RunStore() = default;
+// WAL lets readers and one writer proceed together; writers queue on the busy timeout.
+// synchronous=NORMAL is durable across process crashes in WAL mode, without an fsync per step.
+void RunStore::prepare_sqlite() {
+  soci::session& sql = *sql_;
+  sql << "PRAGMA busy_timeout=" << url_.sqlite_timeout_s * 1000;
+  // Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once,
+  // without waiting on the busy timeout, while another process is creating it: retry.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(url_.sqlite_timeout_s);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      std::string mode;
+      sql << "PRAGMA journal_mode=WAL", soci::into(mode);
+      break;
+    } catch (const soci::sqlite3_soci_error& error) {
+      bool busy = error.result() == SQLITE_BUSY || error.result() == SQLITE_LOCKED;
+      if (!busy || std::chrono::steady_clock::now() > deadline) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 5)));
+    }
+  }
+  sql << "PRAGMA synchronous=NORMAL";
+}
 
 void RunStore::begin_write() {
-  if (sqlite_)
+  if (url_.backend == StoreBackend::sqlite)
     *sql_ << "BEGIN IMMEDIATE";
   else
     sql_->begin();
 }
 
 void RunStore::commit() {
-  if (sqlite_)
+  if (url_.backend == StoreBackend::sqlite)
     *sql_ << "COMMIT";
   else
     sql_->commit();
@@ -147,7 +162,7 @@ void RunStore::commit() {
 
 void RunStore::rollback() noexcept {
   try {
-    if (sqlite_)
+    if (url_.backend == StoreBackend::sqlite)
       *sql_ << "ROLLBACK";
     else
       sql_->rollback();
@@ -156,88 +171,121 @@ void RunStore::rollback() noexcept {
   }
 }
 
-void RunStore::create_schema() {
-  soci::session& sql = *sql_;
-  if (sqlite_) {
-    // WAL lets readers and one writer proceed together; writers queue on the busy timeout.
-    // synchronous=NORMAL is durable across process crashes in WAL mode, without an fsync per step.
-    sql << "PRAGMA busy_timeout=" << kBusyTimeoutSeconds * 1000;
-    // Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once,
-    // without waiting on the busy timeout, while another process is creating it: retry.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kBusyTimeoutSeconds);
-    for (int attempt = 0;; ++attempt) {
-      try {
-        std::string mode;
-        sql << "PRAGMA journal_mode=WAL", soci::into(mode);
-        break;
-      } catch (const soci::sqlite3_soci_error& error) {
-        bool busy = error.result() == SQLITE_BUSY || error.result() == SQLITE_LOCKED;
-        if (!busy || std::chrono::steady_clock::now() > deadline) throw;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 5)));
-      }
-    }
-    sql << "PRAGMA synchronous=NORMAL";
-  }
-  const char* id_column =
-      sqlite_ ? "id INTEGER PRIMARY KEY AUTOINCREMENT" : "id BIGINT PRIMARY KEY AUTO_INCREMENT";
-  begin_write();
+// A failed SELECT is the test for a table, as SQLite and MySQL share no catalogue query.
+int64_t RunStore::schema_version() {
   try {
-    sql << "CREATE TABLE IF NOT EXISTS runs (" << id_column
-        << ", name VARCHAR(255) NOT NULL, run_dir VARCHAR(1024) NOT NULL,"
-           " started_at VARCHAR(64) NOT NULL, finished_at VARCHAR(64),"
-           " status VARCHAR(32) NOT NULL, summary_json TEXT)";
-    sql << "CREATE TABLE IF NOT EXISTS configs (run_id BIGINT PRIMARY KEY REFERENCES runs(id),"
-           " yaml TEXT NOT NULL)";
-    sql << "CREATE TABLE IF NOT EXISTS step_metrics (run_id BIGINT NOT NULL REFERENCES runs(id),"
-           " epoch BIGINT NOT NULL, step BIGINT NOT NULL, lr DOUBLE, loss DOUBLE,"
-           " accuracy DOUBLE, PRIMARY KEY (run_id, step))";
-    sql << "CREATE TABLE IF NOT EXISTS epoch_metrics (run_id BIGINT NOT NULL REFERENCES runs(id),"
-           " epoch BIGINT NOT NULL, train_loss DOUBLE, train_acc DOUBLE, test_loss DOUBLE,"
-           " test_acc DOUBLE, seconds DOUBLE, images_per_s DOUBLE, step_seconds DOUBLE,"
-           " PRIMARY KEY (run_id, epoch))";
-    sql << "CREATE TABLE IF NOT EXISTS layer_stats (run_id BIGINT NOT NULL REFERENCES runs(id),"
-           " step BIGINT NOT NULL, layer VARCHAR(255) NOT NULL, kind VARCHAR(64) NOT NULL,"
-           " value DOUBLE, PRIMARY KEY (run_id, step, layer, kind))";
+    long long version = 0;
+    soci::indicator ok = soci::i_ok;
+    *sql_ << statement("schema_version"), soci::into(version, ok);
+    if (ok == soci::i_ok) return version;
+  } catch (const soci::soci_error&) {
+    try {
+      *sql_ << statement("has_v1_runs");
+      return 1;
+    } catch (const soci::soci_error&) {
+      return 0;
+    }
+  }
+  return 0;  // the table is there and empty: a creation that was interrupted
+}
+
+// Creates the schema in an empty database; returns the version then found (another process
+// may have created or even started migrating it meanwhile).
+int64_t RunStore::create_schema() {
+  // SQLite: under the write lock, checked again; MySQL commits each CREATE by itself.
+  const bool sqlite = url_.backend == StoreBackend::sqlite;
+  if (sqlite) begin_write();
+  try {
+    int64_t version = sqlite ? schema_version() : 0;
+    if (version == 0) {
+      for (const std::string& text : create_statements(url_.backend)) *sql_ << text;
+      long long current = kStoreSchemaVersion, count = 0;
+      *sql_ << statement("count_schema_version"), soci::into(count);
+      if (count == 0) *sql_ << statement("insert_schema_version"), soci::use(current);
+      version = kStoreSchemaVersion;
+    }
+    if (sqlite) commit();
+    return version;
+  } catch (...) {
+    if (sqlite) rollback();
+    if (!sqlite && schema_version() == kStoreSchemaVersion) return kStoreSchemaVersion;
+    throw;
+  }
+}
+
+int64_t RunStore::migrate(const std::string& url) {
+  // Opening refuses the old version, so the migration opens a bare session of its own.
+  RunStore store(url, Unchecked{});
+  return store.guarded("migrating", [&] {
+    const int64_t found = store.schema_version();
+    if (found == 0) store.create_schema();
+    CNN_CHECK(found <= kStoreSchemaVersion, "run database '", store.database_,
+              "' has schema version ", found, ", newer than this cnnlab's ", kStoreSchemaVersion,
+              "; use the cnnlab that wrote it");
+    for (int64_t version = std::max<int64_t>(found, 1); version < kStoreSchemaVersion; ++version)
+      store.migrate_in_place(version);
+    return found;
+  });
+}
+
+void RunStore::migrate_in_place(int64_t from) {
+  // A version-1 file from before epoch_metrics had step_seconds gains it first.
+  try {
+    *sql_ << statement("has_v1_step_seconds");
+  } catch (const soci::soci_error&) {
+    *sql_ << statement("add_v1_step_seconds");
+  }
+  const bool sqlite = url_.backend == StoreBackend::sqlite;
+  if (sqlite) begin_write();  // SQLite migrates atomically; MySQL's DDL commits as it goes
+  try {
+    for (const std::string& text : migration_statements(from, url_.backend)) *sql_ << text;
+    if (!sqlite) begin_write();
+    fill_params_from_configs();
+    long long version = from + 1;
+    *sql_ << statement("set_schema_version"), soci::use(version);
+    long long count = 0;
+    *sql_ << statement("count_schema_version"), soci::into(count);
+    if (count == 0) *sql_ << statement("insert_schema_version"), soci::use(version);
     commit();
   } catch (...) {
     rollback();
     throw;
   }
-  add_missing_columns();
 }
 
-// A database written before epoch_metrics had step_seconds gains the column (NULL for the
-// epochs already there): SQLite and MySQL share ALTER TABLE ... ADD COLUMN, not a way to ask
-// whether a column exists, so a failed SELECT of it is the test.
-void RunStore::add_missing_columns() {
-  try {
-    *sql_ << "SELECT step_seconds FROM epoch_metrics WHERE 1 = 0";
-  } catch (const soci::soci_error&) {
-    *sql_ << "ALTER TABLE epoch_metrics ADD COLUMN step_seconds DOUBLE";
-  }
+void RunStore::fill_params_from_configs() {
+  std::vector<SqlRow> rows;
+  long long id = 0;
+  std::string yaml;
+  soci::indicator yaml_ok;
+  soci::statement select = (sql_->prepare << statement("read_run_configs"),
+                            soci::into(id), soci::into(yaml, yaml_ok));
+  select.execute();
+  while (select.fetch())
+    if (yaml_ok == soci::i_ok)
+      for (const auto& [key, value] : flatten_config(yaml))
+        rows.push_back({SqlValue(id), SqlValue(key), SqlValue(value)});
+  upsert_rows(*sql_, params_table(), url_.backend, rows);
 }
 
 int64_t RunStore::begin_run(const std::string& name, const std::string& run_dir,
                             const std::string& config_yaml, const std::string& started_at) {
-  return guarded("begin_run", [&]() -> int64_t {
-    soci::session& sql = *sql_;
-    begin_write();
-    try {
-      std::string status = "running";
-      sql << "INSERT INTO runs (name, run_dir, started_at, status) VALUES (:n, :d, :s, :st)",
-          soci::use(name), soci::use(run_dir), soci::use(started_at), soci::use(status);
-      long long id = 0;
-      if (!sql.get_last_insert_id("runs", id))
-        throw soci::soci_error("the backend cannot report the new run's id");
-      sql << "INSERT INTO configs (run_id, yaml) VALUES (:r, :y)", soci::use(id),
-          soci::use(config_yaml);
-      commit();
-      return id;
-    } catch (...) {
-      rollback();
-      throw;
-    }
-  });
+  RunRow row;
+  row.id = new_run_id();
+  row.name = name;
+  row.run_dir = run_dir;
+  row.config_yaml = config_yaml;
+  row.started_at = started_at;
+  begin_run(row);
+  return row.id;
+}
+
+void RunStore::begin_run(const RunRow& row) {
+  StoreBatch batch;
+  batch.run_id = row.id;
+  batch.begin = row;
+  if (batch.begin->host.empty()) batch.begin->host = host_name();
+  write(batch);
 }
 
 void RunStore::log_step(int64_t run_id, int64_t epoch, int64_t step, double lr, double loss,
@@ -245,70 +293,19 @@ void RunStore::log_step(int64_t run_id, int64_t epoch, int64_t step, double lr, 
   log_steps(run_id, {StepRow{epoch, step, lr, loss, accuracy}});
 }
 
-void RunStore::log_steps(int64_t run_id, const std::vector<StepRow>& rows) {
-  if (rows.empty()) return;
-  guarded("log_steps", [&] {
-    soci::session& sql = *sql_;
-    long long run = run_id, epoch = 0, step = 0;
-    double lr = 0, loss = 0, accuracy = 0;
-    soci::indicator lr_ok, loss_ok, accuracy_ok;
-    begin_write();
-    try {
-      soci::statement remove =
-          (sql.prepare << "DELETE FROM step_metrics WHERE run_id = :r AND step = :s",
-           soci::use(run), soci::use(step));
-      soci::statement insert =
-          (sql.prepare << "INSERT INTO step_metrics (run_id, epoch, step, lr, loss, accuracy)"
-                          " VALUES (:r, :e, :s, :lr, :loss, :acc)",
-           soci::use(run), soci::use(epoch), soci::use(step), soci::use(lr, lr_ok),
-           soci::use(loss, loss_ok), soci::use(accuracy, accuracy_ok));
-      for (const StepRow& row : rows) {
-        epoch = row.epoch;
-        step = row.step;
-        lr = row.lr;
-        loss = row.loss;
-        accuracy = row.accuracy;
-        lr_ok = null_if_nan(lr);
-        loss_ok = null_if_nan(loss);
-        accuracy_ok = null_if_nan(accuracy);
-        remove.execute(true);
-        insert.execute(true);
-      }
-      commit();
-    } catch (...) {
-      rollback();
-      throw;
-    }
-    return 0;
-  });
+void RunStore::log_steps(int64_t run_id, const std::vector<StepRow>& steps) {
+  if (steps.empty()) return;
+  StoreBatch batch;
+  batch.run_id = run_id;
+  batch.metrics = step_metrics(steps);
+  write(batch);
 }
 
 void RunStore::log_epoch(int64_t run_id, const EpochRecord& record) {
-  guarded("log_epoch", [&] {
-    soci::session& sql = *sql_;
-    long long run = run_id, epoch = record.epoch;
-    double values[7] = {record.train_loss, record.train_acc,    record.test_loss,
-                        record.test_acc,   record.seconds,      record.images_per_s,
-                        record.step_seconds};
-    soci::indicator ok[7];
-    for (int i = 0; i < 7; ++i) ok[i] = null_if_nan(values[i]);
-    begin_write();
-    try {
-      sql << "DELETE FROM epoch_metrics WHERE run_id = :r AND epoch = :e", soci::use(run),
-          soci::use(epoch);
-      sql << "INSERT INTO epoch_metrics (run_id, epoch, train_loss, train_acc, test_loss,"
-             " test_acc, seconds, images_per_s, step_seconds)"
-             " VALUES (:r, :e, :a, :b, :c, :d, :f, :g, :h)",
-          soci::use(run), soci::use(epoch), soci::use(values[0], ok[0]),
-          soci::use(values[1], ok[1]), soci::use(values[2], ok[2]), soci::use(values[3], ok[3]),
-          soci::use(values[4], ok[4]), soci::use(values[5], ok[5]), soci::use(values[6], ok[6]);
-      commit();
-    } catch (...) {
-      rollback();
-      throw;
-    }
-    return 0;
-  });
+  StoreBatch batch;
+  batch.run_id = run_id;
+  batch.epochs = {record};
+  write(batch);
 }
 
 void RunStore::log_layer_stat(int64_t run_id, int64_t step, const std::string& layer,
@@ -318,32 +315,25 @@ void RunStore::log_layer_stat(int64_t run_id, int64_t step, const std::string& l
 
 void RunStore::log_layer_stats(int64_t run_id, const std::vector<LayerStatRow>& rows) {
   if (rows.empty()) return;
-  guarded("log_layer_stats", [&] {
-    soci::session& sql = *sql_;
-    long long run = run_id, step = 0;
-    std::string layer, kind;
-    double value = 0;
-    soci::indicator value_ok;
+  StoreBatch batch;
+  batch.run_id = run_id;
+  batch.layer_stats = rows;
+  write(batch);
+}
+
+void RunStore::write(const StoreBatch& batch) {
+  if (batch.finish) {
+    const std::string& status = batch.finish->status;
+    CNN_CHECK(status == "completed" || status == "diverged" || status == "interrupted" ||
+                  status == "failed",
+              "run database '", database_,
+              "': finish_run status must be completed, diverged, interrupted or failed, not '",
+              status, "'");
+  }
+  guarded("writing", [&] {
     begin_write();
     try {
-      soci::statement remove =
-          (sql.prepare << "DELETE FROM layer_stats WHERE run_id = :r AND step = :s AND"
-                          " layer = :l AND kind = :k",
-           soci::use(run), soci::use(step), soci::use(layer), soci::use(kind));
-      soci::statement insert =
-          (sql.prepare << "INSERT INTO layer_stats (run_id, step, layer, kind, value)"
-                          " VALUES (:r, :s, :l, :k, :v)",
-           soci::use(run), soci::use(step), soci::use(layer), soci::use(kind),
-           soci::use(value, value_ok));
-      for (const LayerStatRow& row : rows) {
-        step = row.step;
-        layer = row.layer;
-        kind = row.kind;
-        value = row.value;
-        value_ok = null_if_nan(value);
-        remove.execute(true);
-        insert.execute(true);
-      }
+      write_rows(batch);
       commit();
     } catch (...) {
       rollback();
@@ -353,150 +343,97 @@ void RunStore::log_layer_stats(int64_t run_id, const std::vector<LayerStatRow>& 
   });
 }
 
+// The batch's parts in the order a run produces them: begin, reopen, rows, finish.
+void RunStore::write_rows(const StoreBatch& batch) {
+  const long long run = batch.run_id;
+  if (batch.begin) {
+    const RunRow& r = *batch.begin;
+    upsert_rows(*sql_, runs_table(), url_.backend,
+                {{run, r.name, r.run_dir, r.experiment, r.variant, std::string("running"),
+                  r.config_yaml, static_cast<long long>(r.world_size), r.host, r.started_at}});
+    std::vector<SqlRow> params;
+    for (const auto& [key, value] : flatten_config(r.config_yaml))
+      params.push_back({run, key, value});
+    upsert_rows(*sql_, params_table(), url_.backend, params);
+  }
+  if (batch.reopen) {
+    bool found = false;
+    reopen_rows(run, *batch.reopen, found);
+  }
+  std::vector<SqlRow> rows;
+  for (const MetricRow& m : batch.metrics)
+    rows.push_back({run, static_cast<long long>(m.step), static_cast<long long>(m.epoch), m.key,
+                    finite_or_null(m.value), non_finite_marker(m.value)});
+  upsert_rows(*sql_, metrics_table(), url_.backend, rows);
+  rows.clear();
+  for (const EpochRecord& e : batch.epochs)
+    rows.push_back({run, static_cast<long long>(e.epoch), finite_or_null(e.train_loss),
+                    finite_or_null(e.train_acc), finite_or_null(e.test_loss),
+                    finite_or_null(e.test_acc), finite_or_null(e.seconds),
+                    finite_or_null(e.images_per_s), finite_or_null(e.step_seconds)});
+  upsert_rows(*sql_, epochs_table(), url_.backend, rows);
+  rows.clear();
+  for (const LayerStatRow& s : batch.layer_stats)
+    rows.push_back({run, static_cast<long long>(s.step), s.layer, s.kind, finite_or_null(s.value)});
+  upsert_rows(*sql_, layer_stats_table(), url_.backend, rows);
+  rows.clear();
+  for (const CheckpointRow& c : batch.checkpoints)
+    rows.push_back({run, c.path, static_cast<long long>(c.step), c.sha256});
+  upsert_rows(*sql_, checkpoints_table(), url_.backend, rows);
+  if (batch.finish) {
+    std::string status = batch.finish->status, json = batch.finish->summary_json,
+                finished = batch.finish->finished_at.empty() ? utc_now() : batch.finish->finished_at;
+    long long id = run;
+    soci::statement update = (sql_->prepare << statement("finish_run"), soci::use(status),
+                              soci::use(finished), soci::use(json), soci::use(id));
+    update.execute(true);
+    // MySQL counts changed rows: a finish written again (a synced spool) changes none.
+    long long count = 0;
+    *sql_ << statement("run_exists"), soci::use(id), soci::into(count);
+    CNN_CHECK(count == 1, "run database '", database_,
+              "': finish_run: there is no run with id ", batch.run_id);
+  }
+}
+
+void RunStore::reopen_rows(int64_t run_id, const RunReopen& reopen, bool& found) {
+  long long run = run_id, step = reopen.first_step, epoch = reopen.first_epoch;
+  std::string status = "running", run_dir = reopen.run_dir;
+  long long count = 0;
+  *sql_ << statement("run_exists"), soci::use(run), soci::into(count);
+  found = count == 1;
+  if (!found) return;
+  soci::statement update = (sql_->prepare << statement("reopen_run"), soci::use(status),
+                            soci::use(run), soci::use(run_dir));
+  update.execute(true);
+  *sql_ << statement("drop_metrics_from"), soci::use(run), soci::use(step);
+  *sql_ << statement("drop_layer_stats_from"), soci::use(run), soci::use(step);
+  *sql_ << statement("drop_epochs_from"), soci::use(run), soci::use(epoch);
+}
+
 bool RunStore::reopen_run(int64_t run_id, const std::string& run_dir, int64_t first_step,
                           int64_t first_epoch) {
+  std::optional<RunRow> row = run(run_id);
+  if (!row || row->run_dir != run_dir) return false;
   return guarded("reopen_run", [&] {
-    soci::session& sql = *sql_;
-    long long run = run_id, step = first_step, epoch = first_epoch;
-    std::string status = "running";
+    bool found = false;
     begin_write();
     try {
-      soci::statement update =
-          (sql.prepare << "UPDATE runs SET status = :st, finished_at = NULL, summary_json = NULL"
-                          " WHERE id = :r AND run_dir = :d",
-           soci::use(status), soci::use(run), soci::use(run_dir));
-      update.execute(true);
-      const bool found = update.get_affected_rows() == 1;
-      if (found) {
-        sql << "DELETE FROM step_metrics WHERE run_id = :r AND step >= :s", soci::use(run),
-            soci::use(step);
-        sql << "DELETE FROM layer_stats WHERE run_id = :r AND step >= :s", soci::use(run),
-            soci::use(step);
-        sql << "DELETE FROM epoch_metrics WHERE run_id = :r AND epoch >= :e", soci::use(run),
-            soci::use(epoch);
-      }
+      reopen_rows(run_id, RunReopen{run_dir, first_step, first_epoch}, found);
       commit();
-      return found;
     } catch (...) {
       rollback();
       throw;
     }
+    return found;
   });
 }
 
 void RunStore::finish_run(int64_t run_id, const std::string& status,
                           const std::string& summary_json) {
-  CNN_CHECK(status == "completed" || status == "diverged" || status == "interrupted" ||
-                status == "failed",
-            "run database '", database_,
-            "': finish_run status must be completed, diverged, "
-            "interrupted or failed, not '",
-            status, "'");
-  guarded("finish_run", [&] {
-    long long run = run_id;
-    std::string finished_at = utc_now();
-    soci::statement update =
-        (sql_->prepare << "UPDATE runs SET status = :st, finished_at = :f, summary_json = :j"
-                          " WHERE id = :r",
-         soci::use(status), soci::use(finished_at), soci::use(summary_json), soci::use(run));
-    update.execute(true);
-    CNN_CHECK(update.get_affected_rows() == 1, "run database '", database_,
-              "': finish_run: there is no run with id ", run_id);
-    return 0;
-  });
-}
-
-std::vector<RunRow> RunStore::runs() {
-  return guarded("reading runs", [&] {
-    std::vector<RunRow> rows;
-    RunRow row;
-    long long id = 0;
-    std::string finished_at, summary, yaml;
-    soci::indicator finished_ok, summary_ok, yaml_ok;
-    soci::statement select =
-        (sql_->prepare << "SELECT r.id, r.name, r.run_dir, r.started_at, r.finished_at,"
-                          " r.status, r.summary_json, c.yaml FROM runs r"
-                          " LEFT JOIN configs c ON c.run_id = r.id ORDER BY r.id",
-         soci::into(id), soci::into(row.name), soci::into(row.run_dir), soci::into(row.started_at),
-         soci::into(finished_at, finished_ok), soci::into(row.status),
-         soci::into(summary, summary_ok), soci::into(yaml, yaml_ok));
-    select.execute();
-    while (select.fetch()) {
-      row.id = id;
-      row.finished_at = finished_ok == soci::i_ok ? finished_at : "";
-      row.summary_json = summary_ok == soci::i_ok ? summary : "";
-      row.config_yaml = yaml_ok == soci::i_ok ? yaml : "";
-      rows.push_back(row);
-    }
-    return rows;
-  });
-}
-
-std::optional<RunRow> RunStore::run(int64_t run_id) {
-  for (const RunRow& row : runs())
-    if (row.id == run_id) return row;
-  return std::nullopt;
-}
-
-std::vector<StepRow> RunStore::steps(int64_t run_id) {
-  return guarded("reading steps", [&] {
-    std::vector<StepRow> rows;
-    long long run = run_id, epoch = 0, step = 0;
-    double lr = 0, loss = 0, accuracy = 0;
-    soci::indicator lr_ok, loss_ok, accuracy_ok;
-    soci::statement select =
-        (sql_->prepare << "SELECT epoch, step, lr, loss, accuracy FROM step_metrics"
-                          " WHERE run_id = :r ORDER BY step",
-         soci::use(run), soci::into(epoch), soci::into(step), soci::into(lr, lr_ok),
-         soci::into(loss, loss_ok), soci::into(accuracy, accuracy_ok));
-    select.execute();
-    while (select.fetch())
-      rows.push_back(StepRow{epoch, step, nan_if_null(lr, lr_ok), nan_if_null(loss, loss_ok),
-                             nan_if_null(accuracy, accuracy_ok)});
-    return rows;
-  });
-}
-
-std::vector<EpochRecord> RunStore::epochs(int64_t run_id) {
-  return guarded("reading epochs", [&] {
-    std::vector<EpochRecord> rows;
-    long long run = run_id, epoch = 0;
-    double values[7] = {};
-    soci::indicator ok[7];
-    soci::statement select =
-        (sql_->prepare << "SELECT epoch, train_loss, train_acc, test_loss, test_acc, seconds,"
-                          " images_per_s, step_seconds FROM epoch_metrics WHERE run_id = :r"
-                          " ORDER BY epoch",
-         soci::use(run), soci::into(epoch), soci::into(values[0], ok[0]),
-         soci::into(values[1], ok[1]), soci::into(values[2], ok[2]), soci::into(values[3], ok[3]),
-         soci::into(values[4], ok[4]), soci::into(values[5], ok[5]), soci::into(values[6], ok[6]));
-    select.execute();
-    while (select.fetch()) {
-      double v[7];
-      for (int i = 0; i < 7; ++i) v[i] = nan_if_null(values[i], ok[i]);
-      rows.push_back(EpochRecord{epoch, v[0], v[1], v[2], v[3], v[4], v[5], v[6]});
-    }
-    return rows;
-  });
-}
-
-std::vector<LayerStatRow> RunStore::layer_stats(int64_t run_id) {
-  return guarded("reading layer_stats", [&] {
-    std::vector<LayerStatRow> rows;
-    long long run = run_id, step = 0;
-    std::string layer, kind;
-    double value = 0;
-    soci::indicator value_ok;
-    soci::statement select =
-        (sql_->prepare << "SELECT step, layer, kind, value FROM layer_stats WHERE run_id = :r"
-                          " ORDER BY step, layer, kind",
-         soci::use(run), soci::into(step), soci::into(layer), soci::into(kind),
-         soci::into(value, value_ok));
-    select.execute();
-    while (select.fetch())
-      rows.push_back(LayerStatRow{step, layer, kind, nan_if_null(value, value_ok)});
-    return rows;
-  });
+  StoreBatch batch;
+  batch.run_id = run_id;
+  batch.finish = RunFinish{status, summary_json, utc_now()};
+  write(batch);
 }
 
 }  // namespace cnn

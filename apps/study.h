@@ -22,6 +22,7 @@ struct StudyOptions {
   std::string out_dir = "runs/study";
   std::string results_dir = "docs/results";
   std::vector<std::string> overrides;  // --set, applied to every variant of every experiment
+  std::string store;                   // --store URL, as compare's
   bool quiet = false;
 };
 

@@ -12,6 +12,7 @@
 #include "apps/model_setup.h"
 #include "apps/run_logger.h"
 #include "apps/signals.h"
+#include "apps/store_url.h"
 #include "core/gemm.h"
 #include "core/safetensors.h"
 #include "data/config.h"
@@ -84,9 +85,9 @@ void create_run_dir(const std::string& run_dir, bool resuming) {
 }
 
 std::string store_path(const std::string& run_dir, const TrainOptions& options) {
-  if (!options.runs_db.empty()) return options.runs_db;
   const fs::path parent = fs::path(run_dir).parent_path();
-  return ((parent.empty() ? fs::path(".") : parent) / "runs.db").string();
+  return choose_store_url(options.runs_db,
+                          ((parent.empty() ? fs::path(".") : parent) / "runs.db").string());
 }
 
 // A run resumed at another world size: its position in global samples, as a batch of this
@@ -128,8 +129,12 @@ RecorderOptions recorder_options(const Config& config, const TrainOptions& optio
                                  const std::string& run_dir, const RunPosition& position) {
   return {.run_dir = run_dir,
           .store = store_path(run_dir, options),
+          .store_optional = options.store_optional,
           .name = config.name,
           .config_yaml = to_yaml_string(config.root),
+          .experiment = options.experiment,
+          .variant = options.variant,
+          .world_size = Distributed::world(),
           .layer_stats = config.train.layer_stats_every > 0,
           .resuming = !options.resume_dir.empty(),
           .run_id = position.run_id,
@@ -230,9 +235,12 @@ std::string run_epochs(TrainingParts& parts, RunPosition& position, RunRecorder*
     const bool improved = outcome.record.test_acc > position.best_test_acc;
     if (improved) position.best_test_acc = outcome.record.test_acc;
     parts.save_checkpoint();
-    if (improved && Distributed::rank() == 0)
+    if (recorder) recorder->on_checkpoint(kCheckpointFile, position.step);
+    if (improved && Distributed::rank() == 0) {
       save_safetensors((fs::path(run_dir) / kBestFile).string(), parts.model.state_dict(),
                        {{"format", "pt"}});
+      if (recorder) recorder->on_checkpoint(kBestFile, position.step);
+    }
     if (outcome.end == EpochOutcome::End::kOutOfSteps || !epoch_done) break;
   }
   return "completed";

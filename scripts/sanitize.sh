@@ -43,6 +43,10 @@ status=0
 if [ -z "${CNNLAB_ONNXRUNTIME_NODE_MODULES:-}" ] && [ -d build/onnx_tools/node_modules ]; then
   export CNNLAB_ONNXRUNTIME_NODE_MODULES="$PWD/build/onnx_tools/node_modules"
 fi
+# The dashboard's browser test finds playwright-core the same way (scripts/test.sh).
+if [ -z "${CNNLAB_BROWSER_MODULES:-}" ] && [ -d build/browser_tools/node_modules ]; then
+  export CNNLAB_BROWSER_MODULES="$PWD/build/browser_tools/node_modules"
+fi
 
 have_libfuzzer() {
   command -v clang++ >/dev/null && [ -f "$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a)" ]

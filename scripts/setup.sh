@@ -15,6 +15,12 @@ PACKAGES=(build-essential cmake pkg-config libopenblas-dev libstb-dev libcli11-d
           openmpi-bin libopenmpi-dev
           # oneDNN's sgemm, one of the GEMM providers core/gemm.cpp dispatches to
           libdnnl-dev
+          # the run store's MySQL/MariaDB/TiDB backend (SOCI's mysql backend is in libsoci-dev)
+          # and the MariaDB server the store tests start (tests/store/mariadb_fixture.sh)
+          libmariadb3 mariadb-server-core mariadb-client-core
+          # cnnlab serve's HTTP server; its browser test drives Chromium (playwright-core
+          # from npm, in scripts/test.sh)
+          libcpp-httplib-dev chromium
           # scripts/sanitize.sh and scripts/fuzz.sh (CI): clang, libFuzzer, clang's OpenMP
           clang libclang-rt-14-dev libomp-dev)
 

@@ -27,4 +27,15 @@ if [ ! -f "$ORT_DIR/node_modules/onnxruntime-node/package.json" ] ||
       "onnxruntime-node@$ORT_VERSION" --onnxruntime-node-install=skip
 fi
 
+# playwright-core (no browser download: it drives Debian's /usr/bin/chromium) for the
+# dashboard's browser test, into the build folder as well.
+BROWSER_DIR="$BUILD_DIR/browser_tools"
+PLAYWRIGHT_VERSION=1.65.1
+if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ] ||
+   ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$BROWSER_DIR/node_modules/playwright-core/package.json"; then
+  echo "setup: installing playwright-core@$PLAYWRIGHT_VERSION into $BROWSER_DIR"
+  mkdir -p "$BROWSER_DIR"
+  npm install --prefix "$BROWSER_DIR" --no-save --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION"
+fi
+
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"

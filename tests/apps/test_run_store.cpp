@@ -82,7 +82,8 @@ TEST_CASE("run store creates the schema in WAL mode and round-trips a run", "[ru
   REQUIRE(query(db,
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
                 "'sqlite_%' ORDER BY name") ==
-          "configs,epoch_metrics,layer_stats,runs,step_metrics");
+          "checkpoints,epochs,layer_stats,metrics,params,runs,schema_version");
+  REQUIRE(query(db, "SELECT version FROM schema_version") == "2");
 
   int64_t run =
       store.begin_run("cifar_bn", "runs/cifar_bn", "model: vgg\nlr: 0.1\n", "2024-05-01T10:00:00Z");
@@ -124,7 +125,7 @@ TEST_CASE("run store creates the schema in WAL mode and round-trips a run", "[ru
   REQUIRE(steps[1].accuracy == 0.25);
   REQUIRE(steps[2].lr == 0.05);
   REQUIRE(std::isnan(store.steps(second).at(0).loss));
-  REQUIRE(query(db, "SELECT count(*) FROM step_metrics WHERE loss IS NULL") == "1");
+  REQUIRE(query(db, "SELECT count(*) FROM metrics WHERE value IS NULL AND non_finite = 'nan'") == "1");
 
   std::vector<EpochRecord> epochs = store.epochs(run);
   REQUIRE(epochs.size() == 2);
@@ -176,9 +177,12 @@ TEST_CASE("run store errors name the database", "[run_store]") {
 
   // Another SOCI backend loads at run time; an unknown one is an error naming it, and a
   // password in the connection string never reaches the message.
+  // An unknown scheme is an error naming it, and a password in the URL never reaches the message.
   REQUIRE_THROWS_WITH(
       RunStore("nosuchdb://db=runs user=me password=secret"),
       Contains("run database 'nosuchdb://db=runs user=me password=***'") && !Contains("secret"));
+  REQUIRE_THROWS_WITH(RunStore("mysql://me:secret@localhost/runs"),
+                      Contains("CNNLAB_STORE_PASSWORD") && !Contains("secret"));
   REQUIRE_THROWS_WITH(RunStore(""), Contains("connection string is empty"));
   REQUIRE_THROWS_WITH(RunStore("sqlite3://timeout=3"), Contains("names no database"));
 }
@@ -198,7 +202,7 @@ TEST_CASE("run store takes two writers on one file at once (threads)", "[run_sto
     REQUIRE(store.steps(run.id).size() == 200);
     REQUIRE(store.epochs(run.id).size() == 1);
   }
-  REQUIRE(query(db, "SELECT count(*) FROM step_metrics") == "400");
+  REQUIRE(query(db, "SELECT count(*) FROM metrics") == "1200");  // loss, accuracy, lr
 }
 
 TEST_CASE("run store takes two writers on one file at once (processes)", "[run_store]") {
@@ -227,7 +231,7 @@ TEST_CASE("run store takes two writers on one file at once (processes)", "[run_s
   }
   RunStore store(db);
   REQUIRE(store.runs().size() == 2);
-  REQUIRE(query(db, "SELECT count(*) FROM step_metrics") == "400");
-  REQUIRE(query(db, "SELECT count(DISTINCT run_id) FROM step_metrics") == "2");
+  REQUIRE(query(db, "SELECT count(*) FROM metrics") == "1200");
+  REQUIRE(query(db, "SELECT count(DISTINCT run_id) FROM metrics") == "2");
   REQUIRE(query(db, "SELECT group_concat(status) FROM runs") == "completed,completed");
 }

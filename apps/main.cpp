@@ -180,9 +180,7 @@ CLI::App* add_study(CLI::App& app, StudyArgs& args) {
       ->capture_default_str();
   study->add_option("--set,-s", args.options.overrides,
                     "Override a key in every variant of every experiment (a budget), repeatable");
-  study->add_option("--store", args.options.store,
-                    "Run store URL (sqlite:PATH or mysql://USER@HOST[:PORT]/DB; default "
-                    "$CNNLAB_STORE, else runs.db beside the runs)");
+  add_store_options(study, args.options.store, args.options.store_optional);
   return study;
 }
 

@@ -68,6 +68,7 @@ int run_study(const std::vector<std::string>& paths, const StudyOptions& options
     compare.out_dir = (fs::path(options.out_dir) / experiment.name).string();
     compare.overrides = options.overrides;
     compare.store = options.store;
+    compare.store_optional = options.store_optional;
     compare.quiet = options.quiet;
     compare.reuse_finished = true;
     run_comparison(files[i], compare);

@@ -22,7 +22,8 @@ struct StudyOptions {
   std::string out_dir = "runs/study";
   std::string results_dir = "docs/results";
   std::vector<std::string> overrides;  // --set, applied to every variant of every experiment
-  std::string store;                   // --store URL, as compare's
+  std::string store;                   // --store URL and --store-optional, as compare's
+  bool store_optional = false;
   bool quiet = false;
 };
 

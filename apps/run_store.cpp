@@ -88,12 +88,11 @@ RunStore::RunStore(const std::string& url) : RunStore(url, Unchecked{}) {
   guarded("opening the schema", [&] {
     int64_t version = schema_version();
     if (version == 0) version = create_schema();
-    CNN_CHECK(version == kStoreSchemaVersion, "run database '", database_,
-              "' has schema version ", version, " and this cnnlab reads version ",
-              kStoreSchemaVersion, version < kStoreSchemaVersion
-                                       ? "; upgrade it with `cnnlab runs migrate --store "
-                                       : "; it was written by a newer cnnlab (`cnnlab runs "
-                                         "migrate --store ",
+    CNN_CHECK(version == kStoreSchemaVersion, "run database '", database_, "' has schema version ",
+              version, " and this cnnlab reads version ", kStoreSchemaVersion,
+              version < kStoreSchemaVersion ? "; upgrade it with `cnnlab runs migrate --store "
+                                            : "; it was written by a newer cnnlab (`cnnlab runs "
+                                              "migrate --store ",
               url_.backend == StoreBackend::sqlite ? "sqlite:" + url_.sqlite_path : database_,
               version < kStoreSchemaVersion ? "`" : "` cannot downgrade it)");
     return 0;
@@ -258,8 +257,8 @@ void RunStore::fill_params_from_configs() {
   long long id = 0;
   std::string yaml;
   soci::indicator yaml_ok;
-  soci::statement select = (sql_->prepare << statement("read_run_configs"),
-                            soci::into(id), soci::into(yaml, yaml_ok));
+  soci::statement select =
+      (sql_->prepare << statement("read_run_configs"), soci::into(id), soci::into(yaml, yaml_ok));
   select.execute();
   while (select.fetch())
     if (yaml_ok == soci::i_ok)
@@ -382,7 +381,8 @@ void RunStore::write_rows(const StoreBatch& batch) {
   upsert_rows(*sql_, checkpoints_table(), url_.backend, rows);
   if (batch.finish) {
     std::string status = batch.finish->status, json = batch.finish->summary_json,
-                finished = batch.finish->finished_at.empty() ? utc_now() : batch.finish->finished_at;
+                finished =
+                    batch.finish->finished_at.empty() ? utc_now() : batch.finish->finished_at;
     long long id = run;
     soci::statement update = (sql_->prepare << statement("finish_run"), soci::use(status),
                               soci::use(finished), soci::use(json), soci::use(id));
@@ -390,8 +390,8 @@ void RunStore::write_rows(const StoreBatch& batch) {
     // MySQL counts changed rows: a finish written again (a synced spool) changes none.
     long long count = 0;
     *sql_ << statement("run_exists"), soci::use(id), soci::into(count);
-    CNN_CHECK(count == 1, "run database '", database_,
-              "': finish_run: there is no run with id ", batch.run_id);
+    CNN_CHECK(count == 1, "run database '", database_, "': finish_run: there is no run with id ",
+              batch.run_id);
   }
 }
 

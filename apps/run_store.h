@@ -74,8 +74,8 @@ class RunStore {
   // status: completed | diverged | interrupted | failed. Sets finished_at to the current UTC time.
   void finish_run(int64_t run_id, const std::string& status, const std::string& summary_json);
 
-  std::vector<RunRow> runs();                             // by id
-  std::vector<RunRow> runs(const RunFilter& filter);      // by id
+  std::vector<RunRow> runs();                         // by id
+  std::vector<RunRow> runs(const RunFilter& filter);  // by id
   std::optional<RunRow> run(int64_t run_id);
   // "17" (an id) or "vgg6-20261201-1200" (the last part of a run directory).
   std::optional<RunRow> find_run(const std::string& id_or_dir_name);
@@ -83,9 +83,9 @@ class RunStore {
   // key "" = every key; steps after `after_step`; by step, key.
   std::vector<MetricRow> metrics(int64_t run_id, const std::string& key = "",
                                  int64_t after_step = -1);
-  std::vector<StepRow> steps(int64_t run_id);             // loss, accuracy, lr by step
-  std::vector<EpochRecord> epochs(int64_t run_id);        // by epoch
-  std::vector<LayerStatRow> layer_stats(int64_t run_id);  // by step, layer, kind
+  std::vector<StepRow> steps(int64_t run_id);              // loss, accuracy, lr by step
+  std::vector<EpochRecord> epochs(int64_t run_id);         // by epoch
+  std::vector<LayerStatRow> layer_stats(int64_t run_id);   // by step, layer, kind
   std::vector<CheckpointRow> checkpoints(int64_t run_id);  // by step, path
   // SELECT/WITH only (anything else refused with a sentence), in a read-only transaction.
   QueryResult query(const std::string& sql);

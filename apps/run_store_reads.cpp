@@ -75,18 +75,28 @@ std::optional<std::string> cell_text(const soci::row& row, size_t column) {
   std::ostringstream text;
   text.precision(17);
   switch (row.get_properties(column).get_data_type()) {
-    case soci::dt_string: return row.get<std::string>(column);
-    case soci::dt_double: text << row.get<double>(column); break;
-    case soci::dt_integer: text << row.get<int>(column); break;
-    case soci::dt_long_long: text << row.get<long long>(column); break;
-    case soci::dt_unsigned_long_long: text << row.get<unsigned long long>(column); break;
+    case soci::dt_string:
+      return row.get<std::string>(column);
+    case soci::dt_double:
+      text << row.get<double>(column);
+      break;
+    case soci::dt_integer:
+      text << row.get<int>(column);
+      break;
+    case soci::dt_long_long:
+      text << row.get<long long>(column);
+      break;
+    case soci::dt_unsigned_long_long:
+      text << row.get<unsigned long long>(column);
+      break;
     case soci::dt_date: {
       std::tm when = row.get<std::tm>(column);
       char buffer[32];
       std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &when);
       return std::string(buffer);
     }
-    default: return std::string("?");
+    default:
+      return std::string("?");
   }
   return text.str();
 }
@@ -122,19 +132,21 @@ std::vector<RunRow> RunStore::runs(const RunFilter& filter) {
     }
     return found;
   });
-  rows.erase(std::remove_if(rows.begin(), rows.end(),
-                            [&](const RunRow& r) {
-                              return (!filter.experiment.empty() && r.experiment != filter.experiment) ||
-                                     (!filter.status.empty() && r.status != filter.status);
-                            }),
-             rows.end());
+  rows.erase(
+      std::remove_if(rows.begin(), rows.end(),
+                     [&](const RunRow& r) {
+                       return (!filter.experiment.empty() && r.experiment != filter.experiment) ||
+                              (!filter.status.empty() && r.status != filter.status);
+                     }),
+      rows.end());
   if (filter.params.empty()) return rows;
   std::vector<RunRow> matching;
   for (const RunRow& r : rows) {
     std::map<std::string, std::string> params;
     for (auto& [key, value] : parameters(r.id)) params[key] = value;
     bool all = true;
-    for (const auto& [key, value] : filter.params) all = all && params.count(key) && params[key] == value;
+    for (const auto& [key, value] : filter.params)
+      all = all && params.count(key) && params[key] == value;
     if (all) matching.push_back(r);
   }
   return matching;
@@ -147,9 +159,9 @@ std::optional<RunRow> RunStore::run(int64_t run_id) {
 }
 
 std::optional<RunRow> RunStore::find_run(const std::string& id_or_dir_name) {
-  const bool digits = !id_or_dir_name.empty() &&
-                      std::all_of(id_or_dir_name.begin(), id_or_dir_name.end(),
-                                  [](unsigned char c) { return std::isdigit(c); });
+  const bool digits =
+      !id_or_dir_name.empty() && std::all_of(id_or_dir_name.begin(), id_or_dir_name.end(),
+                                             [](unsigned char c) { return std::isdigit(c); });
   std::vector<RunRow> all = runs();
   if (digits)
     for (const RunRow& row : all)
@@ -188,13 +200,12 @@ std::vector<MetricRow> RunStore::metrics(int64_t run_id, const std::string& key,
     double value = 0;
     soci::indicator value_ok, marker_ok;
     soci::statement select =
-        key.empty() ? (sql_->prepare << statement("read_metrics"), soci::use(run),
-                       soci::use(after), soci::into(step), soci::into(epoch), soci::into(name),
+        key.empty() ? (sql_->prepare << statement("read_metrics"), soci::use(run), soci::use(after),
+                       soci::into(step), soci::into(epoch), soci::into(name),
                        soci::into(value, value_ok), soci::into(marker, marker_ok))
-                    : (sql_->prepare << statement("read_metric"), soci::use(run),
-                       soci::use(after), soci::use(wanted), soci::into(step), soci::into(epoch),
-                       soci::into(name), soci::into(value, value_ok),
-                       soci::into(marker, marker_ok));
+                    : (sql_->prepare << statement("read_metric"), soci::use(run), soci::use(after),
+                       soci::use(wanted), soci::into(step), soci::into(epoch), soci::into(name),
+                       soci::into(value, value_ok), soci::into(marker, marker_ok));
     select.execute();
     while (select.fetch())
       rows.push_back({step, epoch, name, metric_value(value, value_ok, marker, marker_ok)});
@@ -274,8 +285,10 @@ QueryResult RunStore::query(const std::string& sql) {
   const bool sqlite = url_.backend == StoreBackend::sqlite;
   return guarded("query", [&] {
     // SQLite has no read-only transaction: query_only refuses writes for its duration.
-    if (sqlite) *sql_ << "PRAGMA query_only = 1";
-    else *sql_ << statement("read_only_mysql");
+    if (sqlite)
+      *sql_ << "PRAGMA query_only = 1";
+    else
+      *sql_ << statement("read_only_mysql");
     QueryResult result;
     try {
       soci::rowset<soci::row> rows = (sql_->prepare << sql.substr(statement_start(sql)));
@@ -288,12 +301,16 @@ QueryResult RunStore::query(const std::string& sql) {
         result.rows.push_back(std::move(cells));
       }
     } catch (...) {
-      if (sqlite) *sql_ << "PRAGMA query_only = 0";
-      else rollback();
+      if (sqlite)
+        *sql_ << "PRAGMA query_only = 0";
+      else
+        rollback();
       throw;
     }
-    if (sqlite) *sql_ << "PRAGMA query_only = 0";
-    else rollback();
+    if (sqlite)
+      *sql_ << "PRAGMA query_only = 0";
+    else
+      rollback();
     return result;
   });
 }

@@ -27,9 +27,9 @@ double number(const json& value) {
 }
 
 json run_to_json(const RunRow& r) {
-  return {{"name", r.name},         {"run_dir", r.run_dir},         {"experiment", r.experiment},
-          {"variant", r.variant},   {"config_yaml", r.config_yaml}, {"world_size", r.world_size},
-          {"host", r.host},         {"started_at", r.started_at}};
+  return {{"name", r.name},       {"run_dir", r.run_dir},         {"experiment", r.experiment},
+          {"variant", r.variant}, {"config_yaml", r.config_yaml}, {"world_size", r.world_size},
+          {"host", r.host},       {"started_at", r.started_at}};
 }
 RunRow run_from_json(const json& j, int64_t id) {
   RunRow r;
@@ -59,8 +59,8 @@ EpochRecord epoch_from_json(const json& j) {
 }  // namespace
 
 size_t StoreBatch::rows() const {
-  return (begin ? 1 : 0) + (reopen ? 1 : 0) + metrics.size() + epochs.size() +
-         layer_stats.size() + checkpoints.size() + (finish ? 1 : 0);
+  return (begin ? 1 : 0) + (reopen ? 1 : 0) + metrics.size() + epochs.size() + layer_stats.size() +
+         checkpoints.size() + (finish ? 1 : 0);
 }
 
 json batch_to_json(const StoreBatch& batch) {

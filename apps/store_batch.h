@@ -5,11 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "apps/run_records.h"
 
@@ -26,7 +25,7 @@ struct RunFinish {
 
 struct StoreBatch {
   int64_t run_id = 0;
-  std::optional<RunRow> begin;    // the run's row and its parameters
+  std::optional<RunRow> begin;  // the run's row and its parameters
   std::optional<RunReopen> reopen;
   std::vector<MetricRow> metrics;
   std::vector<EpochRecord> epochs;

@@ -1,9 +1,9 @@
 // Store maintenance commands (see store_maintenance.h).
 #include "apps/store_maintenance.h"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -87,7 +87,8 @@ void add_store_maintenance_commands(CLI::App& runs) {
   migrate->callback([store] {
     run_as_callback([store] { return run_migrate(choose_store_url(*store, "runs/runs.db")); });
   });
-  auto* sync = runs.add_subcommand("sync", "Push the records a run spooled while its store was away");
+  auto* sync =
+      runs.add_subcommand("sync", "Push the records a run spooled while its store was away");
   sync->add_option("run_dir", *run_dir, "The run directory (holds store_spool.jsonl)")->required();
   sync->add_option("--store", *store, "Run store URL (default: the one summary.json names)");
   sync->callback([store, run_dir] {

@@ -153,9 +153,8 @@ const UpsertTable& layer_stats_table() {
   return table;
 }
 const UpsertTable& checkpoints_table() {
-  static const UpsertTable table{"checkpoints",
-                                 {"run_id", "path", "step", "sha256"},
-                                 {"run_id", "path", "step"}};
+  static const UpsertTable table{
+      "checkpoints", {"run_id", "path", "step", "sha256"}, {"run_id", "path", "step"}};
   return table;
 }
 

@@ -41,7 +41,8 @@ void StoreSpool::append(const std::vector<StoreBatch>& batches) {
 bool StoreSpool::empty() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::error_code ignored;
-  return !std::filesystem::exists(path_, ignored) || std::filesystem::file_size(path_, ignored) == 0;
+  return !std::filesystem::exists(path_, ignored) ||
+         std::filesystem::file_size(path_, ignored) == 0;
 }
 
 std::vector<StoreBatch> StoreSpool::read() const {

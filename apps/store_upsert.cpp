@@ -28,8 +28,8 @@ void bind(soci::statement& statement, Bindings& bindings, const SqlValue& value)
   } else if (std::holds_alternative<std::string>(value)) {
     statement.exchange(soci::use(bindings.texts.emplace_back(std::get<std::string>(value))));
   } else {  // NULL: a double with a null indicator binds on every backend
-    statement.exchange(
-        soci::use(bindings.doubles.emplace_back(0.0), bindings.indicators.emplace_back(soci::i_null)));
+    statement.exchange(soci::use(bindings.doubles.emplace_back(0.0),
+                                 bindings.indicators.emplace_back(soci::i_null)));
   }
 }
 

@@ -68,7 +68,8 @@ StoreUrl parse_sqlite(const std::string& url, const std::string& rest) {
 
 StoreUrl parse_mysql(const std::string& url) {
   // mysql://USER@HOST[:PORT]/DB[?socket=PATH]
-  static const std::regex form(R"(mysql://(?:([^@:/?]+)(:[^@/?]*)?@)?([^:/?]*)(?::(\d+))?/([^/?]+)(?:\?socket=(.+))?)");
+  static const std::regex form(
+      R"(mysql://(?:([^@:/?]+)(:[^@/?]*)?@)?([^:/?]*)(?::(\d+))?/([^/?]+)(?:\?socket=(.+))?)");
   std::smatch match;
   CNN_CHECK(std::regex_match(url, match, form), "run database '",
             std::regex_replace(url, std::regex(":[^@/]*@"), ":***@"),
@@ -94,8 +95,9 @@ StoreUrl parse_mysql(const std::string& url) {
 }  // namespace
 
 StoreUrl parse_store_url(const std::string& url) {
-  CNN_CHECK(!url.empty(), "run database: the connection string is empty; give sqlite:PATH, "
-                          "a file path such as runs/runs.db, or mysql://USER@HOST/DB");
+  CNN_CHECK(!url.empty(),
+            "run database: the connection string is empty; give sqlite:PATH, "
+            "a file path such as runs/runs.db, or mysql://USER@HOST/DB");
   if (starts_with(url, "mysql://")) return parse_mysql(url);
   if (starts_with(url, "sqlite3://")) return parse_sqlite(url, url.substr(10));
   if (starts_with(url, "sqlite://")) return parse_sqlite(url, url.substr(9));

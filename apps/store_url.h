@@ -15,11 +15,11 @@ enum class StoreBackend { sqlite, mysql };
 
 struct StoreUrl {
   StoreBackend backend = StoreBackend::sqlite;
-  std::string sqlite_path;       // sqlite: the file (":memory:" allowed)
-  int sqlite_timeout_s = 30;     // sqlite: busy timeout
+  std::string sqlite_path;                   // sqlite: the file (":memory:" allowed)
+  int sqlite_timeout_s = 30;                 // sqlite: busy timeout
   std::string user, host, database, socket;  // mysql
-  int port = 3306;               // mysql
-  std::string password;          // mysql: from the environment or option file; never logged
+  int port = 3306;                           // mysql
+  std::string password;  // mysql: from the environment or option file; never logged
 };
 
 // Parses `url`; an error is a sentence naming the URL (without a password) and the fix.

@@ -22,9 +22,10 @@ StoreWriter::StoreWriter(const std::string& url, const std::string& spool_path, 
     if (!optional)
       CNN_FAIL("cannot open the run store '", description_, "': ", error.what(),
                " (with --store-optional the run goes on and spools its records)");
-    spdlog::warn("the run store '{}' is unreachable ({}); the run goes on and its records are "
-                 "spooled in '{}' until it answers",
-                 description_, error.what(), spool_.path());
+    spdlog::warn(
+        "the run store '{}' is unreachable ({}); the run goes on and its records are "
+        "spooled in '{}' until it answers",
+        description_, error.what(), spool_.path());
   }
   if (!spool_.empty()) spooled_ = spool_.read().size();
 }
@@ -59,7 +60,9 @@ void StoreWriter::replay_spool() {
   }
 }
 
-void StoreWriter::start() { thread_ = std::thread([this] { run(); }); }
+void StoreWriter::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void StoreWriter::submit(StoreBatch batch) {
   {
@@ -107,8 +110,7 @@ bool StoreWriter::reconnect() {
   try {
     store_ = std::make_unique<RunStore>(url_);
     replay_spool();
-    spdlog::info("the run store '{}' answers again; the spooled records are written",
-                 description_);
+    spdlog::info("the run store '{}' answers again; the spooled records are written", description_);
     backoff_ = kFirstBackoff;
     return true;
   } catch (const std::exception&) {
@@ -125,8 +127,8 @@ void StoreWriter::write_or_spool(std::deque<StoreBatch>& batches) {
     try {
       store_->write(batches.front());
     } catch (const std::exception& error) {
-      spdlog::warn("the run store '{}' failed ({}); spooling in '{}' and retrying",
-                   description_, error.what(), spool_.path());
+      spdlog::warn("the run store '{}' failed ({}); spooling in '{}' and retrying", description_,
+                   error.what(), spool_.path());
       store_.reset();
       next_retry_ = std::chrono::steady_clock::now() + backoff_;
       break;
@@ -147,7 +149,8 @@ void StoreWriter::run() {
   while (true) {
     // Wake for batches, for the next retry while a spool waits, or for close().
     const bool waiting_spool = spooled_ > 0;
-    auto wake_at = waiting_spool ? next_retry_ : std::chrono::steady_clock::now() + std::chrono::hours(1);
+    auto wake_at =
+        waiting_spool ? next_retry_ : std::chrono::steady_clock::now() + std::chrono::hours(1);
     wake_.wait_until(lock, wake_at, [&] { return !queue_.empty() || closing_; });
     std::deque<StoreBatch> batches;
     while (!queue_.empty() && batches.size() < kBatchesPerWakeUp) {

@@ -11,11 +11,11 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "apps/store_url.h"
-#include <filesystem>
 
 namespace cnn::testing {
 
@@ -85,11 +85,11 @@ struct TestStore {
 
 // Runs the rest of the test case once per backend ("sqlite", "mariadb"); Catch2 v2 has no
 // SKIP, so a MariaDB case without its server warns with the reason and returns.
-#define STORE_BACKEND(store)                                                              \
-  const std::string store##_backend = GENERATE(as<std::string>{}, "sqlite", "mariadb");  \
-  cnn::testing::TestStore store(store##_backend);                                         \
-  INFO("backend " << store##_backend << " " << store.url);                                \
-  if (!store.skipped.empty()) {                                                           \
-    WARN("MariaDB store test skipped: " << store.skipped);                                \
-    return;                                                                               \
+#define STORE_BACKEND(store)                                                            \
+  const std::string store##_backend = GENERATE(as<std::string>{}, "sqlite", "mariadb"); \
+  cnn::testing::TestStore store(store##_backend);                                       \
+  INFO("backend " << store##_backend << " " << store.url);                              \
+  if (!store.skipped.empty()) {                                                         \
+    WARN("MariaDB store test skipped: " << store.skipped);                              \
+    return;                                                                             \
   }

@@ -132,10 +132,11 @@ TEST_CASE("store queries are read-only on every backend", "[store]") {
   STORE_BACKEND(test);
   RunStore store(test.url);
   make_run(store, "r", "batch", "e");
-  for (const char* refused : {"DELETE FROM runs", "UPDATE runs SET status = 'x'",
-                              "DROP TABLE runs", "SELECT 1; DELETE FROM runs"})
+  for (const char* refused : {"DELETE FROM runs", "UPDATE runs SET status = 'x'", "DROP TABLE runs",
+                              "SELECT 1; DELETE FROM runs"})
     REQUIRE_THROWS_WITH(store.query(refused), Contains("one SELECT or WITH statement"));
-  REQUIRE(store.query("WITH x AS (SELECT COUNT(*) AS n FROM runs) SELECT n FROM x").rows.at(0)[0] == "1");
+  REQUIRE(store.query("WITH x AS (SELECT COUNT(*) AS n FROM runs) SELECT n FROM x").rows.at(0)[0] ==
+          "1");
   REQUIRE(store.query(" -- a comment\n SELECT name FROM runs").rows.size() == 1);
   REQUIRE(store.runs().size() == 1);
   make_run(store, "s", "batch", "e");  // writes still work after a query
@@ -169,8 +170,7 @@ TEST_CASE("store refuses another schema version and migrates version 1", "[store
   REQUIRE(RunStore::migrate(test.url) == 2);  // again: nothing to do
   RunStore store(test.url);
   REQUIRE(store.run(1)->config_yaml == "model: {norm: batch}\n");
-  REQUIRE(store.parameters(1).at(0) ==
-          std::pair<std::string, std::string>{"model.norm", "batch"});
+  REQUIRE(store.parameters(1).at(0) == std::pair<std::string, std::string>{"model.norm", "batch"});
   REQUIRE(std::isnan(store.steps(1).at(0).loss));
   REQUIRE(store.steps(1).at(0).accuracy == 0.5);
   REQUIRE(store.epochs(1).at(0).test_acc == 0.35);

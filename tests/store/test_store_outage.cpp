@@ -72,8 +72,10 @@ TEST_CASE("a run whose MariaDB server stops mid-run keeps every step exactly onc
   REQUIRE(!std::filesystem::exists(std::filesystem::path(run_dir) / kStoreSpoolFile));
 }
 
-TEST_CASE("an unreachable store stops a run at start, or with --store-optional is spooled "
-          "and synced later", "[store][outage]") {
+TEST_CASE(
+    "an unreachable store stops a run at start, or with --store-optional is spooled "
+    "and synced later",
+    "[store][outage]") {
   const std::string binary = cnn::apptest::cnnlab_binary();
   if (binary.empty()) return;
   STORE_BACKEND(test);
@@ -88,19 +90,20 @@ TEST_CASE("an unreachable store stops a run at start, or with --store-optional i
                                                "--out", test.folder / "a", "--store", away});
   cnn::apptest::ExitStatus first = refused.wait(120000);
   CHECK(first.code != 0);
-  CHECK_THAT(refused.output(), Contains("cannot open the run store '" + away + "'") &&
-                                   !Contains("never-printed"));
+  CHECK_THAT(refused.output(),
+             Contains("cannot open the run store '" + away + "'") && !Contains("never-printed"));
   const std::string run_dir = test.folder / "b";
-  cnn::apptest::CnnlabProcess spooled(binary, {"train", "--config", test.folder / "run.yaml",
-                                               "--out", run_dir, "--store", away,
-                                               "--store-optional"});
+  cnn::apptest::CnnlabProcess spooled(
+      binary, {"train", "--config", test.folder / "run.yaml", "--out", run_dir, "--store", away,
+               "--store-optional"});
   cnn::apptest::ExitStatus second = spooled.wait(120000);
   ::unsetenv("CNNLAB_STORE_FLUSH_SECONDS");
   INFO(spooled.output());
   REQUIRE(second.code == 0);
   CHECK_THAT(spooled.output(), Contains("cnnlab runs sync " + run_dir));
   REQUIRE(std::filesystem::exists(std::filesystem::path(run_dir) / kStoreSpoolFile));
-  if (test.backend == "mariadb") ::setenv("CNNLAB_STORE_PASSWORD", cnn::testing::fixture_file("password").c_str(), 1);
+  if (test.backend == "mariadb")
+    ::setenv("CNNLAB_STORE_PASSWORD", cnn::testing::fixture_file("password").c_str(), 1);
   for (int pass = 0; pass < 2; ++pass) {  // the second: nothing left, nothing doubled
     cnn::apptest::CnnlabProcess sync(binary, {"runs", "sync", run_dir, "--store", test.url});
     REQUIRE(sync.wait(60000).code == 0);

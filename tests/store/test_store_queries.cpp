@@ -31,8 +31,8 @@ void record_run(RunStore& store, const std::string& norm, double lr, int batch, 
   yaml << "name: " << norm << "-lr" << lr << "-b" << batch << "-s" << seed << "\nseed: " << seed
        << "\ndata: {batch_size: " << batch << "}\nmodel: {norm: " << norm
        << "}\noptim: {name: sgd, lr: " << lr << "}\n";
-  const std::string name = norm + "-" + std::to_string(batch) + "-" + std::to_string(seed) +
-                           "-" + std::to_string(lr);
+  const std::string name =
+      norm + "-" + std::to_string(batch) + "-" + std::to_string(seed) + "-" + std::to_string(lr);
   const int64_t run = store.begin_run(name, "runs/" + name, yaml.str(), "2026-12-01T00:00:00Z");
   store.log_epoch(run, EpochRecord{1, 1.0, 0.3, 1.0, final_acc - 0.1, 10, 100, step_seconds});
   store.log_epoch(run, EpochRecord{2, 0.8, 0.4, 0.9, final_acc, 10, 100, step_seconds});

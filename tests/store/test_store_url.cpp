@@ -23,8 +23,9 @@ TEST_CASE("store URLs name SQLite files and MySQL servers", "[store][url]") {
   REQUIRE(tidb.port == 4000);
   REQUIRE(tidb.database == "runs");
   REQUIRE(tidb.password == "s3cret");
-  REQUIRE(soci_parameters(tidb) == "db=runs user=cnnlab charset=utf8mb4 connect_timeout=5 "
-                                   "read_timeout=30 host=tidb.example port=4000 password=s3cret");
+  REQUIRE(soci_parameters(tidb) ==
+          "db=runs user=cnnlab charset=utf8mb4 connect_timeout=5 "
+          "read_timeout=30 host=tidb.example port=4000 password=s3cret");
   REQUIRE(RunStore::describe("mysql://cnnlab@tidb.example:4000/runs") ==
           "mysql://cnnlab@tidb.example:4000/runs");
   StoreUrl local = parse_store_url("mysql://root@localhost/runs?socket=/run/mysqld/mysqld.sock");

@@ -38,10 +38,10 @@ TEST_CASE("every store statement avoids what TiDB refuses", "[store][tidb]") {
   for (const std::string& statement : statements) {
     INFO(statement);
     const std::string text = upper(statement);
-    for (const char* refused : {"AUTO_INCREMENT", "AUTOINCREMENT", "TRIGGER", "PROCEDURE",
-                                "FUNCTION", "REFERENCES", "FOREIGN KEY", "FULLTEXT", "SPATIAL",
-                                "GET_LOCK", "LOCK TABLES", "EXCLUDED.", "ON CONFLICT", "PRAGMA",
-                                "SAVEPOINT", "INSERT OR", "REPLACE INTO", "LAST_INSERT_ID"})
+    for (const char* refused :
+         {"AUTO_INCREMENT", "AUTOINCREMENT", "TRIGGER", "PROCEDURE", "FUNCTION", "REFERENCES",
+          "FOREIGN KEY", "FULLTEXT", "SPATIAL", "GET_LOCK", "LOCK TABLES", "EXCLUDED.",
+          "ON CONFLICT", "PRAGMA", "SAVEPOINT", "INSERT OR", "REPLACE INTO", "LAST_INSERT_ID"})
       CHECK(text.find(refused) == std::string::npos);
     if (text.rfind("ALTER TABLE", 0) == 0) {
       CHECK(text.find(',') == std::string::npos);  // one change per ALTER
@@ -53,7 +53,9 @@ TEST_CASE("every store statement avoids what TiDB refuses", "[store][tidb]") {
       for (const auto& [column, length] : keyed_varchars(statement)) {
         INFO(column);
         CHECK(length <= 191);  // 191 x 4 bytes of utf8mb4 fit InnoDB's 767-byte index prefix
-        CHECK(std::regex_search(statement, std::regex(column + R"( VARCHAR\(\d+\) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin)")));
+        CHECK(std::regex_search(
+            statement,
+            std::regex(column + R"( VARCHAR\(\d+\) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin)")));
       }
     }
     if (text.rfind("INSERT INTO", 0) == 0 && text.find(" SELECT ") == std::string::npos &&

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/bench_numerics.h"
 #include "apps/model_setup.h"
 #include "apps/run_files.h"
 #include "apps/distributed.h"
@@ -329,6 +330,9 @@ int run_bench(const Config& config, const BenchOptions& options) {
   if (options.norm_overhead)  // twice the steps: the overhead is a small difference
     norm_plain = time_norm_against_plain(config, data, batch, 2 * options.steps);
   const double norm_overhead = norm_plain.ratio - 1;
+  // Each convolution path's error against double precision, on the model's shapes (4 images).
+  const auto numerics = measure_conv_numerics(*build_model_from_config(config, data),
+                                              model_input_shape(data), 4);
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
@@ -353,6 +357,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
       out["plain_step_ms"] = norm_plain.plain_step * 1000;
       out["norm_overhead_percent"] = 100 * norm_overhead;
     }
+    out["conv_numerics"] = conv_numerics_json(numerics);
     std::printf("%s", json_text(out).c_str());
     return 0;
   }
@@ -378,6 +383,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
                 100 * norm_overhead, norm_plain.norm_step * 1000, norm_plain.plain_step * 1000);
   std::printf("\n");
   print_layer_table(r.detail.layers, sgemm_rate);
+  print_conv_numerics(numerics);
   if (options.scaling) print_scaling(config, data, options.steps);
   return 0;
 }

@@ -122,21 +122,32 @@ void forward_chunk(const ConvProblem& p, const float* x, const float* w, const f
     }
 }
 
-// dW^T's sum over N*OH*OW positions: in one float accumulation (sgemm's beta = 1 over every
-// band of the batch) the rounding error grows with the number of positions, a few thousand
-// per layer and step (docs/numerics.md). Each band's product, over at most a few hundred
-// positions, stays in float; the bands are added in double, which costs one add per weight
-// per band against the band's 2*positions multiply-adds per weight.
-template <class T>
-void add_in_double(const T* product, int64_t n, double* sum) {
+// dW^T's sum over N*OH*OW positions (docs/numerics.md): in one float accumulation (sgemm's
+// beta = 1 over every band of the batch) the rounding error grows with the number of
+// positions. Blocked instead: the bands' products accumulate in float over a block of at
+// least kSumBlockPositions positions, and each block is added into a double sum. (Adding
+// every band in double cost up to 30% of the backward on 64-128 channels, where a band is
+// a few hundred positions and the double pass streams the whole weight matrix each time.)
+constexpr int64_t kSumBlockPositions = 4096;
+
+struct WeightGradientSum {
+  float* block = nullptr;      // [weight_size] this block's sum so far, in float
+  double* total = nullptr;     // [weight_size] the sum of the finished blocks
+  int64_t block_positions = 0;  // positions in `block`; 0 = empty
+  int64_t size = 0;
+
+  void flush() {
+    if (block_positions == 0) return;
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) sum[i] += product[i];
-}
+    for (int64_t i = 0; i < size; ++i) total[i] += block[i];
+    block_positions = 0;
+  }
+};
 
 // Backward of samples [n0, n0 + count): adds this chunk's dW^T [rows_g, O_g] per group into
-// dw_t (this thread's, in double) and writes dx for the chunk. gy [N,O,OH,OW].
+// dw_t (this thread's) and writes dx for the chunk. gy [N,O,OH,OW].
 void backward_chunk(const ConvProblem& p, const float* x, const float* w, const float* gy,
-                    float* dx, double* dw_t, int64_t n0, int64_t count) {
+                    float* dx, WeightGradientSum* dw_t, int64_t n0, int64_t count) {
   const int64_t OW = p.g.out_w, band_rows = count == 1 ? p.tiles.band_rows : p.g.out_h;
   float* columns = scratch(columns_scratch, p.g.column_rows() * count * band_rows * OW);
   const float* grad = gy + n0 * p.O * p.P;  // one sample: [O, P] as it is
@@ -154,14 +165,16 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
     const int64_t r1 = std::min(r0 + band_rows, p.g.out_h), ld = count * (r1 - r0) * OW;
     const float* grad_band = grad + r0 * OW;  // r0 == 0 when count > 1
     if (dw_t) {
-      // dW_g^T [rows_g, O_g] = columns_g [rows_g, ld] * gy_g^T for this band: in this
+      // dW_g^T [rows_g, O_g] += columns_g [rows_g, ld] * gy_g^T into the block: in this
       // orientation OpenBLAS runs faster than gy_g * columns_g^T (a short, wide result).
       im2col_rows(x + n0 * p.image, count, p.g, r0, r1, columns);
-      float* product = scratch(weight_scratch, p.O * p.rows_g);
+      const float beta = dw_t->block_positions == 0 ? 0.0f : 1.0f;
       for (int64_t gi = 0; gi < p.groups; ++gi)
         sgemm(false, true, p.rows_g, p.O_g, ld, 1.0f, columns + gi * p.rows_g * ld, ld,
-              grad_band + gi * p.O_g * ldg, ldg, 0.0f, product + gi * p.rows_g * p.O_g, p.O_g);
-      add_in_double(product, p.O * p.rows_g, dw_t);
+              grad_band + gi * p.O_g * ldg, ldg, beta, dw_t->block + gi * p.rows_g * p.O_g,
+              p.O_g);
+      dw_t->block_positions += ld;
+      if (dw_t->block_positions >= kSumBlockPositions) dw_t->flush();
     }
     if (dx) {
       for (int64_t gi = 0; gi < p.groups; ++gi)  // dcolumns_g = W_g^T * gy_g
@@ -209,28 +222,37 @@ void im2col_conv_backward(const ConvGeometry& g, int64_t batch, int64_t out_chan
   const ConvProblem p(g, batch, out_channels, groups);
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   const int64_t weight_size = p.O * p.rows_g;
-  auto run = [&](double* dw_t, int64_t c) {
+  auto run = [&](WeightGradientSum* dw_t, int64_t c) {
     backward_chunk(p, x, w, gy, dx, dw_t, c * chunk, std::min(chunk, p.N - c * chunk));
   };
-  // Each thread sums its chunks' dW^T in its own slice; the slices are added in thread
-  // order afterwards, so the result does not depend on which thread finished first.
+  // Each thread sums its chunks' dW^T in its own slice (blocks in float, their sum in
+  // double); the slices are added in thread order afterwards, so the result does not depend
+  // on which thread finished first.
   const bool parallel = batch_parallel(chunks);
   const int slices = parallel ? omp_get_max_threads() : 1;
   std::vector<double> partial(dw ? slices * weight_size : 0, 0.0);
+  auto slice_sum = [&](int slice) {
+    return WeightGradientSum{scratch(weight_scratch, weight_size),
+                             partial.data() + slice * weight_size, 0, weight_size};
+  };
   if (parallel) {
     SingleThreadedBlas single;
 #pragma omp parallel num_threads(slices)
     {
-      double* dw_t = dw ? partial.data() + omp_get_thread_num() * weight_size : nullptr;
+      WeightGradientSum sum = dw ? slice_sum(omp_get_thread_num()) : WeightGradientSum{};
 #pragma omp for schedule(static)
-      for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
+      for (int64_t c = 0; c < chunks; ++c) run(dw ? &sum : nullptr, c);
+      sum.flush();
     }
   } else {
-    for (int64_t c = 0; c < chunks; ++c) run(dw ? partial.data() : nullptr, c);
+    WeightGradientSum sum = dw ? slice_sum(0) : WeightGradientSum{};
+    for (int64_t c = 0; c < chunks; ++c) run(dw ? &sum : nullptr, c);
+    sum.flush();
   }
   if (dw) {
     for (int slice = 1; slice < slices; ++slice)
-      add_in_double(partial.data() + slice * weight_size, weight_size, partial.data());
+      for (int64_t i = 0; i < weight_size; ++i)
+        partial[i] += partial[slice * weight_size + i];
     store_transposed(p, partial.data(), dw);
   }
 }

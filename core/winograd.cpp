@@ -168,7 +168,6 @@ struct Plan {
 // Buffers reused across calls (they only grow); one set per thread.
 struct Scratch {
   std::vector<float> v, m, rows_in, rows_out;  // V/dV, M/dM, staged input and output rows
-  std::vector<float> du;                       // one block's dU, before its sum in double
   static float* sized(std::vector<float>& buffer, int64_t floats) {
     if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
     return buffer.data();
@@ -386,9 +385,12 @@ void weight_grad_from(const Plan& p, const double* du, float* dw) {
     }
 }
 
-// dU's sum over the batch's tiles: each block's product (at most a few hundred tiles) in
-// float, the blocks added in double (docs/numerics.md); one add per point per block against
-// the block's 2*tiles multiply-adds.
+// dU's sum over the batch's tiles (docs/numerics.md), blocked: the blocks' products
+// accumulate in float over at least kSumBlockTiles tiles (4096 output positions), then
+// that partial sum is added into a double one. (Adding every block in double cost up to
+// twice the backward on 64-128 channels, whose blocks are one image of 16 tiles.)
+constexpr int64_t kSumBlockTiles = 256;
+
 void add_in_double(const float* product, int64_t n, double* sum) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) sum[i] += product[i];
@@ -515,14 +517,21 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
   const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
   const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O;
   const int64_t weight_points = kPoints * p.C * p.O;
-  // dU per thread slot, in double, summed in slot order afterwards (independent of thread
-  // timing)
+  // dU per thread slot: the current block of tiles in float, the finished blocks in double;
+  // the slots are summed in slot order afterwards (independent of thread timing).
   const int slots = omp_get_max_threads();
   std::vector<double> du(dw ? slots * weight_points : 0, 0.0);
+  std::vector<float> du_blocks(dw ? slots * weight_points : 0);
+  std::vector<int64_t> block_tiles(slots, 0);
+  auto flush = [&](int slot) {
+    if (block_tiles[slot] == 0) return;
+    add_in_double(du_blocks.data() + slot * weight_points, weight_points,
+                  du.data() + slot * weight_points);
+    block_tiles[slot] = 0;
+  };
   const int used = for_each_item(p, [&](int64_t item, int thread) {
     const Buffers buffers(p);
-    double* du_slot = dw ? du.data() + thread * weight_points : nullptr;
-    float* du_block = dw ? Scratch::sized(scratch.du, weight_points) : nullptr;
+    float* du_block = dw ? du_blocks.data() + thread * weight_points : nullptr;
     const int64_t n0 = item * p.images_per_item, n1 = std::min(p.N, n0 + p.images_per_item);
     if (dx) std::fill(dx + n0 * image, dx + n1 * image, 0.0f);  // patches add into it
     for_each_block(p, item, [&](int64_t b0, int64_t b1) {
@@ -540,10 +549,12 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
             transform_input_band(p, buffers.rows_in + (ty - ty0) * in_band, buffers.v,
                                  t0 + (ty - ty0) * p.tiles_w);
         });
+        const float beta = block_tiles[thread] == 0 ? 0.0f : 1.0f;
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dU[xi] += V[xi]^T dM[xi]
           sgemm(true, false, p.C, p.O, tiles, 1.0f, buffers.v + xi * p.v_point, p.C,
-                buffers.m + xi * p.m_point, p.O, 0.0f, du_block + xi * p.C * p.O, p.O);
-        add_in_double(du_block, weight_points, du_slot);
+                buffers.m + xi * p.m_point, p.O, beta, du_block + xi * p.C * p.O, p.O);
+        block_tiles[thread] += tiles;
+        if (block_tiles[thread] >= kSumBlockTiles) flush(thread);
       }
       if (dx) {
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dV[xi] = dM[xi] U[xi]^T, into v
@@ -560,6 +571,7 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
     });
   });
   if (dw) {
+    for (int slot = 0; slot < used; ++slot) flush(slot);
     for (int slot = 1; slot < used; ++slot)
       for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
     weight_grad_from(p, du.data(), dw);

@@ -13,7 +13,12 @@ and prints each run's relative loss error |loss - loss64| / loss64 per step, wit
 worst over the first 5 steps and over all of them (docs/numerics.md has the figures).
 
   CIFAR10_DIR=/work/shared/data/cifar-10-batches-bin /usr/bin/python3 scripts/numerics_drift.py \
-      [--lr 0.01 0.05] [--steps 20] [--algorithms auto im2col] [--json out.json] [--gradients]
+      [--lr 0.01 0.05] [--steps 20] [--seeds 5] [--algorithms auto im2col] [--json out.json]
+      [--gradients] [--reference earlier.json]
+
+--reference takes PyTorch's trajectories (float64 and fp32) from an earlier run's --json with
+the same steps, seeds and learning rates instead of computing them again (they are most of
+the time; only cnnlab's change between builds).
 
 --gradients also compares the first step's parameter gradients, per tensor, with float64's
 (relative L2 error): where an error starts, before the trajectory amplifies it.
@@ -34,6 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEAN = [0.4914, 0.4822, 0.4465]
 STD = [0.2470, 0.2435, 0.2616]
 BATCH = 128
+TORCH_RUNS = ("torch fp32 (oneDNN)", "torch fp32 (native)")
 
 
 def small_bn_net():
@@ -175,31 +181,44 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--algorithms", nargs="+", default=["auto", "im2col"])
     parser.add_argument("--binary", default=os.path.join(ROOT, "build", "tests", "numerics_trajectory"))
-    parser.add_argument("--seeds", type=int, default=5, help="initial weights from seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=5, help="initial weights from N seeds")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first of them")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = its default)")
     parser.add_argument("--json", help="also write every trajectory and error here")
+    parser.add_argument("--reference", help="PyTorch's trajectories from an earlier --json")
     parser.add_argument("--gradients", action="store_true", help="compare the first step's gradients too")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    reference = None
+    if args.reference:
+        with open(args.reference) as f:
+            reference = json.load(f)
+        assert reference["steps"] == args.steps and reference.get("first_seed", 0) == args.first_seed \
+            and reference["seeds"] >= args.seeds, f"{args.reference}: other steps or seeds"
     images, labels = cifar_batches(args.steps)
-    report = {"steps": args.steps, "seeds": args.seeds, "torch": torch.__version__, "runs": {}}
+    report = {"steps": args.steps, "seeds": args.seeds, "first_seed": args.first_seed, "torch": torch.__version__, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         batches_path = os.path.join(tmp, "batches.safetensors")
         save_safetensors(batches_path, {"images": images, "labels": labels})
         for lr in args.lr:
             entry = report["runs"].setdefault(str(lr), {})
-            for seed in range(args.seeds):
+            for index, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
                 torch.manual_seed(seed)
                 init = small_bn_net().state_dict()
                 init_path = os.path.join(tmp, f"init{seed}.safetensors")
                 save_safetensors(init_path, init)
-                if args.gradients and seed == 0 and lr == args.lr[0]:
+                if args.gradients and index == 0 and lr == args.lr[0]:
                     gradient_report(args.binary, init, images, labels, init_path, batches_path,
                                     args.algorithms, tmp)
-                exact = torch_trajectory(init, images, labels, lr, torch.float64, True)
-                runs = {"torch fp32 (oneDNN)": torch_trajectory(init, images, labels, lr, torch.float32, True),
-                        "torch fp32 (native)": torch_trajectory(init, images, labels, lr, torch.float32, False)}
+                if reference:
+                    earlier = reference["runs"][str(lr)]
+                    exact = earlier["float64"][index]
+                    runs = {name: earlier[name]["losses"][index] for name in TORCH_RUNS}
+                else:
+                    exact = torch_trajectory(init, images, labels, lr, torch.float64, True)
+                    runs = {TORCH_RUNS[0]: torch_trajectory(init, images, labels, lr, torch.float32, True),
+                            TORCH_RUNS[1]: torch_trajectory(init, images, labels, lr, torch.float32, False)}
                 for algorithm in args.algorithms:
                     runs[f"cnnlab {algorithm}"] = cnnlab_trajectory(args.binary, init_path, batches_path, lr, algorithm)
                 print(f"\nlr {lr}, init seed {seed}: float64 losses " + " ".join(f"{x:.4f}" for x in exact))

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -168,6 +169,7 @@ struct Plan {
 // Buffers reused across calls (they only grow); one set per thread.
 struct Scratch {
   std::vector<float> v, m, rows_in, rows_out;  // V/dV, M/dM, staged input and output rows
+  std::vector<float> du;                       // dU's current block of tiles (backward)
   static float* sized(std::vector<float>& buffer, int64_t floats) {
     if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
     return buffer.data();
@@ -520,18 +522,28 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
   // dU per thread slot: the current block of tiles in float, the finished blocks in double;
   // the slots are summed in slot order afterwards (independent of thread timing).
   const int slots = omp_get_max_threads();
-  std::vector<double> du(dw ? slots * weight_points : 0, 0.0);
-  std::vector<float> du_blocks(dw ? slots * weight_points : 0);
+  // Neither is zero-filled (36*C*O values each, megabytes on 128 channels): a block starts
+  // with beta = 0, and a slot's first finished block is copied, not added.
+  std::unique_ptr<double[]> du(dw ? new double[slots * weight_points] : nullptr);
+  std::vector<float*> du_blocks(slots, nullptr);  // this thread's Scratch::du
   std::vector<int64_t> block_tiles(slots, 0);
+  std::vector<char> slot_started(slots, 0);
   auto flush = [&](int slot) {
     if (block_tiles[slot] == 0) return;
-    add_in_double(du_blocks.data() + slot * weight_points, weight_points,
-                  du.data() + slot * weight_points);
+    const float* block = du_blocks[slot];
+    double* total = du.get() + slot * weight_points;
+    if (slot_started[slot]) {
+      add_in_double(block, weight_points, total);
+    } else {
+      std::copy_n(block, weight_points, total);
+      slot_started[slot] = 1;
+    }
     block_tiles[slot] = 0;
   };
   const int used = for_each_item(p, [&](int64_t item, int thread) {
     const Buffers buffers(p);
-    float* du_block = dw ? du_blocks.data() + thread * weight_points : nullptr;
+    float* du_block = dw ? Scratch::sized(scratch.du, weight_points) : nullptr;
+    du_blocks[thread] = du_block;
     const int64_t n0 = item * p.images_per_item, n1 = std::min(p.N, n0 + p.images_per_item);
     if (dx) std::fill(dx + n0 * image, dx + n1 * image, 0.0f);  // patches add into it
     for_each_block(p, item, [&](int64_t b0, int64_t b1) {
@@ -572,9 +584,11 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
   });
   if (dw) {
     for (int slot = 0; slot < used; ++slot) flush(slot);
+    if (!slot_started[0]) std::fill_n(du.get(), weight_points, 0.0);  // an empty batch
     for (int slot = 1; slot < used; ++slot)
-      for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
-    weight_grad_from(p, du.data(), dw);
+      if (slot_started[slot])
+        for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
+    weight_grad_from(p, du.get(), dw);
   }
 }
 

@@ -126,8 +126,8 @@ void forward_chunk(const ConvProblem& p, const float* x, const float* w, const f
 // beta = 1 over every band of the batch) the rounding error grows with the number of
 // positions. Blocked instead: the bands' products accumulate in float over a block of at
 // least kSumBlockPositions positions, and each block is added into a double sum. (Adding
-// every band in double cost up to 30% of the backward on 64-128 channels, where a band is
-// a few hundred positions and the double pass streams the whole weight matrix each time.)
+// every band in double would stream the whole weight matrix once per band, a few hundred
+// positions on 64-128 channels.)
 constexpr int64_t kSumBlockPositions = 4096;
 
 struct WeightGradientSum {

@@ -59,7 +59,8 @@ Reference reference_conv(const Conv2dOptions& o, const Shape& in, const float* x
               for (int64_t ow = 0; ow < OW; ++ow) {
                 const int64_t iw = ow * o.stride.second - o.padding.second + kj * o.dilation.second;
                 if (iw < 0 || iw >= W) continue;
-                const int64_t xi = ((n * C + ic) * H + ih) * W + iw, yi = ((n * O + oc) * OH + oh) * OW + ow;
+                const int64_t xi = ((n * C + ic) * H + ih) * W + iw,
+                              yi = ((n * O + oc) * OH + oh) * OW + ow;
                 r.y[yi] += static_cast<double>(x[xi]) * w[wi];
                 r.dx[xi] += static_cast<double>(gy[yi]) * w[wi];
                 dw += static_cast<double>(gy[yi]) * x[xi];
@@ -83,10 +84,14 @@ double relative_error(const Tensor& value, const std::vector<double>& reference)
 
 std::string algorithm_name(ConvAlgorithm a) {
   switch (a) {
-    case ConvAlgorithm::kWinograd: return "winograd";
-    case ConvAlgorithm::kDirect: return "direct";
-    case ConvAlgorithm::kIm2col: return "im2col";
-    case ConvAlgorithm::kAuto: break;
+    case ConvAlgorithm::kWinograd:
+      return "winograd";
+    case ConvAlgorithm::kDirect:
+      return "direct";
+    case ConvAlgorithm::kIm2col:
+      return "im2col";
+    case ConvAlgorithm::kAuto:
+      break;
   }
   return "auto";
 }

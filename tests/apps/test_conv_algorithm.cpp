@@ -1,8 +1,8 @@
 // model.conv_algorithm: each value builds a model whose convolutions run that path (where
 // it can run) and trains a step; the paths agree to float rounding.
-#include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "apps/train_step.h"
@@ -47,7 +47,8 @@ TEST_CASE("model.conv_algorithm: every value trains a step, the paths agree",
     // Winograd runs the 8-channel layer under auto and when forced, not otherwise.
     CHECK(conv2d_runs_winograd({4, 8, 8, 8}, second->options()) ==
           (algorithm == "auto" || algorithm == "winograd"));
-    auto optimizer = make_optimizer(YAML::Load("{name: sgd, lr: 0.1}"), net->named_parameters(), {});
+    auto optimizer =
+        make_optimizer(YAML::Load("{name: sgd, lr: 0.1}"), net->named_parameters(), {});
     net->train();
     const double first = train_step(*net, *optimizer, nullptr, 0, batch, {}).loss;
     const double second_loss = train_step(*net, *optimizer, nullptr, 1, batch, {}).loss;
@@ -60,7 +61,6 @@ TEST_CASE("model.conv_algorithm: every value trains a step, the paths agree",
 
 TEST_CASE("model.conv_algorithm: a value it does not know is refused with the choices",
           "[apps][conv_algorithm]") {
-  CHECK_THROWS_WITH(net_with("fft"),
-                    Catch::Contains("model.conv_algorithm") && Catch::Contains("im2col") &&
-                        Catch::Contains("'fft'"));
+  CHECK_THROWS_WITH(net_with("fft"), Catch::Contains("model.conv_algorithm") &&
+                                         Catch::Contains("im2col") && Catch::Contains("'fft'"));
 }

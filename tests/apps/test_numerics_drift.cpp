@@ -2,10 +2,10 @@
 // (tests/fixtures/make_drift_fixture.py): the same initial weights, the same batches, SGD
 // with momentum; the relative loss error of every step stays within a stated bound, on each
 // convolution path. Not a timed test: the fixture's trajectory, eight steps.
-#include <catch2/catch.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 
@@ -72,9 +72,9 @@ std::vector<double> cnnlab_losses(const YAML::Node& fixture, const std::string& 
 
 }  // namespace
 
-TEST_CASE("cnnlab fp32 follows PyTorch's float64 trajectory of a tiny BN net",
-          "[apps][numerics]") {
-  const YAML::Node fixture = YAML::LoadFile(std::string(CNNLAB_FIXTURES_DIR) + "/drift_trajectory.json");
+TEST_CASE("cnnlab fp32 follows PyTorch's float64 trajectory of a tiny BN net", "[apps][numerics]") {
+  const YAML::Node fixture =
+      YAML::LoadFile(std::string(CNNLAB_FIXTURES_DIR) + "/drift_trajectory.json");
   const YAML::Node exact = fixture["loss_float64"];
   // PyTorch's own fp32 runs stay within 2.1e-7 of float64 here (the fixture's
   // loss_float32_* fields; about the float rounding of the loss itself). The bound is 10x

@@ -3,7 +3,6 @@
 // float, added in double) and the bias gradient. The bounds are stated per case: relative
 // L2 error of the float result against the double one.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 

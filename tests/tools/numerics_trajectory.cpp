@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
       std::printf("%s%.9g", s ? ", " : "", r.loss);
       if (s == 0 && !gradients_path.empty()) {
         std::vector<NamedTensor> gradients;
-        for (const auto& [name, t] : model->named_parameters()) gradients.push_back({name, t.grad()});
+        for (const auto& [name, t] : model->named_parameters())
+          gradients.push_back({name, t.grad()});
         save_safetensors(gradients_path, gradients);
       }
     }

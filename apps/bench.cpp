@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "apps/bench_kernels.h"
+#include "apps/bench_numerics.h"
 #include "apps/model_setup.h"
 #include "apps/run_files.h"
 #include "apps/distributed.h"
@@ -347,6 +348,9 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::vector<KernelTiming> kernel_rows;
   if (options.kernels)
     kernel_rows = time_gemm_shapes(model_gemm_shapes(config, data, batch), 16, 5);
+  // Each convolution path's error against double precision, on the model's shapes (4 images).
+  const auto numerics = measure_conv_numerics(*build_model_from_config(config, data),
+                                              model_input_shape(data), 4);
   double train_ips = batch / r.train_step, eval_ips = batch / r.eval_step,
          folded_ips = batch / r.eval_folded_step;
   if (options.json) {
@@ -374,6 +378,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
       out["plain_step_ms"] = norm_plain.plain_step * 1000;
       out["norm_overhead_percent"] = 100 * norm_overhead;
     }
+    out["conv_numerics"] = conv_numerics_json(numerics);
     std::printf("%s", json_text(out).c_str());
     return 0;
   }
@@ -402,6 +407,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("\n");
   print_layer_table(r.detail.layers, sgemm_rate);
   if (options.kernels) print_kernel_table(kernel_rows);
+  print_conv_numerics(numerics);
   if (options.scaling) print_scaling(config, data, options.steps);
   return 0;
 }

@@ -13,7 +13,9 @@
 //
 // Backward, per chunk, with gy the output gradient gathered to [O, count*OH*OW]:
 //   dW_g^T += columns_g * gy_g^T        (columns recomputed: caching them would cost C*kh*kw
-//                                        floats per output pixel for every layer)
+//                                        floats per output pixel for every layer; each band's
+//                                        product in float, the sum over bands and chunks in
+//                                        double: see docs/numerics.md)
 //   dcolumns_g = W_g^T * gy_g, then col2im -> dX
 #include "core/conv_im2col.h"
 
@@ -35,7 +37,7 @@ float* scratch(std::vector<float>& buffer, int64_t floats) {
   if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
   return buffer.data();
 }
-thread_local std::vector<float> columns_scratch, product_scratch;
+thread_local std::vector<float> columns_scratch, product_scratch, weight_scratch;
 
 // How the batch is cut into tiles. A large map is unfolded one band of output rows at a
 // time, so that the band's columns fit in the core's L2 cache (written by im2col, read at
@@ -120,10 +122,32 @@ void forward_chunk(const ConvProblem& p, const float* x, const float* w, const f
     }
 }
 
+// dW^T's sum over N*OH*OW positions (docs/numerics.md): in one float accumulation (sgemm's
+// beta = 1 over every band of the batch) the rounding error grows with the number of
+// positions. Blocked instead: the bands' products accumulate in float over a block of at
+// least kSumBlockPositions positions, and each block is added into a double sum. (Adding
+// every band in double would stream the whole weight matrix once per band, a few hundred
+// positions on 64-128 channels.)
+constexpr int64_t kSumBlockPositions = 4096;
+
+struct WeightGradientSum {
+  float* block = nullptr;      // [weight_size] this block's sum so far, in float
+  double* total = nullptr;     // [weight_size] the sum of the finished blocks
+  int64_t block_positions = 0;  // positions in `block`; 0 = empty
+  int64_t size = 0;
+
+  void flush() {
+    if (block_positions == 0) return;
+#pragma omp simd
+    for (int64_t i = 0; i < size; ++i) total[i] += block[i];
+    block_positions = 0;
+  }
+};
+
 // Backward of samples [n0, n0 + count): adds this chunk's dW^T [rows_g, O_g] per group into
 // dw_t (this thread's) and writes dx for the chunk. gy [N,O,OH,OW].
 void backward_chunk(const ConvProblem& p, const float* x, const float* w, const float* gy,
-                    float* dx, float* dw_t, int64_t n0, int64_t count) {
+                    float* dx, WeightGradientSum* dw_t, int64_t n0, int64_t count) {
   const int64_t OW = p.g.out_w, band_rows = count == 1 ? p.tiles.band_rows : p.g.out_h;
   float* columns = scratch(columns_scratch, p.g.column_rows() * count * band_rows * OW);
   const float* grad = gy + n0 * p.O * p.P;  // one sample: [O, P] as it is
@@ -141,12 +165,16 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
     const int64_t r1 = std::min(r0 + band_rows, p.g.out_h), ld = count * (r1 - r0) * OW;
     const float* grad_band = grad + r0 * OW;  // r0 == 0 when count > 1
     if (dw_t) {
-      // dW_g^T [rows_g, O_g] += columns_g [rows_g, ld] * gy_g^T: in this orientation
-      // OpenBLAS runs faster than gy_g * columns_g^T (a short, wide result).
+      // dW_g^T [rows_g, O_g] += columns_g [rows_g, ld] * gy_g^T into the block: in this
+      // orientation OpenBLAS runs faster than gy_g * columns_g^T (a short, wide result).
       im2col_rows(x + n0 * p.image, count, p.g, r0, r1, columns);
+      const float beta = dw_t->block_positions == 0 ? 0.0f : 1.0f;
       for (int64_t gi = 0; gi < p.groups; ++gi)
         sgemm(false, true, p.rows_g, p.O_g, ld, 1.0f, columns + gi * p.rows_g * ld, ld,
-              grad_band + gi * p.O_g * ldg, ldg, 1.0f, dw_t + gi * p.rows_g * p.O_g, p.O_g);
+              grad_band + gi * p.O_g * ldg, ldg, beta, dw_t->block + gi * p.rows_g * p.O_g,
+              p.O_g);
+      dw_t->block_positions += ld;
+      if (dw_t->block_positions >= kSumBlockPositions) dw_t->flush();
     }
     if (dx) {
       for (int64_t gi = 0; gi < p.groups; ++gi)  // dcolumns_g = W_g^T * gy_g
@@ -157,12 +185,13 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
   }
 }
 
-// dW_g [O_g, rows_g] += dW_g^T, for every group.
-void add_transposed(const ConvProblem& p, const float* dw_t, float* dw) {
+// dW_g [O_g, rows_g] = dW_g^T, for every group, rounded to float once.
+void store_transposed(const ConvProblem& p, const double* dw_t, float* dw) {
   for (int64_t gi = 0; gi < p.groups; ++gi)
     for (int64_t o = 0; o < p.O_g; ++o)
       for (int64_t r = 0; r < p.rows_g; ++r)
-        dw[(gi * p.O_g + o) * p.rows_g + r] += dw_t[(gi * p.rows_g + r) * p.O_g + o];
+        dw[(gi * p.O_g + o) * p.rows_g + r] =
+            static_cast<float>(dw_t[(gi * p.rows_g + r) * p.O_g + o]);
 }
 
 }  // namespace
@@ -193,29 +222,38 @@ void im2col_conv_backward(const ConvGeometry& g, int64_t batch, int64_t out_chan
   const ConvProblem p(g, batch, out_channels, groups);
   const int64_t chunk = p.tiles.samples, chunks = p.chunks();
   const int64_t weight_size = p.O * p.rows_g;
-  auto run = [&](float* dw_t, int64_t c) {
+  auto run = [&](WeightGradientSum* dw_t, int64_t c) {
     backward_chunk(p, x, w, gy, dx, dw_t, c * chunk, std::min(chunk, p.N - c * chunk));
   };
-  // Each thread sums its chunks' dW^T in its own slice; the slices are added in thread
-  // order afterwards, so the result does not depend on which thread finished first.
+  // Each thread sums its chunks' dW^T in its own slice (blocks in float, their sum in
+  // double); the slices are added in thread order afterwards, so the result does not depend
+  // on which thread finished first.
   const bool parallel = batch_parallel(chunks);
   const int slices = parallel ? omp_get_max_threads() : 1;
-  std::vector<float> partial(dw ? slices * weight_size : 0, 0.0f);
+  std::vector<double> partial(dw ? slices * weight_size : 0, 0.0);
+  auto slice_sum = [&](int slice) {
+    return WeightGradientSum{scratch(weight_scratch, weight_size),
+                             partial.data() + slice * weight_size, 0, weight_size};
+  };
   if (parallel) {
     SingleThreadedBlas single;
 #pragma omp parallel num_threads(slices)
     {
-      float* dw_t = dw ? partial.data() + omp_get_thread_num() * weight_size : nullptr;
+      WeightGradientSum sum = dw ? slice_sum(omp_get_thread_num()) : WeightGradientSum{};
 #pragma omp for schedule(static)
-      for (int64_t c = 0; c < chunks; ++c) run(dw_t, c);
+      for (int64_t c = 0; c < chunks; ++c) run(dw ? &sum : nullptr, c);
+      sum.flush();
     }
   } else {
-    for (int64_t c = 0; c < chunks; ++c) run(dw ? partial.data() : nullptr, c);
+    WeightGradientSum sum = dw ? slice_sum(0) : WeightGradientSum{};
+    for (int64_t c = 0; c < chunks; ++c) run(dw ? &sum : nullptr, c);
+    sum.flush();
   }
   if (dw) {
-    std::fill_n(dw, weight_size, 0.0f);
-    for (int slice = 0; slice < slices; ++slice)
-      add_transposed(p, partial.data() + slice * weight_size, dw);
+    for (int slice = 1; slice < slices; ++slice)
+      for (int64_t i = 0; i < weight_size; ++i)
+        partial[i] += partial[slice * weight_size + i];
+    store_transposed(p, partial.data(), dw);
   }
 }
 

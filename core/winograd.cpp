@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -93,12 +94,13 @@ inline void weight_1d(const Lanes* g, int64_t gs, Lanes* o, int64_t os) {
   o[5 * os] = g2;
 }
 
-// The kernel-gradient transform runs once per backward, not per tile: scalar.
+// The kernel-gradient transform runs once per backward, not per tile: scalar, in double
+// (dU is summed in double, and its 36 points cancel in G^T dU G).
 // G^T u: adjoint of weight_1d (gradient of the kernel), 6 -> 3
-inline void weight_adjoint_1d(const float* u, int64_t us, float* o, int64_t os) {
-  const float u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us], u4 = u[4 * us],
-              u5 = u[5 * us];
-  constexpr float kSixth = 1.0f / 6.0f, kTwelfth = 1.0f / 12.0f, kTwentyFourth = 1.0f / 24.0f;
+inline void weight_adjoint_1d(const double* u, int64_t us, double* o, int64_t os) {
+  const double u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us], u4 = u[4 * us],
+               u5 = u[5 * us];
+  constexpr double kSixth = 1.0 / 6.0, kTwelfth = 1.0 / 12.0, kTwentyFourth = 1.0 / 24.0;
   o[0] = 0.25f * u0 - (u1 + u2) * kSixth + (u3 + u4) * kTwentyFourth;
   o[os] = (u2 - u1) * kSixth + (u3 - u4) * kTwelfth;
   o[2 * os] = (u3 + u4 - u1 - u2) * kSixth + u5;
@@ -167,6 +169,7 @@ struct Plan {
 // Buffers reused across calls (they only grow); one set per thread.
 struct Scratch {
   std::vector<float> v, m, rows_in, rows_out;  // V/dV, M/dM, staged input and output rows
+  std::vector<float> du;                       // dU's current block of tiles (backward)
   static float* sized(std::vector<float>& buffer, int64_t floats) {
     if (static_cast<int64_t>(buffer.size()) < floats) buffer.resize(floats);
     return buffer.data();
@@ -371,17 +374,28 @@ std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
 }
 
 // dU[xi][c][o] -> dw [O,C,3,3] = G^T dU G
-void weight_grad_from(const Plan& p, const float* du, float* dw) {
+void weight_grad_from(const Plan& p, const double* du, float* dw) {
   const int64_t point = p.C * p.O;
 #pragma omp parallel for schedule(static) if (p.C * p.O >= kParallelMinWinogradFilters)
   for (int64_t o = 0; o < p.O; ++o)
     for (int64_t c = 0; c < p.C; ++c) {
-      float u[36], half[18];
+      double u[36], half[18], kernel[9];
       for (int64_t xi = 0; xi < kPoints; ++xi) u[xi] = du[xi * point + c * p.O + o];
       for (int64_t l = 0; l < 6; ++l) weight_adjoint_1d(u + l, 6, half + l, 6);  // [3][6]
-      for (int64_t a = 0; a < 3; ++a)
-        weight_adjoint_1d(half + a * 6, 1, dw + (o * p.C + c) * 9 + a * 3, 1);
+      for (int64_t a = 0; a < 3; ++a) weight_adjoint_1d(half + a * 6, 1, kernel + a * 3, 1);
+      for (int64_t k = 0; k < 9; ++k) dw[(o * p.C + c) * 9 + k] = static_cast<float>(kernel[k]);
     }
+}
+
+// dU's sum over the batch's tiles (docs/numerics.md), blocked: the blocks' products
+// accumulate in float over at least kSumBlockTiles tiles (4096 output positions), then
+// that partial sum is added into a double one. (Adding every block in double made the
+// backward 1.3-1.6x slower on 64-128 channels, whose blocks are one image of 16 tiles.)
+constexpr int64_t kSumBlockTiles = 256;
+
+void add_in_double(const float* product, int64_t n, double* sum) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) sum[i] += product[i];
 }
 
 // ---- items, blocks and segments ----
@@ -441,10 +455,13 @@ struct Buffers {
 
 }  // namespace
 
-bool winograd_applies(const ConvGeometry& g, int64_t groups) {
+bool winograd_supports(const ConvGeometry& g, int64_t groups) {
   return groups == 1 && g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 &&
-         g.stride_w == 1 && g.dilation_h == 1 && g.dilation_w == 1 && g.channels >= 8 &&
-         g.out_h > 0 && g.out_w > 0;
+         g.stride_w == 1 && g.dilation_h == 1 && g.dilation_w == 1 && g.out_h > 0 && g.out_w > 0;
+}
+
+bool winograd_applies(const ConvGeometry& g, int64_t groups) {
+  return winograd_supports(g, groups) && g.channels >= 8;
 }
 
 std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
@@ -502,12 +519,31 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
   const int64_t image = p.C * p.H * p.W, out_image = p.O * p.OH * p.OW;
   const int64_t in_band = 4 * p.in_cols * p.C, out_band = 4 * p.out_cols * p.O;
   const int64_t weight_points = kPoints * p.C * p.O;
-  // dU per thread slot, summed in slot order afterwards (independent of thread timing)
+  // dU per thread slot: the current block of tiles in float, the finished blocks in double;
+  // the slots are summed in slot order afterwards (independent of thread timing).
   const int slots = omp_get_max_threads();
-  std::vector<float> du(dw ? slots * weight_points : 0, 0.0f);
+  // Neither is zero-filled (36*C*O values each, megabytes on 128 channels): a block starts
+  // with beta = 0, and a slot's first finished block is copied, not added.
+  std::unique_ptr<double[]> du(dw ? new double[slots * weight_points] : nullptr);
+  std::vector<float*> du_blocks(slots, nullptr);  // this thread's Scratch::du
+  std::vector<int64_t> block_tiles(slots, 0);
+  std::vector<char> slot_started(slots, 0);
+  auto flush = [&](int slot) {
+    if (block_tiles[slot] == 0) return;
+    const float* block = du_blocks[slot];
+    double* total = du.get() + slot * weight_points;
+    if (slot_started[slot]) {
+      add_in_double(block, weight_points, total);
+    } else {
+      std::copy_n(block, weight_points, total);
+      slot_started[slot] = 1;
+    }
+    block_tiles[slot] = 0;
+  };
   const int used = for_each_item(p, [&](int64_t item, int thread) {
     const Buffers buffers(p);
-    float* du_slot = dw ? du.data() + thread * weight_points : nullptr;
+    float* du_block = dw ? Scratch::sized(scratch.du, weight_points) : nullptr;
+    du_blocks[thread] = du_block;
     const int64_t n0 = item * p.images_per_item, n1 = std::min(p.N, n0 + p.images_per_item);
     if (dx) std::fill(dx + n0 * image, dx + n1 * image, 0.0f);  // patches add into it
     for_each_block(p, item, [&](int64_t b0, int64_t b1) {
@@ -525,9 +561,12 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
             transform_input_band(p, buffers.rows_in + (ty - ty0) * in_band, buffers.v,
                                  t0 + (ty - ty0) * p.tiles_w);
         });
+        const float beta = block_tiles[thread] == 0 ? 0.0f : 1.0f;
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dU[xi] += V[xi]^T dM[xi]
           sgemm(true, false, p.C, p.O, tiles, 1.0f, buffers.v + xi * p.v_point, p.C,
-                buffers.m + xi * p.m_point, p.O, 1.0f, du_slot + xi * p.C * p.O, p.O);
+                buffers.m + xi * p.m_point, p.O, beta, du_block + xi * p.C * p.O, p.O);
+        block_tiles[thread] += tiles;
+        if (block_tiles[thread] >= kSumBlockTiles) flush(thread);
       }
       if (dx) {
         for (int64_t xi = 0; xi < kPoints; ++xi)  // dV[xi] = dM[xi] U[xi]^T, into v
@@ -544,9 +583,12 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
     });
   });
   if (dw) {
+    for (int slot = 0; slot < used; ++slot) flush(slot);
+    if (!slot_started[0]) std::fill_n(du.get(), weight_points, 0.0);  // an empty batch
     for (int slot = 1; slot < used; ++slot)
-      for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
-    weight_grad_from(p, du.data(), dw);
+      if (slot_started[slot])
+        for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
+    weight_grad_from(p, du.get(), dw);
   }
 }
 

@@ -22,6 +22,8 @@ namespace cnn {
 // Whether the Winograd kernels apply: 3x3, stride 1, dilation 1, one group, at least 8
 // input channels (below that the transforms cost more than the products save).
 bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
+// Whether the kernels can run at all (any channel count): a forced `conv_algorithm: winograd`.
+bool winograd_supports(const ConvGeometry& geometry, int64_t groups);
 
 // w [O,C,3,3] -> the transformed kernels U = G g G^T the two calls below take, laid out
 // [36][C][O]. Computed once per step and shared by the forward and backward passes.

@@ -10,6 +10,8 @@ namespace cnn {
 
 namespace {
 const std::vector<std::string> kNormChoices = {"batch", "syncbatch", "group", "layer", "instance", "none"};
+// layers/conv2d.h's conv_algorithm_names(), spelled here: the builder knows no layer type.
+const std::vector<std::string> kConvAlgorithms = {"auto", "winograd", "direct", "im2col"};
 }  // namespace
 
 bool is_valid_norm_choice(const std::string& norm) {
@@ -20,7 +22,10 @@ const std::vector<KeySpec>& model_keys() {
   static const std::vector<KeySpec> keys = {
       {"norm", "batch", "what each `norm` layer becomes: batch | syncbatch (batch statistics over every process of a data-parallel run) | group | layer | instance | none"},
       {"layers", "required",
-       "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"}};
+       "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"},
+      {"conv_algorithm", "auto",
+       "the convolutions' kernel: auto (by geometry) | winograd | direct | im2col (each where "
+       "it can run, im2col elsewhere; docs/numerics.md)"}};
   return keys;
 }
 
@@ -66,7 +71,8 @@ bool is_active_normalization(const std::string& type, const std::string& norm) {
 
 std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape& input_shape,
                                            const std::string& norm, Generator& generator,
-                                           const std::string& path) {
+                                           const std::string& path,
+                                           const std::string& conv_algorithm) {
   CNN_CHECK(layers.IsDefined() && layers.IsSequence(), path,
             ": expected a list of layers, e.g. '- conv2d: {out_channels: 32, kernel_size: 3}'");
   auto model = std::make_shared<Sequential>();
@@ -82,15 +88,17 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
     BuildContext context;
     context.input_shape = shape;
     context.norm = norm;
+    context.conv_algorithm = conv_algorithm;
     context.generator = &generator;
     context.path = item_path;
     if (i + 1 < layers.size()) {
       auto [next_type, next_args] = split_item(layers[i + 1], path + "[" + std::to_string(i + 1) + "]");
       context.next_is_normalization = is_active_normalization(next_type, norm);
     }
-    context.build_sequence = [&norm, &generator](const YAML::Node& body, const Shape& in,
-                                                 const std::string& body_path) -> ModulePtr {
-      return build_sequence(body, in, norm, generator, body_path);
+    context.build_sequence = [&norm, &generator, &conv_algorithm](
+                                 const YAML::Node& body, const Shape& in,
+                                 const std::string& body_path) -> ModulePtr {
+      return build_sequence(body, in, norm, generator, body_path, conv_algorithm);
     };
 
     ModulePtr layer;
@@ -110,8 +118,11 @@ std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape
 std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& input_shape,
                                         Generator& generator, const std::string& path) {
   CNN_CHECK(model.IsDefined() && model.IsMap(), path, ": expected a mapping with 'layers'");
-  const std::string norm = ConfigReader(model, path, model_keys()).get_choice("norm", kNormChoices);
-  return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers");
+  const ConfigReader reader(model, path, model_keys());
+  const std::string norm = reader.get_choice("norm", kNormChoices);
+  const std::string conv_algorithm = reader.get_choice("conv_algorithm", kConvAlgorithms);
+  return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers",
+                        conv_algorithm);
 }
 
 }  // namespace cnn

@@ -26,6 +26,7 @@ std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& in
 // A layer list with an explicit context (used by build_model and by containers).
 std::shared_ptr<Sequential> build_sequence(const YAML::Node& layers, const Shape& input_shape,
                                            const std::string& norm, Generator& generator,
-                                           const std::string& path);
+                                           const std::string& path,
+                                           const std::string& conv_algorithm = "auto");
 
 }  // namespace cnn

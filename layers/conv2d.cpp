@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -90,22 +89,29 @@ ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
                             o.dilation.second);
 }
 
-// How a layer's forward runs: Winograd for the 3x3 stride-1 layers it suits, the direct
-// kernel for few input channels or a stride, else im2col + sgemm (the backward is
-// Winograd's or im2col's). CNNLAB_CONV_ALGORITHM=im2col forces im2col everywhere (to
-// compare them in a benchmark).
-ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t out_channels) {
-  static const bool im2col_only = [] {
-    const char* algorithm = std::getenv("CNNLAB_CONV_ALGORITHM");
-    return algorithm && std::string(algorithm) == "im2col";
-  }();
-  if (im2col_only) return ConvAlgorithm::kIm2col;
+// How a layer's forward runs (auto): Winograd for the 3x3 stride-1 layers it suits, the
+// direct kernel for few input channels or a stride, else im2col + sgemm (the backward is
+// Winograd's or im2col's). A forced algorithm runs where its kernel can, im2col elsewhere.
+ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t out_channels,
+                               ConvAlgorithm requested) {
+  const bool winograd_fits = winograd_supports(g, groups);
+  switch (requested) {
+    case ConvAlgorithm::kWinograd:
+      return winograd_fits ? ConvAlgorithm::kWinograd : ConvAlgorithm::kIm2col;
+    case ConvAlgorithm::kDirect:
+      return groups == 1 ? ConvAlgorithm::kDirect : ConvAlgorithm::kIm2col;
+    case ConvAlgorithm::kIm2col:
+      return ConvAlgorithm::kIm2col;
+    case ConvAlgorithm::kAuto:
+      break;
+  }
   if (winograd_applies(g, groups)) return ConvAlgorithm::kWinograd;
   if (direct_conv_applies(g, groups, out_channels)) return ConvAlgorithm::kDirect;
   return ConvAlgorithm::kIm2col;
 }
-bool use_winograd(const ConvGeometry& g, int64_t groups) {
-  return choose_algorithm(g, groups, 1) == ConvAlgorithm::kWinograd;
+bool use_winograd(const ConvGeometry& g, const Conv2dOptions& options) {
+  return choose_algorithm(g, options.groups, options.out_channels, options.algorithm) ==
+         ConvAlgorithm::kWinograd;
 }
 
 // The gradient through a fused ReLU: gy where the output is positive, 0 elsewhere.
@@ -129,6 +135,19 @@ void check_parameters(const Tensor& weight, const Tensor& bias, const Conv2dOpti
 
 }  // namespace
 
+const std::vector<std::string>& conv_algorithm_names() {
+  static const std::vector<std::string> names = {"auto", "winograd", "direct", "im2col"};
+  return names;
+}
+
+ConvAlgorithm conv_algorithm_from_name(const std::string& name, const std::string& key_path) {
+  if (name == "auto") return ConvAlgorithm::kAuto;
+  if (name == "winograd") return ConvAlgorithm::kWinograd;
+  if (name == "direct") return ConvAlgorithm::kDirect;
+  if (name == "im2col") return ConvAlgorithm::kIm2col;
+  CNN_FAIL(key_path, ": expected auto, winograd, direct or im2col, found '", name, "'");
+}
+
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options, bool then_relu) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
@@ -137,7 +156,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
-  const ConvAlgorithm algorithm = choose_algorithm(g, groups, O);
+  const ConvAlgorithm algorithm = choose_algorithm(g, groups, O, options.algorithm);
   const bool winograd = algorithm == ConvAlgorithm::kWinograd;
   const float* bias_data = b.defined() ? b.data() : nullptr;
   // Winograd's transformed kernels, computed once for the forward and the backward.
@@ -203,7 +222,7 @@ Tensor winograd_forward(const Tensor& input, const Tensor& weight, const Tensor&
 Tensor conv2d_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                const Conv2dOptions& options) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
-  if (needs_grad({input, weight, bias}) || !use_winograd(g, options.groups) || g.out_h % 2 != 0 ||
+  if (needs_grad({input, weight, bias}) || !use_winograd(g, options) || g.out_h % 2 != 0 ||
       g.out_w % 2 != 0)
     return Tensor();
   return winograd_forward(input, weight, bias, options, g, {true, true, nullptr},
@@ -214,7 +233,7 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
                        const Conv2dOptions& options, const Tensor& residual) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
   const Shape out_shape{input.size(0), options.out_channels, g.out_h, g.out_w};
-  if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, options.groups) ||
+  if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, options) ||
       residual.shape() != out_shape)
     return Tensor();
   const Tensor skip = residual.contiguous();
@@ -224,7 +243,7 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options) {
   return input.size() == 4 && input[1] == options.in_channels &&
-         use_winograd(checked_geometry(input, options), options.groups);
+         use_winograd(checked_geometry(input, options), options);
 }
 
 PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
@@ -235,7 +254,8 @@ PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
   CNN_CHECK(!needs_grad({conv.weight(), conv.bias()}), conv.describe(),
             ": PreparedConv2d is for evaluation (inside NoGradGuard)");
   check_parameters(weight_, bias_, options_);
-  algorithm_ = choose_algorithm(geometry_, options_.groups, options_.out_channels);
+  algorithm_ = choose_algorithm(geometry_, options_.groups, options_.out_channels,
+                                options_.algorithm);
   if (algorithm_ == ConvAlgorithm::kWinograd)
     u_ = winograd_transform_weights(options_.in_channels, options_.out_channels, weight_.data());
 }
@@ -259,6 +279,7 @@ void PreparedConv2d::run(const float* x, bool relu, const float* residual, float
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
       return direct_conv_forward(geometry_, 1, O, x, weight_.data(), b, relu, y);
     case ConvAlgorithm::kIm2col:
+    case ConvAlgorithm::kAuto:  // not after choose_algorithm
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
       return im2col_conv_forward(geometry_, 1, O, options_.groups, x, weight_.data(), b,
                                  relu, y);
@@ -334,6 +355,7 @@ ModulePtr make_conv2d(const LayerArgs& args, BuildContext& context) {
       CNN_FAIL(args.key_path("bias"), ": expected auto, true or false, found '", bias, "'");
     }
   }
+  options.algorithm = conv_algorithm_from_name(context.conv_algorithm, "model.conv_algorithm");
   CNN_CHECK(context.generator, "conv2d: the build context has no generator");
   auto layer = std::make_shared<Conv2d>(options, *context.generator);
   layer->output_shape(in);  // reject a kernel that does not fit now, with the shapes

@@ -8,6 +8,7 @@
 // drops the bias when the next layer is an active normalization (its shift makes it moot).
 #pragma once
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -17,11 +18,21 @@
 
 namespace cnn {
 
+// The kernel a conv2d call runs (core/). kAuto picks from the geometry (choose_algorithm in
+// conv2d.cpp); the others are the config's `model.conv_algorithm` forcing one path where
+// it can run (Winograd: 3x3 stride 1, one group; direct: one group), im2col elsewhere.
+enum class ConvAlgorithm { kAuto, kIm2col, kWinograd, kDirect };
+
+// "auto" | "winograd" | "direct" | "im2col" -> the algorithm; throws naming `key_path`.
+ConvAlgorithm conv_algorithm_from_name(const std::string& name, const std::string& key_path);
+const std::vector<std::string>& conv_algorithm_names();
+
 struct Conv2dOptions {
   int64_t in_channels = 0, out_channels = 0;
   std::pair<int64_t, int64_t> kernel_size{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
   int64_t groups = 1;
   bool bias = true;
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
 };
 
 class Conv2d : public Module {
@@ -73,10 +84,6 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 
 // Whether conv2d runs as Winograd on an input of this [N,C,H,W] shape.
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options);
-
-// The kernel a conv2d call runs (core/): chosen from the geometry (see choose_algorithm in
-// conv2d.cpp).
-enum class ConvAlgorithm { kIm2col, kWinograd, kDirect };
 
 // Evaluation, image by image: a conv2d's weights prepared once for a batch of this input
 // shape [N,C,H,W] (Winograd's kernel transform), then run on one image at a time, e.g. from

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/gemm.h"
@@ -60,12 +61,13 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
                        sgemm(true, false, O, F, M, 1.0f, gy.data(), O, saved_x.data(), F, 0.0f,
                              dw.data(), F);
                      }
-                     if (need_db) {
-                       db = Tensor::zeros({O});
-                       float* pb = db.data();
+                     if (need_db) {  // summed over the rows in double (docs/numerics.md)
+                       db = Tensor::empty({O});
+                       std::vector<double> total(O, 0.0);
                        const float* pg = gy.data();
                        for (int64_t m = 0; m < M; ++m)
-                         for (int64_t o = 0; o < O; ++o) pb[o] += pg[m * O + o];
+                         for (int64_t o = 0; o < O; ++o) total[o] += pg[m * O + o];
+                       for (int64_t o = 0; o < O; ++o) db.data()[o] = static_cast<float>(total[o]);
                      }
                      return {dx, dw, db};
                    });

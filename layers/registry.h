@@ -38,6 +38,7 @@ struct LayerInfo {
 struct BuildContext {
   Shape input_shape;           // with batch dimension, e.g. [1, 3, 32, 32]
   std::string norm = "batch";  // model-level `norm`: batch | group | layer | instance | none
+  std::string conv_algorithm = "auto";  // model-level `conv_algorithm` (layers/conv2d.h)
   Generator* generator = nullptr;  // parameter initialisation
   bool next_is_normalization = false;  // the next layer is an active normalization
   std::string path;            // "model.layers[3]"

@@ -167,6 +167,15 @@ TEST_CASE("cli: bench prints speeds, memory, the per-layer table and the norm co
   CHECK(out["norm_overhead_percent"].is_number());
   CHECK(out["batch"] == 4);
   CHECK(out["threads"] == 1);
+  // Each convolution path's error against double precision: float rounding, not more.
+  CHECK_THAT(text.out, Contains("convolution numerics") && Contains("im2col"));
+  REQUIRE(out["conv_numerics"].is_array());
+  REQUIRE_FALSE(out["conv_numerics"].empty());
+  for (const auto& row : out["conv_numerics"])
+    for (const char* key : {"forward", "input_grad", "weight_grad"}) {
+      INFO(row.dump());
+      CHECK(row[key].get<double>() < 1e-5);
+    }
   Cli overhead = cnnlab(tmp, common + " --norm-overhead");
   CHECK(overhead.status == 0);
   CHECK_THAT(overhead.out, Contains("normalization's cost:") && Contains("model.norm: none"));

@@ -146,3 +146,9 @@ TEST_CASE("config: load_config names the file and the YAML line of a syntax erro
   write_text(tmp / "list.yaml", "- a\n- b\n");
   CHECK_THROWS_WITH(load_config(tmp / "list.yaml"), Contains("list.yaml") && Contains("mapping"));
 }
+
+TEST_CASE("config: a bad model.conv_algorithm is named with the choices", "[apps][config]") {
+  expect_error_before_training(
+      [](YAML::Node& d) { d["model"]["conv_algorithm"] = "fft"; },
+      {"model.conv_algorithm", "auto", "winograd", "direct", "im2col", "'fft'"});
+}

@@ -85,6 +85,7 @@ int run_study(const std::vector<std::string>& paths, const StudyOptions& options
     const std::string written_to = write_claim_page(page, options.results_dir);
     std::printf("claim '%s': %s -> %s\n", page.claim.title.c_str(), page.verdict.word.c_str(),
                 written_to.c_str());
+    std::fflush(stdout);  // before the next experiment's log lines
     ++written;
   }
   if (Distributed::rank() == 0)

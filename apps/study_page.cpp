@@ -73,8 +73,8 @@ std::string page_markdown(const ClaimPage& page, const std::vector<std::string>&
      << page.claim.measure.name << ", "
      << (page.claim.measure.higher_is_better ? "higher" : "lower") << " is better).\n\n";
   for (const std::string& pair : page.verdict.pairs) md << "- " << pair << "\n";
-  md << "\nMeasured " << when << " on " << machine_name() << ": " << page.runs.size() << " runs, "
-     << std::fixed << std::setprecision(1) << minutes << " min of training";
+  md << "\nPage written " << when << " from runs on " << machine_name() << ": " << page.runs.size()
+     << " runs, " << std::fixed << std::setprecision(1) << minutes << " min of training";
   if (!page.overrides.empty()) {
     md << ", with";
     for (const std::string& o : page.overrides) md << " `--set " << o << "`";
@@ -108,7 +108,7 @@ std::string write_claim_page(const ClaimPage& page, const std::string& results_d
   write_text_file_atomically(path.string(), page_markdown(page, plots, when, minutes));
   nlohmann::ordered_json headline = {
       {"title", page.claim.title}, {"verdict", page.verdict.word}, {"reason", page.verdict.reason},
-      {"runs", page.runs.size()},  {"training_minutes", minutes},  {"measured", when},
+      {"runs", page.runs.size()},  {"training_minutes", minutes},  {"written", when},
       {"machine", machine_name()}};
   write_text_file_atomically((results / (page.experiment_name + ".json")).string(),
                              json_text(headline));
@@ -123,14 +123,14 @@ std::string write_results_index(const std::string& results_dir) {
   std::ostringstream md;
   md << "# The batch-norm study\n\nOne page per claim, written by `cnnlab study`: the verdict "
         "holds only when the difference exceeds the seed spread.\n\n"
-     << "| claim | verdict | runs | training (min) | measured | machine "
+     << "| claim | verdict | runs | training (min) | page written | machine "
         "|\n|---|---|---|---|---|---|\n";
   for (const fs::path& p : headlines) {
     const nlohmann::json h = read_json_file(p.string());
     md << "| [" << h.value("title", p.stem().string()) << "](" << p.stem().string() << ".md) | "
        << h.value("verdict", "") << " | " << h.value("runs", 0) << " | " << std::fixed
        << std::setprecision(1) << h.value("training_minutes", 0.0) << " | "
-       << h.value("measured", "") << " | " << h.value("machine", "") << " |\n";
+       << h.value("written", "") << " | " << h.value("machine", "") << " |\n";
   }
   const std::string path = (fs::path(results_dir) / "README.md").string();
   write_text_file_atomically(path, md.str());

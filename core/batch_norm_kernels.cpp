@@ -48,6 +48,24 @@ inline void normalize_channel(const float* x, NCL g, int64_t c, float shift, flo
   }
 }
 
+// Channel c's sum and sum of squares of (x - shift): each row (one sample's L values) is
+// summed in float, 8 lanes wide, and the rows are accumulated in double.
+inline void shifted_channel_sums(const float* x, NCL g, int64_t c, float shift, double& s,
+                                 double& ss) {
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* row = x + (n * g.c + c) * g.l;
+    float row_s = 0.0f, row_ss = 0.0f;
+#pragma omp simd reduction(+ : row_s, row_ss)
+    for (int64_t l = 0; l < g.l; ++l) {
+      float d = row[l] - shift;
+      row_s += d;
+      row_ss += d * d;
+    }
+    s += row_s;
+    ss += row_ss;
+  }
+}
+
 }  // namespace
 
 // ---- training: normalise with the batch's statistics ----------------------------------
@@ -60,21 +78,8 @@ void batch_norm_train_forward(const float* x, NCL g, const float* gamma, const f
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
   for (int64_t c = 0; c < g.c; ++c) {
     const float shift = x[c * g.l];
-    // Each row (one sample's L values) is summed in float, 8 lanes wide, and the rows
-    // are accumulated in double.
     double s = 0.0, ss = 0.0;
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* row = x + (n * g.c + c) * g.l;
-      float row_s = 0.0f, row_ss = 0.0f;
-#pragma omp simd reduction(+ : row_s, row_ss)
-      for (int64_t l = 0; l < g.l; ++l) {
-        float d = row[l] - shift;
-        row_s += d;
-        row_ss += d * d;
-      }
-      s += row_s;
-      ss += row_ss;
-    }
+    shifted_channel_sums(x, g, c, shift, s, ss);
     const double mu = s / m;
     const double var = std::max(ss / m - mu * mu, 0.0);
     stats.shift[c] = shift;
@@ -146,20 +151,8 @@ void batch_norm_train_backward(const float* x, const float* dy, NCL g, const flo
 void batch_norm_channel_sums(const float* x, NCL g, const float* shift, double* sums) {
 #pragma omp parallel for schedule(static) if (g.numel() > kParallelMinNormElements)
   for (int64_t c = 0; c < g.c; ++c) {
-    const float sh = shift[c];
     double s = 0.0, ss = 0.0;
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* row = x + (n * g.c + c) * g.l;
-      float row_s = 0.0f, row_ss = 0.0f;
-#pragma omp simd reduction(+ : row_s, row_ss)
-      for (int64_t l = 0; l < g.l; ++l) {
-        float d = row[l] - sh;
-        row_s += d;
-        row_ss += d * d;
-      }
-      s += row_s;
-      ss += row_ss;
-    }
+    shifted_channel_sums(x, g, c, shift[c], s, ss);
     sums[c] = s;
     sums[g.c + c] = ss;
     sums[2 * g.c + c] = static_cast<double>(g.n * g.l);

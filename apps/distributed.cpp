@@ -136,6 +136,7 @@ void Distributed::init(int* argc, char*** argv) {
   // lines go to rank<k>.log, their errors still to stderr).
   if (group.rank != 0 && !std::freopen("/dev/null", "w", stdout))
     std::fprintf(stderr, "cnnlab: rank %d: cannot silence stdout\n", group.rank);
+  release_console_on_stop();
   if (group.world > 1)
     set_collective([](double* data, int64_t count) { Distributed::allreduce_sum(data, count); },
                    group.world);
@@ -483,7 +484,7 @@ void DataParallel::broadcast_buffers() {
   }
 }
 
-void DataParallel::finish_step(TrainStepResult& result) {
+bool DataParallel::finish_step(TrainStepResult& result) {
   ++steps_;
   set_backward_progress_hook({});  // a step that skipped backward (a NaN loss) left it set
   // [ranks asked to stop, ranks that diverged]
@@ -491,8 +492,10 @@ void DataParallel::finish_step(TrainStepResult& result) {
   Distributed::allreduce_sum(sums, 2);
   if (sums[1] > 0 && !result.diverged())
     result.divergence = "another rank diverged (see its rank<k>.log)";
-  if (sums[0] > 0 && !stop_requested()) std::raise(SIGINT);  // stop here with the others
+  const bool stop = sums[0] > 0;
+  if (stop) request_stop(SIGINT);  // a rank without a signal stops here with the others
   broadcast_buffers();
+  return stop;
 }
 
 }  // namespace cnn

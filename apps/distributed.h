@@ -10,7 +10,7 @@
 //   // in the trainer, when Distributed::active():
 //   DataParallel dp(model, config);       // same config and model everywhere, rank 0's weights
 //   dp.wrap(hooks, n, global_n);          // after backward: the gradients averaged
-//   dp.finish_step(result);               // the step's global loss and accuracy
+//   stop = dp.finish_step(result);        // the step's global loss; do all ranks stop here
 #pragma once
 
 #include <cstdint>
@@ -92,7 +92,10 @@ class DataParallel {
   // rank's own, so a loss that is NaN on one rank stops every rank before backward.)
   // After the step: rank 0's buffers (plain batch norm's running statistics) are copied
   // everywhere; a stop signal or a divergence on any rank stops every rank at this step.
-  void finish_step(TrainStepResult& result);
+  // Returns whether the ranks agreed to stop here: the caller must act on this answer, not on
+  // its own flag, since a signal arriving after the agreement would stop this rank alone
+  // (the others would wait in the next step's collectives).
+  bool finish_step(TrainStepResult& result);
 
   // Seconds spent in the gradient allreduce so far (on the communication thread when
   // overlapped), the part of it the step waited for after backward, and the steps.

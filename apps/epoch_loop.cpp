@@ -93,7 +93,8 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
                                 parts.train_loader.global_batch_images(batch->index));
     TrainStepResult result = train_step(parts.model, parts.optimizer, &parts.schedule, step,
                                         *batch, options, hooks);
-    if (parts.data_parallel) parts.data_parallel->finish_step(result);  // ranks agree on stops
+    // Under MPI the ranks' agreed answer, read once here; alone, the signal flag.
+    const bool stop = parts.data_parallel ? parts.data_parallel->finish_step(result) : false;
     if (recorder) {
       recorder->on_step({position.epoch + 1, step, result.lr, result.loss, result.accuracy()});
       if (parts.layer_stats) recorder->on_layer_stats(parts.layer_stats->take_recent());
@@ -114,7 +115,7 @@ EpochOutcome train_epoch(TrainingParts& parts, RunPosition& position, RunRecorde
     progress.update(position.batch, result.images, result.loss, result.correct);
     ++position.step;
     ++position.batch;
-    if (stop_requested()) {
+    if (parts.data_parallel ? stop : stop_requested()) {
       progress.finish();
       if (recorder) recorder->flush_steps();
       parts.save_checkpoint();

@@ -3,12 +3,20 @@
 
 #include <atomic>
 #include <csignal>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace cnn {
 
 namespace {
 std::atomic<int> requested_signal{0};
+std::atomic<bool> console_release{false};
+
+// fcntl is async-signal-safe.
+void make_nonblocking(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
 
 extern "C" void on_stop_signal(int signal) {
   if (requested_signal.exchange(signal) != 0) {
@@ -17,6 +25,10 @@ extern "C" void on_stop_signal(int signal) {
     ssize_t ignored = write(STDERR_FILENO, message, sizeof(message) - 1);
     (void)ignored;
     _exit(130);
+  }
+  if (console_release.load()) {
+    make_nonblocking(STDOUT_FILENO);
+    make_nonblocking(STDERR_FILENO);
   }
 }
 }  // namespace
@@ -29,7 +41,13 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+void release_console_on_stop() { console_release.store(true); }
+
 bool stop_requested() { return requested_signal.load() != 0; }
+void request_stop(int signal) {
+  int none = 0;
+  requested_signal.compare_exchange_strong(none, signal);
+}
 void clear_stop_request() { requested_signal.store(0); }
 int stop_signal() { return requested_signal.load(); }
 

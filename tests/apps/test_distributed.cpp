@@ -292,3 +292,43 @@ TEST_CASE("a divergence under 2 ranks stops both at the same step, never hangs",
   CHECK(read_text((fs::path(run) / "rank1.log").string()).find("diverged at step") !=
         std::string::npos);
 }
+
+TEST_CASE("Ctrl-C to mpirun stops both ranks at one step boundary with a checkpoint",
+          "[apps][distributed]") {
+  // mpirun answers SIGINT by sending SIGTERM to every rank and SIGKILL 1 s later
+  // (odls_base_sigkill_timeout): the ranks agree on the step, rank 0 writes the checkpoint,
+  // well inside that second for steps this short.
+  Runs runs;
+  if (!runs.ready()) return;
+  write_tiny_cifar10(runs.data_root, 1024, 16);
+  const std::string config_path = runs.scratch.path + "/c.yaml";
+  const std::string out = runs.scratch.path + "/run";
+  const int64_t total_steps = 1024 / (2 * 8) * 4;
+  write_text(config_path, config_with_norm(runs.data_root, 1024, 4, 8, "syncbatch"));
+  CnnlabProcess job(runs.mpi,
+                    mpirun_args(2, {runs.binary, "train", "--config", config_path, "--out", out}));
+  REQUIRE(job.wait_for_output(" 3/64 ", 60000));
+  job.send(SIGINT);
+  const ExitStatus status = job.wait(30000);
+  INFO(job.output());
+  CHECK(!(status.exited && status.code == 0));
+  // mpirun stops forwarding the consoles at Ctrl-C, so the message is in the log files.
+  CHECK_THAT(read_text(out + "/train.log"), Catch::Contains("stopped by signal"));
+  CHECK(summary_status(out) == "interrupted");
+  const SafetensorsFile state = load_safetensors(out + "/state.safetensors");
+  const int64_t stopped_at = std::stoll(state.metadata.at("step"));
+  CHECK(stopped_at >= 3);
+  CHECK(stopped_at < total_steps);
+  // Rank 1 stopped at the same step as rank 0.
+  CHECK_THAT(read_text(out + "/rank1.log"),
+             Catch::Contains("at step " + std::to_string(stopped_at)));
+
+  std::string output;
+  const ExitStatus resumed =
+      run_cnnlab(runs.mpi, mpirun_args(2, {runs.binary, "train", "--resume", out}), output);
+  INFO(output);
+  REQUIRE(resumed.exited);
+  CHECK(resumed.code == 0);
+  CHECK(summary_status(out) == "completed");
+  CHECK(read_summary(out)["steps"] == total_steps);
+}

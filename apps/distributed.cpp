@@ -9,17 +9,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <mutex>
-#include <thread>
 
 #include <unistd.h>
 
+#include "apps/bucket_reducer.h"
 #include "apps/signals.h"
 #include "core/autograd.h"
 #include "core/collective.h"
@@ -207,8 +204,9 @@ const std::vector<KeySpec>& dist_keys() {
       {"bucket_kb", default_text(defaults.bucket_kb),
        "gradient kilobytes per allreduce in a data-parallel run (mpirun)"},
       {"overlap", default_text(defaults.overlap),
-       "allreduce gradient buckets on a communication thread during the backward; false = "
-       "all after the backward"}};
+       "how gradient buckets are allreduced during the backward: thread (blocking allreduces "
+       "on a communication thread), iallreduce (MPI_Iallreduce, tested between layers) or "
+       "none (all after the backward; also false)"}};
   return keys;
 }
 
@@ -220,7 +218,9 @@ DistSettings dist_settings(const Config& config) {
   reader.check_known_keys("dist");
   DistSettings s;
   s.bucket_kb = reader.get_int("bucket_kb");
-  s.overlap = reader.get_bool("overlap");
+  s.overlap = reader.get_choice("overlap", {"thread", "iallreduce", "none", "true", "false"});
+  if (s.overlap == "true") s.overlap = "thread";  // the key's earlier boolean form
+  if (s.overlap == "false") s.overlap = "none";
   reader.check("bucket_kb", s.bucket_kb >= 1, "expected at least 1, found ", s.bucket_kb);
   return s;
 }
@@ -231,78 +231,6 @@ void shard_for_rank(LoaderOptions& options) {
 }
 
 // ---- the data-parallel model ------------------------------------------------------------
-
-// The communication thread: blocking allreduces of the buckets handed to it, in order, on a
-// duplicate of MPI_COMM_WORLD.
-struct DataParallel::Overlap {
-  MPI_Comm comm = MPI_COMM_NULL;
-  std::thread thread;
-  std::mutex mutex;
-  std::condition_variable work, finished;
-  std::deque<std::vector<float>*> queue;
-  size_t done = 0;  // buckets reduced this step
-  bool stop = false;
-  std::string error;
-  double busy_seconds = 0;
-
-  Overlap() {
-    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
-    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-    thread = std::thread([this] { loop(); });
-  }
-  ~Overlap() {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      stop = true;
-    }
-    work.notify_all();
-    thread.join();
-    MPI_Comm_free(&comm);
-  }
-  void loop() {
-    for (;;) {
-      std::vector<float>* pack = nullptr;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        work.wait(lock, [&] { return stop || !queue.empty(); });
-        if (queue.empty()) return;
-        pack = queue.front();
-        queue.pop_front();
-      }
-      const Clock::time_point start = Clock::now();
-      const int code = MPI_Allreduce(MPI_IN_PLACE, pack->data(), static_cast<int>(pack->size()),
-                                     MPI_FLOAT, MPI_SUM, comm);
-      const double seconds = seconds_since(start);
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        busy_seconds += seconds;
-        if (code != MPI_SUCCESS && error.empty()) {
-          char text[MPI_MAX_ERROR_STRING];
-          int length = 0;
-          MPI_Error_string(code, text, &length);
-          error = std::string(text, length);
-        }
-        ++done;
-      }
-      finished.notify_all();
-    }
-  }
-  void submit(std::vector<float>* pack) {
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      queue.push_back(pack);
-    }
-    work.notify_one();
-  }
-  // Waits until `count` buckets of this step are reduced; rethrows an MPI failure.
-  void wait_for(size_t count) {
-    std::unique_lock<std::mutex> lock(mutex);
-    finished.wait(lock, [&] { return done >= count || !error.empty(); });
-    CNN_CHECK(error.empty(), "MPI_Allreduce of the gradients failed on rank ", group.rank, ": ",
-              error);
-    done = 0;
-  }
-};
 
 DataParallel::DataParallel(Module& model, const Config& config) : model_(model) {
   // The same config and model everywhere, else the first difference, named.
@@ -358,14 +286,16 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
     filled += size_of(it->second);
   }
   packs_.resize(buckets_.size());
-  const bool overlap = dist_settings(config).overlap && group.thread_multiple;
-  if (overlap) overlap_ = std::make_unique<Overlap>();
+  std::string overlap = dist_settings(config).overlap;
+  if (overlap == "thread" && !group.thread_multiple) overlap = "none";
+  if (overlap != "none") reducer_ = make_bucket_reducer(overlap, group.rank);
   spdlog::info("data-parallel: rank {} of {} (pid {}, {} ranks on this node, {} threads), {} "
                "gradient bytes in {} buckets of up to {} KB, {}",
                group.rank, group.world, static_cast<long>(::getpid()), group.local,
                omp_get_max_threads(), gradient_bytes(), buckets_.size(), limit / 1024,
-               overlap ? "allreduced on a communication thread during the backward"
-                       : "allreduced after the backward");
+               overlap == "thread"       ? "allreduced on a communication thread during the backward"
+               : overlap == "iallreduce" ? "MPI_Iallreduce during the backward, tested between layers"
+                                         : "allreduced after the backward");
 }
 
 DataParallel::~DataParallel() { set_backward_progress_hook({}); }
@@ -380,7 +310,11 @@ int64_t DataParallel::gradient_bytes() const {
 void DataParallel::wrap(TrainStepHooks& hooks, int64_t images, int64_t global_images) {
   weight_ = static_cast<float>(static_cast<double>(images) / static_cast<double>(global_images));
   next_bucket_ = 0;
-  if (overlap_) set_backward_progress_hook([this] { start_ready_buckets(); });
+  if (reducer_)
+    set_backward_progress_hook([this] {
+      start_ready_buckets();
+      reducer_->progress();
+    });
   hooks.after_loss = [](TrainStepResult& result) {
     // [loss * images, correct, images]: a NaN anywhere makes the global loss NaN
     double sums[3] = {result.loss * result.images, static_cast<double>(result.correct),
@@ -434,26 +368,25 @@ void DataParallel::start_ready_buckets() {
     for (const Tensor& p : buckets_[next_bucket_])
       if (!p.grad().defined()) return;  // still to come
     pack(next_bucket_);
-    overlap_->submit(&packs_[next_bucket_]);
+    reducer_->submit(&packs_[next_bucket_]);
     ++next_bucket_;
   }
 }
 
 void DataParallel::finish_gradients() {
   const Clock::time_point start = Clock::now();
-  if (overlap_) {
+  if (reducer_) {
     set_backward_progress_hook({});
     // The buckets not handed over yet (a parameter without a gradient holds one back),
     // in order: every rank submits the same sequence.
     for (; next_bucket_ < buckets_.size(); ++next_bucket_) {
       pack(next_bucket_);
-      overlap_->submit(&packs_[next_bucket_]);
+      reducer_->submit(&packs_[next_bucket_]);
     }
-    overlap_->wait_for(buckets_.size());
+    reducer_->wait_all();
     for (size_t b = 0; b < buckets_.size(); ++b) unpack(b);
     exposed_seconds_ += seconds_since(start);
-    std::lock_guard<std::mutex> lock(overlap_->mutex);
-    comm_seconds_ = overlap_->busy_seconds;
+    comm_seconds_ = reducer_->busy_seconds();
     return;
   }
   for (size_t b = 0; b < buckets_.size(); ++b) {

@@ -25,6 +25,8 @@
 
 namespace cnn {
 
+class BucketReducer;
+
 // The process group (MPI_COMM_WORLD), process-wide.
 class Distributed {
  public:
@@ -59,9 +61,10 @@ int64_t threads_per_rank(int64_t configured);
 // The data-parallel keys (top-level section `dist`).
 struct DistSettings {
   int64_t bucket_kb = 256;  // gradient bytes per allreduce; these nets have 0.3-3 MB
-  // Allreduce each bucket on a communication thread as soon as backward has finished its
-  // gradients (Open MPI has no asynchronous progress of its own); false: all after backward.
-  bool overlap = true;
+  // How each bucket is allreduced as soon as backward has finished its gradients (Open MPI
+  // has no asynchronous progress of its own): "thread", "iallreduce" (apps/bucket_reducer.h)
+  // or "none" (all after backward).
+  std::string overlap = "thread";
 };
 const std::vector<KeySpec>& dist_keys();
 DistSettings dist_settings(const Config& config);
@@ -83,7 +86,7 @@ class DataParallel {
   // layer statistics see the averaged gradients): each rank's gradient weighted by its share
   // of the global batch, summed over the ranks in buckets of dist.bucket_kb, the parameters
   // in reverse order (the order backward finishes them). With dist.overlap, a bucket whose
-  // parameters all hold a gradient goes to the communication thread during the backward
+  // parameters all hold a gradient goes to the reducer during the backward
   // (core/autograd.h's progress hook); that needs each parameter used once per forward, as
   // in every cnnlab model (a parameter used twice would be sent after its first use).
   // `images` is this rank's batch, `global_images` the global batch's.
@@ -105,10 +108,9 @@ class DataParallel {
   int64_t gradient_bytes() const;
 
  private:
-  struct Overlap;
   bool pack(size_t bucket);      // false when the bucket holds no gradient
   void unpack(size_t bucket);
-  void start_ready_buckets();    // during backward: hand finished buckets to the thread
+  void start_ready_buckets();    // during backward: hand finished buckets to the reducer
   void finish_gradients();       // after backward: the rest, then wait for all
   void broadcast_buffers();
 
@@ -119,7 +121,7 @@ class DataParallel {
   float weight_ = 1;
   double comm_seconds_ = 0, exposed_seconds_ = 0;
   int64_t steps_ = 0;
-  std::unique_ptr<Overlap> overlap_;  // null: blocking allreduces after backward
+  std::unique_ptr<BucketReducer> reducer_;  // null: blocking allreduces after backward
 };
 
 }  // namespace cnn

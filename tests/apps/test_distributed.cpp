@@ -158,7 +158,7 @@ TEST_CASE("2 ranks x batch 4 with SyncBatchNorm equal 1 process x batch 8 with b
   }
 }
 
-TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains as 1 x 8",
+TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains as 1 x 8; every overlap mode sums the same",
           "[apps][distributed]") {
   Runs runs;
   if (!runs.ready()) return;
@@ -179,6 +179,17 @@ TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains 
   CHECK(read_text((fs::path(two) / "train.log").string())
             .find("allreduced on a communication thread during the backward") !=
         std::string::npos);
+  // MPI_Iallreduce on the main thread, tested between layers: the same sums again.
+  const std::string nonblocking =
+      runs.train("nonblocking", config_with_norm(runs.data_root, 64, 1, 4, "syncbatch"), 2,
+                 {"--set", "dist.bucket_kb=1", "--set", "dist.overlap=iallreduce"});
+  const std::string threaded =
+      runs.train("threaded", config_with_norm(runs.data_root, 64, 1, 4, "syncbatch"), 2,
+                 {"--set", "dist.bucket_kb=1", "--set", "dist.overlap=thread"});
+  CHECK(max_weight_difference(nonblocking, threaded) == 0);
+  CHECK(step_losses(nonblocking) == step_losses(threaded));
+  CHECK(read_text((fs::path(nonblocking) / "train.log").string())
+            .find("MPI_Iallreduce during the backward") != std::string::npos);
 }
 
 TEST_CASE("a run of 2 ranks resumes on 1 process at the same sample", "[apps][distributed]") {

@@ -1,9 +1,11 @@
 // Config loading, dotted overrides and validation of the top level and train section.
 #include "apps/config.h"
 
+
 #include <fstream>
 #include <sstream>
 
+#include "apps/distributed.h"
 #include "core/error.h"
 #include "layers/builder.h"
 
@@ -150,6 +152,7 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
                t.layer_stats_every);
   reader.check("label_smoothing", t.label_smoothing >= 0 && t.label_smoothing < 1,
                "expected a value in [0, 1), found ", t.label_smoothing);
+  dist_settings(config);  // read under mpirun only, but a bad key is an error everywhere
   return config;
 }
 

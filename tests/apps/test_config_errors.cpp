@@ -75,6 +75,13 @@ TEST_CASE("config: a wrong type is named by its path with the value found", "[ap
                                {"train.nan_check", "'always'"});
 }
 
+TEST_CASE("config: a bad dist key fails without mpirun too", "[apps][config]") {
+  expect_error_before_training([](YAML::Node& d) { d["dist"]["overlap"] = "maybe"; },
+                               {"dist.overlap", "'maybe'", "iallreduce"});
+  expect_error_before_training([](YAML::Node& d) { d["dist"]["bucket_kbs"] = 1; },
+                               {"dist", "unknown key", "bucket_kb"});
+}
+
 TEST_CASE("config: a missing section or layer list is named", "[apps][config]") {
   expect_error_before_training([](YAML::Node& d) { d.remove("optim"); }, {"optim", "missing"});
   expect_error_before_training([](YAML::Node& d) { d["model"].remove("layers"); },

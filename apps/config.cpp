@@ -1,7 +1,6 @@
 // Config loading, dotted overrides and validation of the top level and train section.
 #include "apps/config.h"
 
-
 #include <fstream>
 #include <sstream>
 

@@ -205,8 +205,9 @@ const std::vector<KeySpec>& dist_keys() {
        "gradient kilobytes per allreduce in a data-parallel run (mpirun)"},
       {"overlap", default_text(defaults.overlap),
        "how gradient buckets are allreduced during the backward: thread (blocking allreduces "
-       "on a communication thread), iallreduce (MPI_Iallreduce, tested between layers) or "
-       "none (all after the backward; also false)"}};
+       "on a communication thread), iallreduce (MPI_Iallreduce, tested between layers), auto "
+       "(thread when the node has a core to spare for it, else iallreduce) or none (all after "
+       "the backward; also false)"}};
   return keys;
 }
 
@@ -218,12 +219,25 @@ DistSettings dist_settings(const Config& config) {
   reader.check_known_keys("dist");
   DistSettings s;
   s.bucket_kb = reader.get_int("bucket_kb");
-  s.overlap = reader.get_choice("overlap", {"thread", "iallreduce", "none", "true", "false"});
-  if (s.overlap == "true") s.overlap = "thread";  // the key's earlier boolean form
+  s.overlap =
+      reader.get_choice("overlap", {"auto", "thread", "iallreduce", "none", "true", "false"});
+  if (s.overlap == "true") s.overlap = "auto";  // the key's earlier boolean form
   if (s.overlap == "false") s.overlap = "none";
   reader.check("bucket_kb", s.bucket_kb >= 1, "expected at least 1, found ", s.bucket_kb);
   return s;
 }
+
+namespace {
+// `auto`: a communication thread spins in Open MPI's progress loop while it waits, so it pays
+// only with a core of its own; where the ranks' compute threads fill the node (2 ranks x 1
+// thread on 2 cores), MPI_Iallreduce measured faster (docs/scaling.md, scripts/bench_mpi.sh).
+std::string overlap_mode(const std::string& setting) {
+  if (setting == "thread" && !group.thread_multiple) return "iallreduce";
+  if (setting != "auto") return setting;
+  const bool spare_core = omp_get_num_procs() >= group.local * (omp_get_max_threads() + 1);
+  return spare_core && group.thread_multiple ? "thread" : "iallreduce";
+}
+}  // namespace
 
 void shard_for_rank(LoaderOptions& options) {
   options.shard_index = group.rank;
@@ -286,8 +300,7 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
     filled += size_of(it->second);
   }
   packs_.resize(buckets_.size());
-  std::string overlap = dist_settings(config).overlap;
-  if (overlap == "thread" && !group.thread_multiple) overlap = "none";
+  const std::string overlap = overlap_mode(dist_settings(config).overlap);
   if (overlap != "none") reducer_ = make_bucket_reducer(overlap, group.rank);
   spdlog::info("data-parallel: rank {} of {} (pid {}, {} ranks on this node, {} threads), {} "
                "gradient bytes in {} buckets of up to {} KB, {}",

@@ -62,9 +62,10 @@ int64_t threads_per_rank(int64_t configured);
 struct DistSettings {
   int64_t bucket_kb = 256;  // gradient bytes per allreduce; these nets have 0.3-3 MB
   // How each bucket is allreduced as soon as backward has finished its gradients (Open MPI
-  // has no asynchronous progress of its own): "thread", "iallreduce" (apps/bucket_reducer.h)
-  // or "none" (all after backward).
-  std::string overlap = "thread";
+  // has no asynchronous progress of its own): "thread", "iallreduce" (apps/bucket_reducer.h),
+  // "auto" (thread where the node has a core to spare per rank, else iallreduce) or "none"
+  // (all after backward).
+  std::string overlap = "auto";
 };
 const std::vector<KeySpec>& dist_keys();
 DistSettings dist_settings(const Config& config);

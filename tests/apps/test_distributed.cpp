@@ -163,8 +163,9 @@ TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains 
   Runs runs;
   if (!runs.ready()) return;
   const std::string one = runs.train("one", config_with_norm(runs.data_root, 64, 1, 8, "none"), 1);
-  const std::string two = runs.train("two", config_with_norm(runs.data_root, 64, 1, 4, "none"), 2,
-                                     {"--set", "dist.bucket_kb=1"});  // several buckets
+  const std::string two =
+      runs.train("two", config_with_norm(runs.data_root, 64, 1, 4, "none"), 2,
+                 {"--set", "dist.bucket_kb=1", "--set", "dist.overlap=thread"});  // several buckets
   const std::vector<double> a = step_losses(one), b = step_losses(two);
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i)
@@ -190,6 +191,14 @@ TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains 
   CHECK(step_losses(nonblocking) == step_losses(threaded));
   CHECK(read_text((fs::path(nonblocking) / "train.log").string())
             .find("MPI_Iallreduce during the backward") != std::string::npos);
+  // auto: 2 ranks x 1 thread fill these 2 cores (at most), so no communication thread.
+  const std::string automatic =
+      runs.train("automatic", config_with_norm(runs.data_root, 64, 1, 4, "syncbatch"), 2,
+                 {"--set", "dist.bucket_kb=1", "--set", "train.threads=1"});
+  CHECK(max_weight_difference(automatic, threaded) == 0);
+  if (std::thread::hardware_concurrency() < 4)
+    CHECK(read_text((fs::path(automatic) / "train.log").string())
+              .find("MPI_Iallreduce during the backward") != std::string::npos);
 }
 
 TEST_CASE("a run of 2 ranks resumes on 1 process at the same sample", "[apps][distributed]") {

@@ -117,6 +117,15 @@ struct Runs {
     REQUIRE(status.code == 0);
     return out;
   }
+  // cnnlab train --resume RUN on 2 ranks, which must finish.
+  void resume_on_two(const std::string& run) {
+    std::string output;
+    const ExitStatus status =
+        run_cnnlab(mpi, mpirun_args(2, {binary, "train", "--resume", run}), output);
+    INFO(output);
+    REQUIRE(status.exited);
+    REQUIRE(status.code == 0);
+  }
 };
 
 // Step losses agree within this (relative) and final weights within this (absolute): the
@@ -231,12 +240,7 @@ TEST_CASE("a run of 2 ranks resumed on 2 ranks equals the uninterrupted run exac
   const std::string whole = runs.train("whole", config, 2);
   const std::string run = runs.train("run", config, 2, {"--set", "train.max_steps=5"});
   write_text((fs::path(run) / "config.yaml").string(), config);
-  std::string output;
-  const ExitStatus status =
-      run_cnnlab(runs.mpi, mpirun_args(2, {runs.binary, "train", "--resume", run}), output);
-  INFO(output);
-  REQUIRE(status.exited);
-  REQUIRE(status.code == 0);
+  runs.resume_on_two(run);
   CHECK(read_summary(run)["status"] == "completed");
   CHECK(step_losses(run) == step_losses(whole));
   CHECK(max_weight_difference(run, whole) == 0);
@@ -343,12 +347,7 @@ TEST_CASE("Ctrl-C to mpirun stops both ranks at one step boundary with a checkpo
   CHECK_THAT(read_text(out + "/rank1.log"),
              Catch::Contains("at step " + std::to_string(stopped_at)));
 
-  std::string output;
-  const ExitStatus resumed =
-      run_cnnlab(runs.mpi, mpirun_args(2, {runs.binary, "train", "--resume", out}), output);
-  INFO(output);
-  REQUIRE(resumed.exited);
-  CHECK(resumed.code == 0);
+  runs.resume_on_two(out);
   CHECK(summary_status(out) == "completed");
   CHECK(read_summary(out)["steps"] == total_steps);
 }

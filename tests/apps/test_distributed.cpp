@@ -167,7 +167,8 @@ TEST_CASE("2 ranks x batch 4 with SyncBatchNorm equal 1 process x batch 8 with b
   }
 }
 
-TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains as 1 x 8; every overlap mode sums the same",
+TEST_CASE("the gradient of 2 ranks is their average: without norm, 2 x 4 trains as 1 x 8, "
+          "in every overlap mode",
           "[apps][distributed]") {
   Runs runs;
   if (!runs.ready()) return;

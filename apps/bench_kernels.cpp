@@ -88,7 +88,7 @@ std::vector<Bf16KernelTiming> time_bf16_gemm_shapes(std::vector<GemmShape> shape
   std::vector<ShapeOperands> operands;
   const Bf16Path path = bf16_path();
   for (const GemmShape& s : shapes) {
-    Bf16KernelTiming t{s, bf16_path_name(path), bf16_onednn_implementation(s.m, s.n, s.k), {}};
+    Bf16KernelTiming t{s, bf16_path_name(path), bf16_onednn_implementation(s.transpose_a, s.transpose_b, s.m, s.n, s.k), {}};
     if (path != Bf16Path::emulated)
       t.chosen += std::string("/") + bf16_kernel_name(bf16_kernel_for(
                                          path, s.transpose_a, s.transpose_b, s.m, s.n, s.k));

@@ -55,24 +55,13 @@ const AmxPermission& amx_permission() {
   return permission;
 }
 
-// This thread's operand buffers: op(A) [m,k] and op(B) [k,n], dense row-major, rounded.
+// This thread's operand buffers: A and B as stored, dense, rounded.
 thread_local std::vector<bf16> a_bf16, b_bf16;
 thread_local std::vector<float> a_rounded, b_rounded;
 
-// op(x) [rows, cols] of x (stored [rows, cols] with row stride ld, or [cols, rows] when
-// transposed) rounded to bf16 into dense row-major y. The transposed case in 32 x 32 tiles.
-void to_bf16_rows(bool transposed, int64_t rows, int64_t cols, const float* x, int64_t ld,
-                  bf16* y) {
-  if (!transposed) {
-    for (int64_t i = 0; i < rows; ++i) float_to_bf16(x + i * ld, cols, y + i * cols);
-    return;
-  }
-  constexpr int64_t kTile = 32;
-  for (int64_t j0 = 0; j0 < cols; j0 += kTile)
-    for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-      for (int64_t j = j0; j < std::min(j0 + kTile, cols); ++j)
-        for (int64_t i = i0; i < std::min(i0 + kTile, rows); ++i)
-          y[i * cols + j] = float_to_bf16(x[j * ld + i]);
+// x [rows, cols] with row stride ld rounded to bf16 into dense row-major y.
+void to_bf16_rows(int64_t rows, int64_t cols, const float* x, int64_t ld, bf16* y) {
+  for (int64_t i = 0; i < rows; ++i) float_to_bf16(x + i * ld, cols, y + i * cols);
 }
 
 // x [rows, cols] with row stride ld, rounded to bf16 values in dense float y [rows, cols].
@@ -97,13 +86,16 @@ void onednn_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   a_bf16.resize(m * k);
   b_bf16.resize(k * n);
-  to_bf16_rows(ta, m, k, a, lda, a_bf16.data());
-  to_bf16_rows(tb, k, n, b, ldb, b_bf16.data());
+  // Each operand rounded as it is stored (its rows in place, vectorized); oneDNN reads a
+  // transposed one through its strides.
+  to_bf16_rows(ta ? k : m, ta ? m : k, a, lda, a_bf16.data());
+  to_bf16_rows(tb ? n : k, tb ? k : n, b, ldb, b_bf16.data());
   const int threads = call_threads();
   const int before = omp_get_max_threads();
   const bool set = !omp_in_parallel() && before != threads;
   if (set) omp_set_num_threads(threads);
-  onednn_bf16_matmul(m, n, k, alpha, a_bf16.data(), b_bf16.data(), beta, c, ldc, threads);
+  onednn_bf16_matmul(ta, tb, m, n, k, alpha, a_bf16.data(), b_bf16.data(), beta, c, ldc,
+                     threads);
   if (set) omp_set_num_threads(before);
 }
 
@@ -226,9 +218,9 @@ void bf16_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, c
   bf16_gemm_with(bf16_path(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-std::string bf16_onednn_implementation(int64_t m, int64_t n, int64_t k) {
+std::string bf16_onednn_implementation(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
   if (!bf16_path_available(Bf16Path::avx512_bf16) && !bf16_path_available(Bf16Path::amx)) return "";
-  return onednn_bf16_implementation(m, n, k, call_threads());
+  return onednn_bf16_implementation(ta, tb, m, n, k, call_threads());
 }
 
 std::string describe_bf16_kernels() {
@@ -241,7 +233,7 @@ std::string describe_bf16_kernels() {
   }
   line += ")";
   if (bf16_kernel_available(Bf16Kernel::onednn))
-    line += ", oneDNN bf16 matmul " + bf16_onednn_implementation(256, 256, 256);
+    line += ", oneDNN bf16 matmul " + bf16_onednn_implementation(false, false, 256, 256, 256);
   return line;
 }
 

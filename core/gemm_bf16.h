@@ -56,7 +56,8 @@ bool amx_permitted(std::string* reason = nullptr);
 
 // oneDNN's implementation for one bf16 matmul shape ("brg:avx512_core_bf16", ...), for
 // bench's table; "" where oneDNN's bf16 matmul does not run here.
-std::string bf16_onednn_implementation(int64_t m, int64_t n, int64_t k);
+std::string bf16_onednn_implementation(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
+                                       int64_t k);
 
 // One line for train.log and bench: each path, available or why not, and the one in use.
 std::string describe_bf16_kernels();

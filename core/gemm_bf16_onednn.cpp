@@ -1,6 +1,7 @@
 // oneDNN's bf16 matmul for core/gemm_bf16.cpp (with core/gemm_onednn.cpp one of the two
 // files that include oneDNN's headers): dst f32 [M,N] (row stride ldc) = alpha * src bf16
-// [M,K] * weights bf16 [K,N] + beta * dst, both operands dense row-major. oneDNN picks its
+// [M,K] * weights bf16 [K,N] + beta * dst, both operands dense, either one stored transposed
+// (strides {1, M} and {1, K}: no copy to transpose them). oneDNN picks its
 // kernel from the CPU once per process (brgemm on avx512_core_bf16, on AMX tiles where the
 // process may use them). One primitive per shape and thread count, kept per thread, with a
 // per-thread scratchpad: threads calling it inside an OpenMP region share nothing.
@@ -17,7 +18,7 @@ namespace cnn {
 
 namespace {
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, float, float, int>;
+using Key = std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, float, float, int>;
 
 struct Matmul {
   dnnl::matmul primitive;
@@ -30,12 +31,13 @@ const dnnl::engine& engine() {
   return cpu;
 }
 
-Matmul make_matmul(int64_t m, int64_t n, int64_t k, int64_t ldc, float alpha, float beta) {
+Matmul make_matmul(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t ldc, float alpha,
+                   float beta) {
   using dt = dnnl::memory::data_type;
-  using tag = dnnl::memory::format_tag;
+  using dims = dnnl::memory::dims;
   Matmul mm;
-  mm.src = dnnl::memory::desc({m, k}, dt::bf16, tag::ab);
-  mm.weights = dnnl::memory::desc({k, n}, dt::bf16, tag::ab);
+  mm.src = dnnl::memory::desc({m, k}, dt::bf16, ta ? dims{1, m} : dims{k, 1});
+  mm.weights = dnnl::memory::desc({k, n}, dt::bf16, tb ? dims{1, k} : dims{n, 1});
   mm.dst = dnnl::memory::desc({m, n}, dt::f32, dnnl::memory::dims{ldc, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -56,13 +58,13 @@ Matmul make_matmul(int64_t m, int64_t n, int64_t k, int64_t ldc, float alpha, fl
 thread_local std::map<Key, Matmul> matmuls;
 thread_local std::vector<char> scratchpad_buffer;
 
-const Matmul& matmul_for(int64_t m, int64_t n, int64_t k, int64_t ldc, float alpha, float beta,
-                         int threads) {
-  const Key key{m, n, k, ldc, alpha, beta, threads};
+const Matmul& matmul_for(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64_t ldc,
+                         float alpha, float beta, int threads) {
+  const Key key{ta, tb, m, n, k, ldc, alpha, beta, threads};
   auto found = matmuls.find(key);
   if (found != matmuls.end()) return found->second;
   try {
-    return matmuls.emplace(key, make_matmul(m, n, k, ldc, alpha, beta)).first->second;
+    return matmuls.emplace(key, make_matmul(ta, tb, m, n, k, ldc, alpha, beta)).first->second;
   } catch (const dnnl::error& e) {
     CNN_FAIL("gemm_bf16: oneDNN cannot make a bf16 matmul for ", m, "x", n, "x", k, ": ", e.what(),
              " (status ", static_cast<int>(e.status), ")");
@@ -71,9 +73,10 @@ const Matmul& matmul_for(int64_t m, int64_t n, int64_t k, int64_t ldc, float alp
 
 }  // namespace
 
-void onednn_bf16_matmul(int64_t m, int64_t n, int64_t k, float alpha, const bf16* a, const bf16* b,
-                        float beta, float* c, int64_t ldc, int threads) {
-  const Matmul& mm = matmul_for(m, n, k, ldc, alpha, beta, threads);
+void onednn_bf16_matmul(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const bf16* a, const bf16* b, float beta, float* c, int64_t ldc,
+                        int threads) {
+  const Matmul& mm = matmul_for(ta, tb, m, n, k, ldc, alpha, beta, threads);
   if (scratchpad_buffer.size() < mm.scratchpad.get_size())
     scratchpad_buffer.resize(mm.scratchpad.get_size());
   thread_local dnnl::stream stream(engine());
@@ -90,8 +93,9 @@ void onednn_bf16_matmul(int64_t m, int64_t n, int64_t k, float alpha, const bf16
   }
 }
 
-std::string onednn_bf16_implementation(int64_t m, int64_t n, int64_t k, int threads) {
-  return matmul_for(m, n, k, n, 1.0f, 0.0f, threads).implementation;
+std::string onednn_bf16_implementation(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                       int threads) {
+  return matmul_for(ta, tb, m, n, k, n, 1.0f, 0.0f, threads).implementation;
 }
 
 bool onednn_bf16_isa_is_amx() {

@@ -8,13 +8,16 @@
 
 namespace cnn {
 
-// c [m,n] (row stride ldc) = alpha * a [m,k] * b [k,n] + beta * c; a and b dense row-major
-// bf16; oneDNN runs `threads` threads (1 inside an OpenMP parallel region).
-void onednn_bf16_matmul(int64_t m, int64_t n, int64_t k, float alpha, const bf16* a, const bf16* b,
-                        float beta, float* c, int64_t ldc, int threads);
+// c [m,n] (row stride ldc) = alpha * op(a) [m,k] * op(b) [k,n] + beta * c; a and b dense
+// bf16, stored [m,k] and [k,n] (or [k,m] and [n,k] when transposed); oneDNN runs `threads`
+// threads (1 inside an OpenMP parallel region).
+void onednn_bf16_matmul(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const bf16* a, const bf16* b, float beta, float* c, int64_t ldc,
+                        int threads);
 
 // The implementation oneDNN picks for a dense m x n x k bf16 matmul ("brg:avx512_core_bf16").
-std::string onednn_bf16_implementation(int64_t m, int64_t n, int64_t k, int threads);
+std::string onednn_bf16_implementation(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                       int threads);
 
 // oneDNN's ISA for the process: AMX, or at least AVX512-BF16.
 bool onednn_bf16_isa_is_amx();

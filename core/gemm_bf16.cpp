@@ -94,8 +94,7 @@ void onednn_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
   const int before = omp_get_max_threads();
   const bool set = !omp_in_parallel() && before != threads;
   if (set) omp_set_num_threads(threads);
-  onednn_bf16_matmul(ta, tb, m, n, k, alpha, a_bf16.data(), b_bf16.data(), beta, c, ldc,
-                     threads);
+  onednn_bf16_matmul(ta, tb, m, n, k, alpha, a_bf16.data(), b_bf16.data(), beta, c, ldc, threads);
   if (set) omp_set_num_threads(before);
 }
 
@@ -164,11 +163,6 @@ void set_bf16_path(Bf16Path path) {
 
 void bf16_path_automatic() { forced_path.store(kAutomatic); }
 
-// The own kernel's 12 x 32 tiles against oneDNN's brgemm (bench --kernels on vgg6, Zen 4,
-// 2 threads, docs/precision.md): the own kernel wins where C has 32 rows or columns or fewer
-// (the first conv's 32 channels: up to 1.4x), oneDNN everywhere else (up to 1.8x).
-constexpr int64_t kPackedMaxSide = 32;
-
 const char* bf16_kernel_name(Bf16Kernel kernel) {
   return kernel == Bf16Kernel::packed ? "packed" : "onednn";
 }
@@ -180,12 +174,16 @@ bool bf16_kernel_available(Bf16Kernel kernel) {
   return onednn_bf16_isa_has_bf16() && gemm_isa() == cpu_features().best;
 }
 
+// oneDNN's brgemm wherever it serves the path: measured against the own 12 x 32 kernel on
+// every bf16 shape of a vgg6 step (bench --kernels, Zen 4, 2 threads, best of 3 runs,
+// docs/precision.md) it was faster on 14 of 16 and level with it on the other 2 (up to 8x
+// on NN 128x256x1152). The own kernel is the avx512_bf16 path where oneDNN is on AMX, and
+// the fallback where oneDNN runs no bf16 kernel.
 Bf16Kernel bf16_kernel_for(Bf16Path path, bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
-  if (path == Bf16Path::amx || onednn_bf16_isa_is_amx())
-    return path == Bf16Path::amx ? Bf16Kernel::onednn : Bf16Kernel::packed;
-  if (!bf16_kernel_available(Bf16Kernel::onednn)) return Bf16Kernel::packed;
-  (void)ta, (void)tb, (void)k;
-  return std::min(m, n) <= kPackedMaxSide ? Bf16Kernel::packed : Bf16Kernel::onednn;
+  (void)ta, (void)tb, (void)m, (void)n, (void)k;  // one rule for every shape, for now
+  if (path == Bf16Path::amx) return Bf16Kernel::onednn;
+  const bool onednn = bf16_kernel_available(Bf16Kernel::onednn) && !onednn_bf16_isa_is_amx();
+  return onednn ? Bf16Kernel::onednn : Bf16Kernel::packed;
 }
 
 void bf16_gemm_kernel(Bf16Kernel kernel, bool ta, bool tb, int64_t m, int64_t n, int64_t k,

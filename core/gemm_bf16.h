@@ -4,9 +4,9 @@
 // summed in fp32. Paths, chosen at run time:
 //   emulated     the operands rounded to bf16 in fp32 arrays, then sgemm: the semantics on
 //                any CPU, and the reference the other paths are tested against;
-//   avx512_bf16  vdpbf16ps on AVX512-BF16, where the CPU has it: per shape cnnlab's own
-//                packed kernel (core/gemm_bf16_avx512.cpp) or oneDNN's bf16 matmul (the
-//                latter only where oneDNN is not on AMX);
+//   avx512_bf16  vdpbf16ps on AVX512-BF16, where the CPU has it: oneDNN's bf16 matmul
+//                (brgemm, measured faster per shape) where oneDNN is not on AMX, else
+//                cnnlab's own packed kernel (core/gemm_bf16_avx512.cpp);
 //   amx          oneDNN's bf16 matmul on AMX tiles, where the CPU has AMX-BF16 and the
 //                kernel grants this process the tile state (arch_prctl, asked once).
 // Every path computes the same rounded products; only the order of the fp32 sums differs.
@@ -38,8 +38,8 @@ void bf16_gemm_with(Bf16Path path, bool transpose_a, bool transpose_b, int64_t m
                     int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                     int64_t ldb, float beta, float* c, int64_t ldc);
 
-// The kernels behind the paths: the avx512_bf16 path picks one per shape, the amx path is
-// oneDNN's matmul (which runs on AMX tiles once the process may use them).
+// The kernels behind the paths (bf16_kernel_for: the rule and its measurement), the amx
+// path's always oneDNN's matmul (on AMX tiles once the process may use them).
 enum class Bf16Kernel { packed, onednn };
 const char* bf16_kernel_name(Bf16Kernel kernel);
 bool bf16_kernel_available(Bf16Kernel kernel);

@@ -1,5 +1,5 @@
 // cnnlab's own bf16 GEMM kernel (core/gemm_bf16_avx512.cpp), internal to core: the
-// avx512_bf16 path of core/gemm_bf16.cpp calls it where it beats oneDNN's matmul.
+// avx512_bf16 path of core/gemm_bf16.cpp where oneDNN's matmul does not serve it.
 #pragma once
 
 #include <cstdint>

@@ -18,6 +18,8 @@
 #include "apps/train_step.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
+#include "core/gemm_bf16.h"
+#include "core/precision.h"
 #include "data/config.h"
 #include "layers/conv2d.h"
 #include "layers/fold_batchnorm.h"
@@ -339,6 +341,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
   int64_t batch = options.batch > 0 ? options.batch : data.batch_size;
   int64_t threads = options.threads > 0 ? options.threads : config.train.threads;
   apply_thread_setting(threads_per_rank(threads));  // under mpirun: the node shared
+  apply_precision_setting(config.train.precision);
+  const bool bf16 = compute_precision() == Precision::bf16;
   BenchResult r = bench_once(config, data, batch, options.steps);
   const double sgemm_rate = sgemm_gflops();
   NormAgainstPlain norm_plain;
@@ -346,7 +350,10 @@ int run_bench(const Config& config, const BenchOptions& options) {
     norm_plain = time_norm_against_plain(config, data, batch, 2 * options.steps);
   const double norm_overhead = norm_plain.ratio - 1;
   std::vector<KernelTiming> kernel_rows;
-  if (options.kernels)
+  std::vector<Bf16KernelTiming> bf16_rows;
+  if (options.kernels && bf16)
+    bf16_rows = time_bf16_gemm_shapes(model_gemm_shapes(config, data, batch), 16, 5);
+  else if (options.kernels)
     kernel_rows = time_gemm_shapes(model_gemm_shapes(config, data, batch), 16, 5);
   // Each convolution path's error against double precision, on the model's shapes (4 images).
   const auto numerics = measure_conv_numerics(*build_model_from_config(config, data),
@@ -371,8 +378,11 @@ int run_bench(const Config& config, const BenchOptions& options) {
     out["peak_rss_mb"] = r.detail.peak_rss_mb;
     out["sgemm_gflops"] = sgemm_rate;
     out["kernels"] = describe_kernels();
+    out["precision"] = precision_name(compute_precision());
     if (!kernel_warning().empty()) out["kernel_warning"] = kernel_warning();
-    if (options.kernels) out["gemm_shapes"] = kernel_table_json(kernel_rows);
+    if (options.kernels)
+      out["gemm_shapes"] =
+          bf16 ? bf16_kernel_table_json(bf16_rows) : kernel_table_json(kernel_rows);
     if (options.norm_overhead) {
       out["norm_step_ms"] = norm_plain.norm_step * 1000;
       out["plain_step_ms"] = norm_plain.plain_step * 1000;
@@ -382,8 +392,9 @@ int run_bench(const Config& config, const BenchOptions& options) {
     std::printf("%s", json_text(out).c_str());
     return 0;
   }
-  std::printf("%s: batch %ld, %d threads, %ld timed steps (medians)\n", config.name.c_str(),
-              (long)batch, omp_get_max_threads(), (long)options.steps);
+  std::printf("%s: batch %ld, %d threads, %ld timed steps (medians), precision %s\n",
+              config.name.c_str(), (long)batch, omp_get_max_threads(), (long)options.steps,
+              precision_name(compute_precision()));
   std::printf("  training:            %8.1f images/s   (step %.2f ms)\n", train_ips, r.train_step * 1000);
   if (Distributed::active())
     std::printf("  data-parallel:       %d ranks x batch %ld: per step %.2f ms compute, %.2f ms "
@@ -406,7 +417,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
                 100 * norm_overhead, norm_plain.norm_step * 1000, norm_plain.plain_step * 1000);
   std::printf("\n");
   print_layer_table(r.detail.layers, sgemm_rate);
-  if (options.kernels) print_kernel_table(kernel_rows);
+  if (options.kernels && bf16) print_bf16_kernel_table(bf16_rows);
+  if (options.kernels && !bf16) print_kernel_table(kernel_rows);
   print_conv_numerics(numerics);
   if (options.scaling) print_scaling(config, data, options.steps);
   return 0;

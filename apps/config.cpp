@@ -27,6 +27,9 @@ const std::vector<KeySpec>& train_keys() {
       {"label_smoothing", default_text(defaults.label_smoothing),
        "label smoothing of the cross-entropy loss"},
       {"threads", default_text(defaults.threads), "threads for kernels and BLAS (0 = all cores)"},
+      {"precision", defaults.precision,
+       "fp32 | bf16: bf16 runs the convolutions' and linear layers' GEMMs on bf16 operands with "
+       "fp32 sums; everything else stays fp32 (docs/precision.md)"},
       {"checkpoint_every", default_text(defaults.checkpoint_every),
        "also checkpoint every N steps (0 = at the end of each epoch)"},
       {"max_steps", default_text(defaults.max_steps),
@@ -136,6 +139,7 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   t.log_every = reader.get_int("log_every");
   t.layer_stats_every = reader.get_int("layer_stats_every");
   t.threads = reader.get_int("threads");
+  t.precision = reader.get_choice("precision", {"fp32", "bf16"});
   t.checkpoint_every = reader.get_int("checkpoint_every");
   t.max_steps = reader.get_int("max_steps");
   t.clip_grad_norm = reader.get_double("clip_grad_norm");

@@ -20,6 +20,7 @@ struct TrainSettings {
   double clip_grad_norm = 0.0;       // 0 = off
   double label_smoothing = 0.0;
   int64_t threads = 0;               // 0 = all cores
+  std::string precision = "fp32";    // fp32 | bf16 (core/precision.h)
   int64_t checkpoint_every = 0;      // steps; 0 = at the end of each epoch only
   int64_t max_steps = 0;             // stop after this many steps in total; 0 = no limit
   double accuracy_threshold = 0.5;   // for "epochs to reach" in reports

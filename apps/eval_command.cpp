@@ -16,6 +16,7 @@ int run_eval_command(const Config& config, const std::string& weights, bool json
                      bool use_batch_stats, int64_t batch_size, bool fold_bn) {
   DataConfig data = parse_data_config(config.root["data"], "data");
   if (batch_size > 0) data.batch_size = batch_size;
+  apply_precision_setting(config.train.precision);
   std::shared_ptr<Sequential> model = build_model_from_config(config, data);
   apply_thread_setting(config.train.threads);
   SafetensorsFile file = load_safetensors(weights);

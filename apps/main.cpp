@@ -1,10 +1,12 @@
 // The cnnlab program: one binary, one subcommand per job.
 //   cnnlab train   --config FILE [--set key=value ...] [--out DIR] [--init-from W] [--resume DIR]
 //   cnnlab eval    --config FILE --weights FILE [--json] [--use-batch-stats] [--batch-size B]
+//                  [--precision fp32|bf16]
 //   cnnlab compare EXPERIMENT.yaml [--out DIR] [--set key=value ...]
 //   cnnlab report  RUN_DIR... [--out DIR]
 //   cnnlab study   configs/study/ [FILE.yaml ...] [--out DIR] [--results DIR] [--set key=value ...]
 //   cnnlab bench   --config FILE [--batch B] [--steps N] [--json] [--norm-overhead] [--scaling] [--kernels]
+//                  [--precision fp32|bf16]
 //   cnnlab export  --config FILE --weights FILE --out M.onnx [--no-fold-bn] [--no-normalize]
 //                  [--opset 13..17]
 //   cnnlab layers
@@ -109,7 +111,15 @@ struct EvalArgs {
   std::vector<std::string> overrides;
   bool json = false, use_batch_stats = false, fold_bn = false;
   int64_t batch_size = 0;
+  std::string precision;
 };
+
+// --precision P: the same as --set train.precision=P (after the other overrides).
+std::vector<std::string> with_precision(std::vector<std::string> overrides,
+                                        const std::string& precision) {
+  if (!precision.empty()) overrides.push_back("train.precision=" + precision);
+  return overrides;
+}
 
 CLI::App* add_eval(CLI::App& app, EvalArgs& args) {
   auto* eval = app.add_subcommand("eval",
@@ -128,11 +138,14 @@ CLI::App* add_eval(CLI::App& app, EvalArgs& args) {
   eval->add_option("--batch-size", args.batch_size,
                    "Evaluation batch size (default: data.batch_size)");
   eval->add_flag("--fold-bn", args.fold_bn, "Fold BatchNorm into the preceding convolutions first");
+  eval->add_option("--precision", args.precision,
+                   "fp32 | bf16: the GEMMs' precision (train.precision, docs/precision.md)");
   return eval;
 }
 
 int run_eval(const EvalArgs& args) {
-  cnn::Config config = cnn::load_config(args.config_path, args.overrides);
+  cnn::Config config =
+      cnn::load_config(args.config_path, with_precision(args.overrides, args.precision));
   return cnn::run_eval_command(config, args.weights, args.json, args.use_batch_stats,
                                args.batch_size, args.fold_bn);
 }
@@ -221,7 +234,7 @@ int run_report(const ReportArgs& args) {
 
 // ---- bench ----
 struct BenchArgs {
-  std::string config_path;
+  std::string config_path, precision;
   std::vector<std::string> overrides;
   cnn::BenchOptions options;
 };
@@ -244,12 +257,15 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& args) {
                   "Also time batch 32/64/128/256 with 1 and 2 threads");
   bench->add_flag("--kernels", options.kernels,
                   "Also time the model's GEMM shapes through every provider (own packed "
-                  "kernels, oneDNN, OpenBLAS)");
+                  "kernels, oneDNN, OpenBLAS; in bf16 the bf16 kernels)");
+  bench->add_option("--precision", args.precision,
+                    "fp32 | bf16: the GEMMs' precision (train.precision, docs/precision.md)");
   return bench;
 }
 
 int run_bench(const BenchArgs& args) {
-  cnn::Config config = cnn::load_config(args.config_path, args.overrides);
+  cnn::Config config =
+      cnn::load_config(args.config_path, with_precision(args.overrides, args.precision));
   return cnn::run_bench(config, args.options);
 }
 

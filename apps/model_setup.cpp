@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "core/gemm.h"
+#include "core/precision.h"
 #include "layers/builder.h"
 #include "layers/fusion.h"
 #include "layers/param_groups.h"
@@ -34,6 +35,10 @@ void apply_thread_setting(int64_t threads) {
   if (threads <= 0) return;
   omp_set_num_threads(static_cast<int>(threads));
   set_blas_threads(static_cast<int>(threads));
+}
+
+void apply_precision_setting(const std::string& precision) {
+  set_compute_precision(precision_from_name(precision, "train.precision"));
 }
 
 }  // namespace cnn

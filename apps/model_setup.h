@@ -34,4 +34,7 @@ int fuse_for_run(Sequential& model);
 // train.threads (0 = all cores) for OpenMP kernels and OpenBLAS.
 void apply_thread_setting(int64_t threads);
 
+// train.precision (fp32 | bf16) for the process's GEMMs (core/precision.h).
+void apply_precision_setting(const std::string& precision);
+
 }  // namespace cnn

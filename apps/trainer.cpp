@@ -14,6 +14,8 @@
 #include "apps/signals.h"
 #include "apps/store_url.h"
 #include "core/gemm.h"
+#include "core/gemm_bf16.h"
+#include "core/precision.h"
 #include "core/safetensors.h"
 #include "data/config.h"
 #include "optim/factory.h"
@@ -37,6 +39,7 @@ struct RunSetup {
 
 RunSetup build_run(const Config& config, const TrainOptions& options) {
   RunSetup s;
+  apply_precision_setting(config.train.precision);
   s.data_config = parse_data_config(config.root["data"], "data");
   s.model = build_model_from_config(config, s.data_config);
   fuse_for_run(*s.model);
@@ -289,6 +292,9 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                config.name, run_dir, result.parameter_count, setup.datasets.train.size(),
                setup.datasets.test.size(), setup.train_loader->batches_per_epoch());
   spdlog::info("{}", describe_kernels());
+  if (compute_precision() == Precision::bf16)
+    spdlog::info("precision bf16: convolutions (im2col) and linear layers on bf16 operands with "
+                 "fp32 sums, the {} path", bf16_path_name(bf16_path()));
   if (!kernel_warning().empty()) spdlog::warn("{}", kernel_warning());
 
   std::unique_ptr<LayerStatsRecorder> layer_stats;

@@ -1,4 +1,5 @@
-// Convolution as im2col + sgemm (see conv_im2col.h).
+// Convolution as im2col + sgemm (see conv_im2col.h); every product goes through
+// compute_gemm (core/precision.h): sgemm in fp32, the bf16 door in bf16.
 // The batch is processed in chunks of `count` samples: im2col unfolds the chunk into
 // columns [C*kh*kw, count*OH*OW], then one sgemm per group
 //   Y_g[O/g, count*OH*OW] = W_g[O/g, C/g*kh*kw] * columns_g
@@ -26,6 +27,7 @@
 
 #include "core/gemm.h"
 #include "core/im2col.h"
+#include "core/precision.h"
 
 namespace cnn {
 
@@ -105,8 +107,9 @@ void forward_chunk(const ConvProblem& p, const float* x, const float* w, const f
     float* target = count == 1 ? y + n0 * p.O * p.P + r0 * OW : product;
     const int64_t ldt = count == 1 ? p.P : ld;
     for (int64_t gi = 0; gi < p.groups; ++gi)  // Y_g [O/g, ld] = W_g [O/g, rows_g] * columns_g
-      sgemm(false, false, p.O_g, ld, p.rows_g, 1.0f, w + gi * p.O_g * p.rows_g, p.rows_g,
-            columns + gi * p.rows_g * ld, ld, 0.0f, target + gi * p.O_g * ldt, ldt);
+      compute_gemm(false, false, p.O_g, ld, p.rows_g, 1.0f, w + gi * p.O_g * p.rows_g,
+                   p.rows_g, columns + gi * p.rows_g * ld, ld, 0.0f, target + gi * p.O_g * ldt,
+                   ldt);
   }
   // [O, count*P] (+ bias) -> [count, O, P]; a single sample only needs its bias.
   for (int64_t s = 0; s < count; ++s)
@@ -170,16 +173,17 @@ void backward_chunk(const ConvProblem& p, const float* x, const float* w, const 
       im2col_rows(x + n0 * p.image, count, p.g, r0, r1, columns);
       const float beta = dw_t->block_positions == 0 ? 0.0f : 1.0f;
       for (int64_t gi = 0; gi < p.groups; ++gi)
-        sgemm(false, true, p.rows_g, p.O_g, ld, 1.0f, columns + gi * p.rows_g * ld, ld,
-              grad_band + gi * p.O_g * ldg, ldg, beta, dw_t->block + gi * p.rows_g * p.O_g,
-              p.O_g);
+        compute_gemm(false, true, p.rows_g, p.O_g, ld, 1.0f, columns + gi * p.rows_g * ld,
+                     ld, grad_band + gi * p.O_g * ldg, ldg, beta,
+                     dw_t->block + gi * p.rows_g * p.O_g, p.O_g);
       dw_t->block_positions += ld;
       if (dw_t->block_positions >= kSumBlockPositions) dw_t->flush();
     }
     if (dx) {
       for (int64_t gi = 0; gi < p.groups; ++gi)  // dcolumns_g = W_g^T * gy_g
-        sgemm(true, false, p.rows_g, ld, p.O_g, 1.0f, w + gi * p.O_g * p.rows_g, p.rows_g,
-              grad_band + gi * p.O_g * ldg, ldg, 0.0f, columns + gi * p.rows_g * ld, ld);
+        compute_gemm(true, false, p.rows_g, ld, p.O_g, 1.0f, w + gi * p.O_g * p.rows_g,
+                     p.rows_g, grad_band + gi * p.O_g * ldg, ldg, 0.0f,
+                     columns + gi * p.rows_g * ld, ld);
       col2im_rows_add(columns, count, p.g, r0, r1, dx + n0 * p.image);
     }
   }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/gemm_bf16.h"
 #include "core/gemm_providers.h"
 
 namespace cnn {
@@ -220,6 +221,12 @@ bool small_winograd_gradient(bool transpose_a, bool transpose_b, int64_t m, int6
 
 }  // namespace
 
+void record_gemm_shape(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k) {
+  if (!recording.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lock(recorded_mutex);
+  ++recorded[{transpose_a, transpose_b, m, n, k}];
+}
+
 void start_recording_gemm_shapes() {
   std::lock_guard<std::mutex> lock(recorded_mutex);
   recorded.clear();
@@ -334,7 +341,7 @@ std::string describe_kernels() {
           (core.known ? "" : ", a name cnnlab does not know") +
           (core.isa >= gemm_isa() ? "" : ", below the CPU") +
           (openblas_at_cpu_level() ? ": used" : ": not used, reference only") + ")";
-  return line;
+  return line + "; " + describe_bf16_kernels();
 }
 
 std::string kernel_warning() {

@@ -82,9 +82,11 @@ struct GemmShape {
 };
 void start_recording_gemm_shapes();
 std::vector<GemmShape> stop_recording_gemm_shapes();
+// Counts one call while recording (sgemm does; so does the bf16 door, core/gemm_bf16.h).
+void record_gemm_shape(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k);
 
 // One line for train.log and bench: the CPU's level, the provider per shape class, OpenBLAS's
-// core. kernel_warning() is "" or a sentence saying that OpenBLAS's core is below the CPU
+// core, and the bf16 door's path (core/gemm_bf16.h's describe_bf16_kernels). kernel_warning() is "" or a sentence saying that OpenBLAS's core is below the CPU
 // and that cnnlab routes around it.
 std::string describe_kernels();
 std::string kernel_warning();

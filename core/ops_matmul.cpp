@@ -1,7 +1,8 @@
-// Matrix multiply through sgemm (core/gemm.h): forward and backward are each one sgemm per operand.
+// Matrix multiply: forward and backward are each one product per operand, through
+// compute_gemm (core/precision.h: sgemm in fp32, bf16 operands in bf16).
 #include "core/autograd.h"
-#include "core/gemm.h"
 #include "core/ops.h"
+#include "core/precision.h"
 
 namespace cnn {
 
@@ -18,8 +19,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool tra
             transpose_a ? "^T" : "", " x ", shape_str(b.shape()), transpose_b ? "^T" : "", " (",
             k, " vs ", kb, ")");
   Tensor out = Tensor::empty({m, n});
-  sgemm(transpose_a, transpose_b, m, n, k, 1.0f, a.data(), a.size(1), b.data(), b.size(1), 0.0f,
-        out.data(), n);
+  compute_gemm(transpose_a, transpose_b, m, n, k, 1.0f, a.data(), a.size(1), b.data(),
+               b.size(1), 0.0f, out.data(), n);
   bool need_a = a_in.requires_grad(), need_b = b_in.requires_grad();
   Tensor sa = a.detach(), sb = b.detach();
   return record_op("matmul", out, {a_in, b_in},
@@ -30,20 +31,20 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, bool transpose_a, bool tra
       // dA' = G * op(B)^T, where A' = op(A); stored transposed when transpose_a.
       ga = Tensor::empty(sa.shape());
       if (!transpose_a)  // [M,K] = G[M,N] * op(B)^T[N,K]
-        sgemm(false, !transpose_b, m, k, n, 1.0f, g.data(), n, sb.data(), sb.size(1), 0.0f,
-              ga.data(), k);
+        compute_gemm(false, !transpose_b, m, k, n, 1.0f, g.data(), n, sb.data(), sb.size(1),
+                     0.0f, ga.data(), k);
       else  // [K,M] = op(B)[K,N] * G^T[N,M]
-        sgemm(transpose_b, true, k, m, n, 1.0f, sb.data(), sb.size(1), g.data(), n, 0.0f,
-              ga.data(), m);
+        compute_gemm(transpose_b, true, k, m, n, 1.0f, sb.data(), sb.size(1), g.data(), n,
+                     0.0f, ga.data(), m);
     }
     if (need_b) {
       gb = Tensor::empty(sb.shape());
       if (!transpose_b)  // [K,N] = op(A)^T[K,M] * G[M,N]
-        sgemm(!transpose_a, false, k, n, m, 1.0f, sa.data(), sa.size(1), g.data(), n, 0.0f,
-              gb.data(), n);
+        compute_gemm(!transpose_a, false, k, n, m, 1.0f, sa.data(), sa.size(1), g.data(), n,
+                     0.0f, gb.data(), n);
       else  // [N,K] = G^T[N,M] * op(A)[M,K]
-        sgemm(true, transpose_a, n, k, m, 1.0f, g.data(), n, sa.data(), sa.size(1), 0.0f,
-              gb.data(), k);
+        compute_gemm(true, transpose_a, n, k, m, 1.0f, g.data(), n, sa.data(), sa.size(1),
+                     0.0f, gb.data(), k);
     }
     return std::vector<Tensor>{ga, gb};
   });

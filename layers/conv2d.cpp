@@ -15,6 +15,7 @@
 #include "core/conv_im2col.h"
 #include "core/im2col.h"
 #include "core/ops.h"
+#include "core/precision.h"
 #include "core/winograd.h"
 #include "layers/registry.h"
 
@@ -92,8 +93,12 @@ ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
 // How a layer's forward runs (auto): Winograd for the 3x3 stride-1 layers it suits, the
 // direct kernel for few input channels or a stride, else im2col + sgemm (the backward is
 // Winograd's or im2col's). A forced algorithm runs where its kernel can, im2col elsewhere.
+// In bf16 (core/precision.h) every layer runs im2col, the path through the bf16 GEMMs:
+// Winograd's transforms in bf16 would lose too much (docs/precision.md) and the direct
+// kernel is fp32 only.
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t out_channels,
                                ConvAlgorithm requested) {
+  if (compute_precision() == Precision::bf16) return ConvAlgorithm::kIm2col;
   const bool winograd_fits = winograd_supports(g, groups);
   switch (requested) {
     case ConvAlgorithm::kWinograd:

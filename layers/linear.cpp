@@ -1,4 +1,5 @@
-// Linear forward and backward, one sgemm each over the rows (all leading dimensions):
+// Linear forward and backward, one GEMM each over the rows (compute_gemm, core/precision.h:
+// sgemm in fp32, bf16 operands in bf16):
 //   forward  y[M,O]  = x[M,F] * W[O,F]^T + b
 //   backward dx[M,F] = dy[M,O] * W[O,F];  dW[O,F] = dy^T[O,M] * x[M,F];  db = sum_M dy
 #include "layers/linear.h"
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "core/gemm.h"
+#include "core/precision.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -41,8 +42,8 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     Tensor b = bias.contiguous();
     for (int64_t m = 0; m < M; ++m) std::copy_n(b.data(), O, py + m * O);
   }
-  sgemm(false, true, M, O, F, 1.0f, x.data(), F, w.data(), F, bias.defined() ? 1.0f : 0.0f, py,
-        O);
+  compute_gemm(false, true, M, O, F, 1.0f, x.data(), F, w.data(), F,
+               bias.defined() ? 1.0f : 0.0f, py, O);
 
   const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
   const bool need_db = bias.defined() && bias.requires_grad();
@@ -53,13 +54,13 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
                      Tensor dx, dw, db;
                      if (need_dx) {
                        dx = Tensor::empty(saved_x.shape());
-                       sgemm(false, false, M, F, O, 1.0f, gy.data(), O, saved_w.data(), F, 0.0f,
-                             dx.data(), F);
+                       compute_gemm(false, false, M, F, O, 1.0f, gy.data(), O, saved_w.data(),
+                                    F, 0.0f, dx.data(), F);
                      }
                      if (need_dw) {
                        dw = Tensor::empty({O, F});
-                       sgemm(true, false, O, F, M, 1.0f, gy.data(), O, saved_x.data(), F, 0.0f,
-                             dw.data(), F);
+                       compute_gemm(true, false, O, F, M, 1.0f, gy.data(), O, saved_x.data(),
+                                    F, 0.0f, dw.data(), F);
                      }
                      if (need_db) {  // summed over the rows in double (docs/numerics.md)
                        db = Tensor::empty({O});

@@ -195,6 +195,24 @@ TEST_CASE("resume: after Ctrl-C mid-epoch equals the uninterrupted run", "[apps]
   check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
 }
 
+TEST_CASE("resume: a bf16 run after Ctrl-C mid-epoch equals the uninterrupted one",
+          "[apps][resume][bf16]") {
+  TempDir tmp;
+  write_tiny_cifar(tmp / "data", 128, 64);
+  YAML::Node document = YAML::Load(resume_config_yaml(tmp / "data", 3));
+  document["train"]["precision"] = "bf16";
+  const Config config = config_from_yaml(document, "tiny.yaml");
+  g_interrupt_at = 0;
+  REQUIRE(run(config, tmp / "runs/a", false).status == "completed");
+  g_interrupt_at = 6;
+  CHECK(run(config, tmp / "runs/b", false).status == "interrupted");
+  g_interrupt_at = 0;
+  TrainResult resumed = run(load_config(tmp / "runs/b/config.yaml"), tmp / "runs/b", true);
+  CHECK(resumed.status == "completed");
+  CHECK_THAT(read_text(tmp / "runs/b/train.log"), Contains("precision bf16"));
+  check_same_run(tmp, tmp / "runs/a", tmp / "runs/b");
+}
+
 TEST_CASE("resume: with dropout, after Ctrl-C mid-epoch equals the uninterrupted run",
           "[apps][resume][dropout]") {
   TempDir tmp;

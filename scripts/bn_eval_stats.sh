@@ -5,7 +5,8 @@
 # Prints a markdown table, one row per variant: the test accuracy's mean [min, max] over its
 # seeds (run folders named <variant>-seed<k>, as an experiment with `seeds:` writes them).
 #   bash scripts/bn_eval_stats.sh [--cnnlab build/cnnlab] RUN_DIR...
-# Used for docs/results/bn_stats.md: bash scripts/bn_eval_stats.sh runs/study/bn_stats/*
+# Used for docs/results/bn_stats.md (CIFAR10_DIR set as for training):
+#   bash scripts/bn_eval_stats.sh runs/study/bn_stats/momentum_*-seed*
 set -euo pipefail
 cnnlab=build/cnnlab
 if [[ "${1:-}" == "--cnnlab" ]]; then cnnlab=$2; shift 2; fi
@@ -13,14 +14,16 @@ if [[ "${1:-}" == "--cnnlab" ]]; then cnnlab=$2; shift 2; fi
 [[ -x "$cnnlab" ]] || { echo "$0: '$cnnlab' is not an executable cnnlab (build it or pass --cnnlab)" >&2; exit 2; }
 batches=(1 2 8 32 256)
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+trap 'rm -f "$results" "$results.err"' EXIT
 for run in "$@"; do
   for f in config.yaml checkpoint.safetensors; do
     [[ -f "$run/$f" ]] || { echo "$0: '$run' has no $f (not a finished cnnlab run folder)" >&2; exit 2; }
   done
-  eval_acc() {
-    "$cnnlab" eval --config "$run/config.yaml" --weights "$run/checkpoint.safetensors" --json "$@" \
-      2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])'
+  eval_acc() {  # the test accuracy; cnnlab's own error (e.g. no CIFAR10_DIR) when it fails
+    local out
+    out=$("$cnnlab" eval --config "$run/config.yaml" --weights "$run/checkpoint.safetensors" \
+      --json "$@" 2>"$results.err") || { cat "$results.err" >&2; echo "$0: cnnlab eval failed on '$run'" >&2; exit 1; }
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])' <<<"$out"
   }
   line="$(basename "$run") running=$(eval_acc)"
   for b in "${batches[@]}"; do line+=" b$b=$(eval_acc --use-batch-stats --batch-size "$b")"; done

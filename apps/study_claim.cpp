@@ -51,8 +51,7 @@ Claim read_claim(const std::string& path) {
   return claim;
 }
 
-void check_claim_pairs(const Claim& claim, const Experiment& experiment,
-                            const std::string& file) {
+void check_claim_pairs(const Claim& claim, const Experiment& experiment, const std::string& file) {
   if (claim.baseline_variant.empty()) return;
   std::string names;
   for (const Variant& v : experiment.variants) {

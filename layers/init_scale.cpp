@@ -8,7 +8,8 @@ namespace cnn {
 int scale_initial_weights(Module& model, float scale) {
   if (!model.children().empty()) {  // a container: its leaves hold the weights
     int scaled = 0;
-    for (const auto& child : model.children()) scaled += scale_initial_weights(*child.second, scale);
+    for (const auto& child : model.children())
+      scaled += scale_initial_weights(*child.second, scale);
     return scaled;
   }
   const LayerInfo* info = find_layer(model.type());

@@ -167,7 +167,8 @@ TEST_CASE("eval: batch statistics over the whole set equal recomputed running st
     conv_out = model->at(0)->forward(batch->images);  // [N, C, H, W]
     REQUIRE_FALSE(loader.next());
   }
-  const int64_t n = conv_out.size(0), c = conv_out.size(1), hw = conv_out.size(2) * conv_out.size(3);
+  const int64_t n = conv_out.size(0), c = conv_out.size(1),
+                hw = conv_out.size(2) * conv_out.size(3);
   std::vector<float> mean(c), var(c);
   const float* x = conv_out.data();
   for (int64_t ch = 0; ch < c; ++ch) {

@@ -2,7 +2,6 @@
 // times the factor, from the same seed; biases and normalization weights are untouched; a
 // factor out of range is refused with the key named.
 #include <catch2/catch.hpp>
-
 #include <map>
 
 #include "core/random.h"

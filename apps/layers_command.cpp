@@ -3,6 +3,7 @@
 
 #include <iomanip>
 
+#include "layers/builder.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -17,6 +18,10 @@ void print_layers(std::ostream& out) {
       out << "    " << std::left << std::setw(22) << key.name << std::setw(12)
           << (key.default_value.empty() ? "required" : key.default_value) << key.help << "\n";
   }
+  out << "\nModel keys (model.KEY, beside model.layers):\n";
+  for (const KeySpec& key : model_keys())
+    out << "    " << std::left << std::setw(22) << key.name << std::setw(12) << key.default_value
+        << key.help << "\n";
 }
 
 }  // namespace cnn

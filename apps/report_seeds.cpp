@@ -173,25 +173,44 @@ std::string verdict_sentence(const VariantRuns& v, const VariantRuns& base, cons
 
 }  // namespace
 
+namespace {
+
+TwinVerdict pair_verdict(const VariantRuns& v, const VariantRuns& base, const Measure& m) {
+  const Range a = range_of(v, m), b = range_of(base, m);
+  const bool a_better = m.higher_is_better ? a.min > b.max : a.max < b.min;
+  const bool a_worse = m.higher_is_better ? a.max < b.min : a.min > b.max;
+  const Outcome outcome = v.runs.empty() || base.runs.empty() ? Outcome::no_data
+                          : a_better                          ? Outcome::holds
+                          : a_worse                           ? Outcome::does_not_hold
+                                                              : Outcome::within_spread;
+  return {&v, &base, outcome, verdict_sentence(v, base, m, outcome)};
+}
+
+}  // namespace
+
 std::vector<TwinVerdict> twin_verdicts(const std::vector<VariantRuns>& variants, const Measure& m,
                                        const std::string& baseline_norm) {
   std::vector<TwinVerdict> verdicts;
   for (const VariantRuns& v : variants) {
     if (v.norm == baseline_norm || (baseline_norm != "none" && v.norm == "none")) continue;
-    for (const VariantRuns& base : variants) {
-      if (base.norm != baseline_norm ||
-          base.runs.front()->seedless_signature != v.runs.front()->seedless_signature)
-        continue;
-      const Range a = range_of(v, m), b = range_of(base, m);
-      const bool a_better = m.higher_is_better ? a.min > b.max : a.max < b.min;
-      const bool a_worse = m.higher_is_better ? a.max < b.min : a.min > b.max;
-      Outcome outcome = v.runs.empty() || base.runs.empty() ? Outcome::no_data
-                        : a_better                          ? Outcome::holds
-                        : a_worse                           ? Outcome::does_not_hold
-                                                            : Outcome::within_spread;
-      verdicts.push_back({&v, &base, outcome, verdict_sentence(v, base, m, outcome)});
-    }
+    for (const VariantRuns& base : variants)
+      if (base.norm == baseline_norm &&
+          base.runs.front()->seedless_signature == v.runs.front()->seedless_signature)
+        verdicts.push_back(pair_verdict(v, base, m));
   }
+  return verdicts;
+}
+
+std::vector<TwinVerdict> verdicts_against_variant(const std::vector<VariantRuns>& variants,
+                                                  const Measure& m,
+                                                  const std::string& baseline_variant) {
+  std::vector<TwinVerdict> verdicts;
+  const auto base = std::find_if(variants.begin(), variants.end(), [&](const VariantRuns& v) {
+    return v.variant == baseline_variant;
+  });
+  if (base == variants.end()) return verdicts;
+  for (const VariantRuns& v : variants)
+    if (&v != &*base) verdicts.push_back(pair_verdict(v, *base, m));
   return verdicts;
 }
 

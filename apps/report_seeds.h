@@ -46,6 +46,12 @@ struct TwinVerdict {
 std::vector<TwinVerdict> twin_verdicts(const std::vector<VariantRuns>& variants,
                                        const Measure& measure,
                                        const std::string& baseline_norm = "none");
+// Every other variant against the one named `baseline_variant` (its name without -seed<k>),
+// whatever their configs: for claims whose variants differ in more than model.norm (where BN
+// sits in the layer list, its momentum), which have no twin by signature. Judged as above.
+std::vector<TwinVerdict> verdicts_against_variant(const std::vector<VariantRuns>& variants,
+                                                  const Measure& measure,
+                                                  const std::string& baseline_variant);
 
 // One line per normalized variant with a twin: whether its final test accuracy is above the
 // twin's beyond the spread ("holds"), below it ("does not hold"), or within it ("within the

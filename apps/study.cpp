@@ -59,6 +59,7 @@ int run_study(const std::vector<std::string>& paths, const StudyOptions& options
   for (const std::string& file : files) {
     experiments.push_back(load_experiment(file, options.overrides));
     claims.push_back(read_claim(file));
+    check_claim_pairs(claims.back(), experiments.back(), file);
   }
   int written = 0;
   for (size_t i = 0; i < files.size(); ++i) {

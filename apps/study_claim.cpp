@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "apps/experiment.h"
 #include "core/config_reader.h"
 #include "core/error.h"
 
@@ -23,6 +24,8 @@ Claim read_claim(const std::string& path) {
                 {"measure", "required", "the figure judged"},
                 {"better", "required", "higher or lower"},
                 {"baseline", "none", "the model.norm each variant is judged against"},
+                {"baseline_variant", "\"\"",
+                 "a variant name: every other variant is judged against it (not by norm)"},
                 {"why", "\"\"", "the explanation shown beside the verdict"}})
       .check_known_keys("claim");
   for (const char* key : {"title", "statement", "measure", "better"})
@@ -35,16 +38,40 @@ Claim read_claim(const std::string& path) {
   claim.statement = node["statement"].as<std::string>();
   claim.why = node["why"].IsDefined() ? node["why"].as<std::string>() : "";
   if (node["baseline"].IsDefined()) claim.baseline = node["baseline"].as<std::string>();
+  if (node["baseline_variant"].IsDefined()) {
+    CNN_CHECK(!node["baseline"].IsDefined(), where,
+              ": give either baseline (a model.norm, paired by config) or baseline_variant (a "
+              "variant name), not both");
+    CNN_CHECK(node["baseline_variant"].IsScalar(), where,
+              ".baseline_variant: expected the name of one of the file's variants");
+    claim.baseline_variant = node["baseline_variant"].as<std::string>();
+  }
   claim.measure =
       measure_named(node["measure"].as<std::string>(), better == "higher", where + ".measure");
   return claim;
+}
+
+void check_claim_pairs(const Claim& claim, const Experiment& experiment, const std::string& file) {
+  if (claim.baseline_variant.empty()) return;
+  std::string names;
+  for (const Variant& v : experiment.variants) {
+    if (v.group == claim.baseline_variant) return;
+    if (names.find("'" + v.group + "'") == std::string::npos)
+      names += (names.empty() ? "'" : ", '") + v.group + "'";
+  }
+  CNN_FAIL(file, ".claim.baseline_variant: no variant is named '", claim.baseline_variant,
+           "' (the file's variants: ", names, ")");
 }
 
 ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& variants) {
   ClaimVerdict verdict;
   size_t min_seeds = SIZE_MAX;
   int holds = 0, fails = 0, within = 0;
-  for (const TwinVerdict& v : twin_verdicts(variants, claim.measure, claim.baseline)) {
+  const bool by_name = !claim.baseline_variant.empty();
+  const std::vector<TwinVerdict> paired =
+      by_name ? verdicts_against_variant(variants, claim.measure, claim.baseline_variant)
+              : twin_verdicts(variants, claim.measure, claim.baseline);
+  for (const TwinVerdict& v : paired) {
     verdict.pairs.push_back(v.sentence);
     min_seeds = std::min({min_seeds, v.variant->runs.size(), v.baseline->runs.size()});
     holds += v.outcome == Outcome::holds;
@@ -52,16 +79,24 @@ ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& var
     within += v.outcome == Outcome::within_spread || v.outcome == Outcome::no_data;
   }
   const int pairs = holds + fails + within;
-  if (pairs == 0) return {"no verdict", "no variant has a twin with `model.norm: " + claim.baseline + "`", {}};
+  if (pairs == 0)
+    return {"no verdict",
+            by_name ? "no runs of the baseline variant '" + claim.baseline_variant +
+                          "', or no other variant"
+                    : "no variant has a twin with `model.norm: " + claim.baseline + "`",
+            {}};
+  // "every variant is better than conv_relu_bn" / "every normalized variant is worse than its twin"
+  const std::string who = by_name ? "every variant is " : "every normalized variant is ";
+  const std::string whom = by_name ? claim.baseline_variant : "its twin";
   if (min_seeds < 2) {
     verdict.word = "no verdict";
     verdict.reason = "a variant ran with one seed; a verdict needs the spread of two or more";
   } else if (holds == pairs) {
     verdict.word = "holds";
-    verdict.reason = "every normalized variant is better than its twin beyond the seed spread";
+    verdict.reason = who + "better than " + whom + " beyond the seed spread";
   } else if (fails == pairs) {
     verdict.word = "does not hold";
-    verdict.reason = "every normalized variant is worse than its twin beyond the seed spread";
+    verdict.reason = who + "worse than " + whom + " beyond the seed spread";
   } else if (holds > 0 || fails > 0) {
     verdict.word = "depends";
     verdict.reason = std::to_string(holds) + " of " + std::to_string(pairs) +

@@ -2,8 +2,10 @@
 #include "layers/builder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
+#include "layers/init_scale.h"
 #include "layers/registry.h"
 
 namespace cnn {
@@ -25,7 +27,10 @@ const std::vector<KeySpec>& model_keys() {
        "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"},
       {"conv_algorithm", "auto",
        "the convolutions' kernel: auto (by geometry) | winograd | direct | im2col (each where "
-       "it can run, im2col elsewhere; docs/numerics.md)"}};
+       "it can run, im2col elsewhere; docs/numerics.md)"},
+      {"init_scale", "1",
+       "multiplies every conv2d/linear weight after its init (the study's x0.1/x1/x10; "
+       "biases and norm weights untouched), in [0.001, 1000]"}};
   return keys;
 }
 
@@ -121,8 +126,14 @@ std::shared_ptr<Sequential> build_model(const YAML::Node& model, const Shape& in
   const ConfigReader reader(model, path, model_keys());
   const std::string norm = reader.get_choice("norm", kNormChoices);
   const std::string conv_algorithm = reader.get_choice("conv_algorithm", kConvAlgorithms);
-  return build_sequence(model["layers"], input_shape, norm, generator, path + ".layers",
-                        conv_algorithm);
+  const double init_scale = reader.get_double("init_scale");
+  CNN_CHECK(std::isfinite(init_scale) && init_scale >= kMinInitScale && init_scale <= kMaxInitScale,
+            path, ".init_scale: expected a factor in [", kMinInitScale, ", ", kMaxInitScale,
+            "] (1 = the layers' own init), found ", init_scale);
+  std::shared_ptr<Sequential> built = build_sequence(model["layers"], input_shape, norm, generator,
+                                                     path + ".layers", conv_algorithm);
+  if (init_scale != 1.0) scale_initial_weights(*built, static_cast<float>(init_scale));
+  return built;
 }
 
 }  // namespace cnn

@@ -52,6 +52,9 @@ TEST_CASE("cli: cnnlab layers lists the layer types with their keys", "[apps][cl
   }
   CHECK_THAT(cli.out,
              Contains("out_channels") && Contains("kernel_size") && Contains("[normalization]"));
+  // The model-level keys after the layers, init_scale with its default and range.
+  CHECK_THAT(cli.out, Contains("Model keys") && Contains("init_scale") &&
+                          Contains("[0.001, 1000]") && Contains("conv_algorithm"));
 }
 
 TEST_CASE("cli: train --help lists the options", "[apps][cli]") {

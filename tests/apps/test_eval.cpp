@@ -13,6 +13,7 @@
 #include "apps/evaluate.h"
 #include "apps/model_setup.h"
 #include "apps/trainer.h"
+#include "core/autograd.h"
 #include "core/safetensors.h"
 #include "data/config.h"
 #include "tests/apps/tiny_cifar.h"
@@ -137,6 +138,65 @@ TEST_CASE("eval: batch statistics leave the running statistics as they were", "[
   CHECK(model->training());  // the mode it was in before
   EvalResult with_running = evaluate(*model, loader, 10, false);
   CHECK(with_running.accuracy == run.result.final_test_acc);
+}
+
+// The batch-statistics path at eval batch = the whole test set is BN with the statistics of
+// that set: the same predictions and loss as the running path once the running statistics
+// are replaced by the mean and (biased) variance recomputed by hand from the conv's output.
+TEST_CASE("eval: batch statistics over the whole set equal recomputed running statistics",
+          "[apps][eval]") {
+  TrainedRun run;
+  DataConfig data = parse_data_config(run.config.root["data"], "data");
+  data.batch_size = 64;  // the whole tiny test set in one batch
+  auto model = build_model_from_config(run.config, data);
+  model->load_state_dict(load_safetensors(run.weights()).tensors, true);
+  Datasets datasets = load_datasets(data);
+  DataLoader loader(datasets.test, loader_options(data, datasets.normalization, false), 0);
+  const EvalResult batch_stats = evaluate(*model, loader, 10, true);
+  REQUIRE(batch_stats.images == 64);
+
+  // The tiny net is conv2d, norm (batch), relu, ...: BN sees the conv's output.
+  Tensor conv_out;
+  {
+    NoGradGuard no_grad;
+    model->eval();
+    loader.begin_epoch(0);
+    auto batch = loader.next();
+    REQUIRE(batch);
+    REQUIRE(batch->images.size(0) == 64);
+    conv_out = model->at(0)->forward(batch->images);  // [N, C, H, W]
+    REQUIRE_FALSE(loader.next());
+  }
+  const int64_t n = conv_out.size(0), c = conv_out.size(1),
+                hw = conv_out.size(2) * conv_out.size(3);
+  std::vector<float> mean(c), var(c);
+  const float* x = conv_out.data();
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0, square = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t p = 0; p < hw; ++p) {
+        const double v = x[(i * c + ch) * hw + p];
+        sum += v;
+        square += v * v;
+      }
+    const double m = sum / static_cast<double>(n * hw);
+    mean[ch] = static_cast<float>(m);
+    var[ch] = static_cast<float>(square / static_cast<double>(n * hw) - m * m);  // biased, as BN
+  }
+  int replaced = 0;
+  for (auto& [name, buffer] : model->named_buffers()) {
+    if (name != "1.running_mean" && name != "1.running_var") continue;
+    buffer.copy_(Tensor::from_vector({c}, name == "1.running_mean" ? mean : var));
+    ++replaced;
+  }
+  REQUIRE(replaced == 2);
+  const EvalResult recomputed = evaluate(*model, loader, 10, false);
+  CHECK(recomputed.confusion == batch_stats.confusion);
+  CHECK(recomputed.accuracy == batch_stats.accuracy);
+  CHECK(recomputed.loss == Approx(batch_stats.loss).epsilon(1e-4));
+  // The running path (today's) is the trained running statistics: the run's own accuracy.
+  model->load_state_dict(load_safetensors(run.weights()).tensors, true);
+  CHECK(evaluate(*model, loader, 10, false).accuracy == run.result.final_test_acc);
 }
 
 TEST_CASE("eval: mismatching weights name the tensor", "[apps][eval]") {

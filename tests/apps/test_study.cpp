@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "apps/experiment.h"
 #include "apps/report.h"
 #include "apps/report_seeds.h"
 #include "apps/run_files.h"
@@ -156,4 +157,70 @@ TEST_CASE("study: a file without a valid claim is refused before anything trains
                    "claim:\n  statement: s\n  measure: final_test_acc\n  better: higher\n");
   CHECK_THROWS_WITH(run_study({tmp / "study"}, options),
                     Contains("bad.yaml.claim.title: required"));
+}
+
+TEST_CASE("study: a claim judged against a named variant pairs runs whose layer lists differ",
+          "[apps][study]") {
+  // Two placements of BN: both norm batch, different configs, so no twin by signature.
+  auto run = [](const char* name, const char* signature, double acc) {
+    RunReport r;
+    r.name = r.variant = r.seedless = name;
+    r.norm = "batch";
+    r.seedless_signature = signature;
+    r.final_test_acc = acc;
+    return r;
+  };
+  std::vector<RunReport> runs = {run("bn_relu", "before", 0.60), run("bn_relu", "before", 0.62),
+                                 run("relu_bn", "after", 0.50), run("relu_bn", "after", 0.55)};
+  Claim by_norm{"t", "s", "", {"final_test_acc", true}};
+  CHECK(judge_claim(by_norm, group_by_variant(runs)).word == "no verdict");  // no twin
+  Claim by_name{"t", "s", "", {"final_test_acc", true}, "none", "relu_bn"};
+  const ClaimVerdict verdict = judge_claim(by_name, group_by_variant(runs));
+  CHECK(verdict.word == "holds");
+  CHECK_THAT(verdict.reason, Contains("every variant is better than relu_bn"));
+  REQUIRE(verdict.pairs.size() == 1);
+  CHECK_THAT(verdict.pairs[0], Contains("bn_relu (batch) against relu_bn (batch)"));
+  // The other way round it loses beyond the spread; overlapping ranges give no verdict.
+  by_name.baseline_variant = "bn_relu";
+  CHECK(judge_claim(by_name, group_by_variant(runs)).word == "does not hold");
+  runs[3].final_test_acc = 0.61;  // relu_bn [0.50, 0.61] overlaps bn_relu [0.60, 0.62]
+  CHECK(judge_claim(by_name, group_by_variant(runs)).word == "no verdict");
+  by_name.baseline_variant = "elsewhere";
+  CHECK_THAT(judge_claim(by_name, group_by_variant(runs)).reason,
+             Contains("no runs of the baseline variant 'elsewhere'"));
+}
+
+TEST_CASE("study: baseline_variant is read, must name a variant, and excludes baseline",
+          "[apps][study]") {
+  TempDir tmp;
+  StudyOptions options;
+  options.out_dir = tmp / "runs";
+  options.results_dir = tmp / "results";
+  options.quiet = true;
+  const std::string claim_head =
+      "claim:\n  title: t\n  statement: s\n  measure: final_test_acc\n  better: higher\n";
+  const std::string path =
+      write_study_file(tmp, "named", claim_head + "  baseline_variant: plain\n");
+  CHECK(read_claim(path).baseline_variant == "plain");
+  write_study_file(tmp, "named", claim_head + "  baseline_variant: relu_bn\n");
+  CHECK_THROWS_WITH(run_study({tmp / "study"}, options),
+                    Contains("named.yaml.claim.baseline_variant: no variant is named 'relu_bn'") &&
+                        Contains("'bn', 'plain'"));
+  CHECK_FALSE(fs::exists(tmp / "runs"));
+  write_study_file(tmp, "named", claim_head + "  baseline: none\n  baseline_variant: plain\n");
+  CHECK_THROWS_WITH(read_claim(path), Contains("either baseline") && Contains("not both"));
+}
+
+TEST_CASE("study: every shipped study file reads as an experiment with a valid claim",
+          "[apps][study]") {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(CNNLAB_SOURCE_DIR "/configs/study")) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path().string());
+    const Experiment experiment = load_experiment(entry.path().string());
+    const Claim claim = read_claim(entry.path().string());
+    CHECK_NOTHROW(check_claim_pairs(claim, experiment, entry.path().string()));
+    ++files;
+  }
+  CHECK(files >= 5);
 }

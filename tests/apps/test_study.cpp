@@ -109,12 +109,12 @@ TEST_CASE("study: verdicts need two seeds and a twin, and follow the measure's d
   };
   std::vector<RunReport> runs = {run("bn", "batch", 0.6, 1), run("bn", "batch", 0.62, 2),
                                  run("plain", "none", 0.5, 3), run("plain", "none", 0.55, -1)};
-  Claim accuracy{"t", "s", "", {"final_test_acc", true}};
+  Claim accuracy{"t", "s", "", {"final_test_acc", true}, "none", ""};
   CHECK(judge_claim(accuracy, group_by_variant(runs)).word == "holds");
-  Claim lower_acc{"t", "s", "", {"final_test_acc", false}};
+  Claim lower_acc{"t", "s", "", {"final_test_acc", false}, "none", ""};
   CHECK(judge_claim(lower_acc, group_by_variant(runs)).word == "does not hold");
   // Never reaching the threshold counts as the worst: plain's range is [3, never].
-  Claim faster{"t", "s", "", {"epochs_to_threshold", false}};
+  Claim faster{"t", "s", "", {"epochs_to_threshold", false}, "none", ""};
   CHECK(judge_claim(faster, group_by_variant(runs)).word == "holds");
   runs[1].final_test_acc = 0.52;  // bn [0.52, 0.6] overlaps plain [0.5, 0.55]
   CHECK(judge_claim(accuracy, group_by_variant(runs)).word == "no verdict");
@@ -122,7 +122,7 @@ TEST_CASE("study: verdicts need two seeds and a twin, and follow the measure's d
   std::vector<RunReport> with_group = runs;
   for (RunReport& r : with_group)
     if (r.norm == "none") r.norm = "group";
-  Claim against_group{"t", "s", "", {"final_test_acc", true}, "group"};
+  Claim against_group{"t", "s", "", {"final_test_acc", true}, "group", ""};
   const ClaimVerdict group_verdict = judge_claim(against_group, group_by_variant(with_group));
   REQUIRE(group_verdict.pairs.size() == 1);
   CHECK_THAT(group_verdict.pairs[0], Contains("bn (batch) against plain (group)"));
@@ -172,7 +172,7 @@ TEST_CASE("study: a claim judged against a named variant pairs runs whose layer 
   };
   std::vector<RunReport> runs = {run("bn_relu", "before", 0.60), run("bn_relu", "before", 0.62),
                                  run("relu_bn", "after", 0.50), run("relu_bn", "after", 0.55)};
-  Claim by_norm{"t", "s", "", {"final_test_acc", true}};
+  Claim by_norm{"t", "s", "", {"final_test_acc", true}, "none", ""};
   CHECK(judge_claim(by_norm, group_by_variant(runs)).word == "no verdict");  // no twin
   Claim by_name{"t", "s", "", {"final_test_acc", true}, "none", "relu_bn"};
   const ClaimVerdict verdict = judge_claim(by_name, group_by_variant(runs));

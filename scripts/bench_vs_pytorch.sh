@@ -18,20 +18,24 @@ fi
 export OMP_NUM_THREADS=$THREADS
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 
-# case: name model norm batch
-CASES=("vgg6-bn-b128 vgg6 batch 128" "vgg6-plain-b128 vgg6 none 128" "resnet20-bn-b128 resnet20 batch 128"
-       "vgg6-bn-b32 vgg6 batch 32")
+# case: name model norm batch precision (bf16: cnnlab --precision bf16 against PyTorch's
+# torch.autocast('cpu', dtype=torch.bfloat16))
+CASES=("vgg6-bn-b128 vgg6 batch 128 fp32" "vgg6-plain-b128 vgg6 none 128 fp32"
+       "resnet20-bn-b128 resnet20 batch 128 fp32" "vgg6-bn-b32 vgg6 batch 32 fp32"
+       "vgg6-bn-b128-bf16 vgg6 batch 128 bf16" "resnet20-bn-b128-bf16 resnet20 batch 128 bf16")
 json_field() { $PY -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 for round in $(seq "$ROUNDS"); do
   for c in "${CASES[@]}"; do
-    read -r name model norm batch <<< "$c"
+    read -r name model norm batch precision <<< "$c"
     extra=""; [ "$name" = vgg6-bn-b128 ] && extra="--norm-overhead"  # BN vs plain in turns
     ./build/cnnlab bench --config "configs/models/$model.yaml" --set "model.norm=$norm" \
-      --batch "$batch" --steps "$STEPS" --threads "$THREADS" --json $extra > "$TMP/ours.json"
+      --batch "$batch" --steps "$STEPS" --threads "$THREADS" --precision "$precision" --json $extra \
+      > "$TMP/ours.json"
     [ -n "$extra" ] && json_field norm_overhead_percent < "$TMP/ours.json" >> "$TMP/overhead"
     best_train=0; best_eval=0; rss=0
     for layout in contiguous channels_last; do
-      $PY scripts/pytorch_bench.py "$model" "$norm" "$batch" "$layout" "$STEPS" "$THREADS" > "$TMP/pt.json"
+      $PY scripts/pytorch_bench.py "$model" "$norm" "$batch" "$layout" "$STEPS" "$THREADS" "$precision" \
+        > "$TMP/pt.json"
       best_train=$($PY -c "print(max($best_train, $(json_field train_images_per_s < "$TMP/pt.json")))")
       best_eval=$($PY -c "print(max($best_eval, $(json_field eval_images_per_s < "$TMP/pt.json")))")
       rss=$($PY -c "print(max($rss, $(json_field peak_rss_mb < "$TMP/pt.json")))")

@@ -6,8 +6,11 @@ steps (forward, backward, SGD step) and evaluation on synthetic input after warm
 in the default and the channels_last memory layout, and prints one JSON object per
 line: {"model", "norm", "batch", "layout", "train_images_per_s", "eval_images_per_s",
 "peak_rss_mb"}. Run one configuration per process so peak memory is its own.
-Usage: pytorch_bench.py MODEL NORM BATCH LAYOUT STEPS THREADS
+PRECISION bf16 runs the forward passes under torch.autocast('cpu', dtype=torch.bfloat16),
+PyTorch's CPU mixed precision (oneDNN's bf16 kernels; AMX where the CPU has it).
+Usage: pytorch_bench.py MODEL NORM BATCH LAYOUT STEPS THREADS [PRECISION]
 """
+import contextlib
 import json
 import resource
 import sys
@@ -68,6 +71,9 @@ def median(values):
 
 def main():
     model_name, norm, batch, layout, steps, threads = sys.argv[1:7]
+    precision = sys.argv[7] if len(sys.argv) > 7 else "fp32"
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
     batch, steps, threads = int(batch), int(steps), int(threads)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -84,7 +90,9 @@ def main():
     for i in range(warmup + steps):
         t = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
+        with autocast():
+            loss = loss_fn(model(x), y)
+        loss.backward()
         opt.step()
         if i >= warmup:
             train_times.append(time.perf_counter() - t)
@@ -93,11 +101,12 @@ def main():
     with torch.no_grad():
         for i in range(warmup + steps):
             t = time.perf_counter()
-            model(x)
+            with autocast():
+                model(x)
             if i >= warmup:
                 eval_times.append(time.perf_counter() - t)
     print(json.dumps({
-        "model": model_name, "norm": norm, "batch": batch, "layout": layout,
+        "model": model_name, "norm": norm, "batch": batch, "layout": layout, "precision": precision,
         "train_images_per_s": batch / median(train_times),
         "eval_images_per_s": batch / median(eval_times),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "apps/distributed.h"
+#include "apps/dist_settings.h"
 #include "core/error.h"
 #include "layers/builder.h"
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "apps/config.h"
+#include "apps/dist_settings.h"
 #include "apps/train_step.h"
 #include "data/loader.h"
 #include "layers/module.h"
@@ -58,17 +59,6 @@ class Distributed {
 // set, else (under MPI) the node's cores divided by the ranks on it; 0 = leave as is.
 int64_t threads_per_rank(int64_t configured);
 
-// The data-parallel keys (top-level section `dist`).
-struct DistSettings {
-  int64_t bucket_kb = 256;  // gradient bytes per allreduce; these nets have 0.3-3 MB
-  // How each bucket is allreduced as soon as backward has finished its gradients (Open MPI
-  // has no asynchronous progress of its own): "thread", "iallreduce" (apps/bucket_reducer.h),
-  // "auto" (thread where the node has a core to spare per rank, else iallreduce) or "none"
-  // (all after backward).
-  std::string overlap = "auto";
-};
-const std::vector<KeySpec>& dist_keys();
-DistSettings dist_settings(const Config& config);
 
 // Sets the loader options for this rank's shard of each global batch (no-op on one process).
 void shard_for_rank(LoaderOptions& options);

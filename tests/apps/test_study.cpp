@@ -49,16 +49,22 @@ fs::file_time_type summary_time(const std::string& runs, const std::string& vari
   return fs::last_write_time(fs::path(runs) / "accuracy" / variant / "summary.json");
 }
 
+// Runs and pages under `tmp`, nothing printed.
+StudyOptions scratch_options(const TempDir& tmp) {
+  StudyOptions options;
+  options.out_dir = tmp / "runs";
+  options.results_dir = tmp / "results";
+  options.quiet = true;
+  return options;
+}
+
 }  // namespace
 
 TEST_CASE("study: a claim's runs become a page with a verdict from the seed spread",
           "[apps][study]") {
   TempDir tmp;
   write_study_file(tmp, "accuracy", kAccuracyClaim);
-  StudyOptions options;
-  options.out_dir = tmp / "runs";
-  options.results_dir = tmp / "results";
-  options.quiet = true;
+  StudyOptions options = scratch_options(tmp);
   REQUIRE(run_study({tmp / "study"}, options) == 1);
 
   const std::string page = read_text(tmp / "results/accuracy.md");
@@ -136,10 +142,7 @@ TEST_CASE("study: verdicts need two seeds and a twin, and follow the measure's d
 TEST_CASE("study: a file without a valid claim is refused before anything trains",
           "[apps][study]") {
   TempDir tmp;
-  StudyOptions options;
-  options.out_dir = tmp / "runs";
-  options.results_dir = tmp / "results";
-  options.quiet = true;
+  StudyOptions options = scratch_options(tmp);
   write_study_file(tmp, "good", kAccuracyClaim);
   write_study_file(tmp, "bad",
                    "claim:\n  title: t\n  statement: s\n  measure: speed\n  better: higher\n");
@@ -193,10 +196,7 @@ TEST_CASE("study: a claim judged against a named variant pairs runs whose layer 
 TEST_CASE("study: baseline_variant is read, must name a variant, and excludes baseline",
           "[apps][study]") {
   TempDir tmp;
-  StudyOptions options;
-  options.out_dir = tmp / "runs";
-  options.results_dir = tmp / "results";
-  options.quiet = true;
+  StudyOptions options = scratch_options(tmp);
   const std::string claim_head =
       "claim:\n  title: t\n  statement: s\n  measure: final_test_acc\n  better: higher\n";
   const std::string path =

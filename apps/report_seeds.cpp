@@ -162,7 +162,7 @@ std::string verdict_sentence(const VariantRuns& v, const VariantRuns& base, cons
       out << worse << " beyond the seed spread: does not hold";
       break;
     case Outcome::within_spread:
-      out << "the ranges overlap: within the seed spread, no verdict";
+      out << "the ranges overlap: within the seed spread";
       break;
     case Outcome::no_data:
       out << "no verdict (a variant has no runs)";

@@ -103,8 +103,10 @@ ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& var
                      " pairs better beyond the spread, " + std::to_string(fails) + " worse, " +
                      std::to_string(within) + " within it (see the pairs below)";
   } else {
-    verdict.word = "no verdict";
-    verdict.reason = "every pair is within the seed spread";
+    // A claim holds only beyond the spread; two or more seeds and no difference beyond it
+    // is a finding against the claim at this budget, not a missing measurement.
+    verdict.word = "does not hold";
+    verdict.reason = "no pair differs beyond the seed spread: the claimed difference is not seen";
   }
   return verdict;
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "apps/bn_mode.h"
 #include "apps/evaluate.h"
 #include "apps/progress.h"
 #include "apps/signals.h"
@@ -56,6 +57,11 @@ TrainStepHooks layer_stats_hooks(TrainingParts& parts, int64_t step) {
 EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
                          Clock::time_point epoch_start, std::string& collapse) {
   const EpochSums& sums = position.sums;
+  if (parts.statistics_loader) {
+    const int layers = reestimate_bn_statistics(parts.model, *parts.statistics_loader);
+    spdlog::info("bn_mode reestimate: the running statistics of {} BN layers recomputed on {} "
+                 "training images", layers, parts.statistics_loader->size());
+  }
   EvalResult test = evaluate(parts.model, parts.test_loader, parts.num_classes);
   collapse = collapse_of(test, parts.num_classes);
   EpochRecord record;

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -26,7 +27,7 @@ TrainStepOptions step_options(const TrainSettings& settings, const RunPosition& 
 }
 
 // A network that predicts one class for the whole test set, or whose accuracy stays within
-// two points of chance, has collapsed (dead ReLUs after a blow-up, a classifier pushed to one
+// two points of chance (among the classes the test set holds), has collapsed (dead ReLUs after a blow-up, a classifier pushed to one
 // output): a finding, not an error. Empty when it has not.
 std::string collapse_of(const EvalResult& test, int64_t num_classes) {
   if (test.images == 0 || num_classes < 2) return "";
@@ -36,7 +37,15 @@ std::string collapse_of(const EvalResult& test, int64_t num_classes) {
     if (predicted == test.images)
       return "every test image is predicted as class " + std::to_string(c);
   }
-  const double chance = 1.0 / static_cast<double>(num_classes);
+  // Chance among the classes the test set holds (data.classes may keep 5 of CIFAR-10's 10).
+  int64_t present = 0;
+  for (const auto& row : test.confusion)
+    for (int64_t count : row)
+      if (count > 0) {
+        ++present;
+        break;
+      }
+  const double chance = 1.0 / static_cast<double>(std::max<int64_t>(present, 1));
   if (test.accuracy < chance + 0.02)
     return "test accuracy " + std::to_string(test.accuracy) + " is at chance (" +
            std::to_string(chance) + ")";

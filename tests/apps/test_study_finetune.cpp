@@ -181,6 +181,14 @@ TEST_CASE("init_from: compare starts a fine-tune from its seed's pretraining, an
                          runs + "/pretrain-seed1/checkpoint.safetensors"));
   CHECK_THAT(read_text(runs + "/tune-seed1/config.yaml"),
              Contains("init_from: " + runs + "/pretrain-seed1/checkpoint.safetensors"));
+  // Each fine-tune's seeds are one variant, though each starts from its own seed's file.
+  std::vector<std::string> dirs;
+  for (const char* name : {"pretrain", "still", "tune"})
+    for (const char* seed : {"-seed0", "-seed1"}) dirs.push_back(runs + "/" + name + seed);
+  const std::vector<RunReport> reports = read_runs(dirs);
+  const std::vector<VariantRuns> grouped = group_by_variant(reports);
+  REQUIRE(grouped.size() == 3);
+  for (const VariantRuns& v : grouped) CHECK(v.runs.size() == 2);
   // A second compare reuses every finished run (the resolved config.yaml matches).
   const auto before = fs::last_write_time(runs + "/tune-seed0/summary.json");
   run_comparison(path, options);

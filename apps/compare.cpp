@@ -75,9 +75,8 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
     train_options.variant = variant.name;
     train_options.quiet = options.quiet;
     const Config config = resolved_config(variant, out_dir);
-    const VariantStart start = options.reuse_finished
-                                   ? variant_start(train_options.out_dir, config)
-                                   : VariantStart::fresh;
+    const VariantStart start =
+        options.reuse_finished ? variant_start(train_options.out_dir, config) : VariantStart::fresh;
     if (start == VariantStart::reuse) {
       spdlog::info("variant '{}' already finished in {}: reused", variant.name,
                    train_options.out_dir);

@@ -28,7 +28,7 @@ struct TrainSettings {
   // Weights and BN statistics to start from (a checkpoint, best or state file cnnlab wrote, or
   // a run folder); "variant:NAME" in an experiment (apps/experiment.h). "" = the model's init.
   std::string init_from;
-  std::string bn_mode = "update";    // update | freeze | reestimate (apps/bn_mode.h)
+  std::string bn_mode = "update";  // update | freeze | reestimate (apps/bn_mode.h)
 };
 
 struct Config {

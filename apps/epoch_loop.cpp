@@ -27,8 +27,8 @@ TrainStepOptions step_options(const TrainSettings& settings, const RunPosition& 
 }
 
 // A network that predicts one class for the whole test set, or whose accuracy stays within
-// two points of chance (among the classes the test set holds), has collapsed (dead ReLUs after a blow-up, a classifier pushed to one
-// output): a finding, not an error. Empty when it has not.
+// two points of chance (among the classes the test set holds), has collapsed (dead ReLUs after a
+// blow-up, a classifier pushed to one output): a finding, not an error. Empty when it has not.
 std::string collapse_of(const EvalResult& test, int64_t num_classes) {
   if (test.images == 0 || num_classes < 2) return "";
   for (size_t c = 0; c < test.confusion.size(); ++c) {
@@ -68,8 +68,10 @@ EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
   const EpochSums& sums = position.sums;
   if (parts.statistics_loader) {
     const int layers = reestimate_bn_statistics(parts.model, *parts.statistics_loader);
-    spdlog::info("bn_mode reestimate: the running statistics of {} BN layers recomputed on {} "
-                 "training images", layers, parts.statistics_loader->size());
+    spdlog::info(
+        "bn_mode reestimate: the running statistics of {} BN layers recomputed on {} "
+        "training images",
+        layers, parts.statistics_loader->size());
   }
   EvalResult test = evaluate(parts.model, parts.test_loader, parts.num_classes);
   collapse = collapse_of(test, parts.num_classes);

@@ -26,7 +26,7 @@ Claim read_claim(const std::string& path) {
                 {"baseline", "none", "the model.norm each variant is judged against"},
                 {"baseline_variant", "\"\"",
                  "a variant name: every other variant is judged against it (not by norm)"},
-                {"judged", "[]", "with baseline_variant: the variants judged (default: all others)"},
+                {"judged", "[]", "with baseline_variant: the variants judged (all others)"},
                 {"why", "\"\"", "the explanation shown beside the verdict"}})
       .check_known_keys("claim");
   for (const char* key : {"title", "statement", "measure", "better"})

@@ -134,8 +134,8 @@ std::vector<int64_t> parse_classes(const ConfigReader& reader, const std::string
     const std::string item = reader.item_path("classes", i);
     const auto label = convert<int64_t>(value[i], item, "a class index");
     CNN_CHECK(label >= 0, item, ": expected a class index >= 0, found ", label);
-    CNN_CHECK(dataset != "cifar10" || label < 10, item,
-              ": CIFAR-10's classes are 0 to 9, found ", label);
+    CNN_CHECK(dataset != "cifar10" || label < 10, item, ": CIFAR-10's classes are 0 to 9, found ",
+              label);
     CNN_CHECK(std::find(classes.begin(), classes.end(), label) == classes.end(), item,
               ": the class ", label, " is listed twice");
     classes.push_back(label);
@@ -164,9 +164,9 @@ ImageDataset load_split(const DataConfig& config, const std::string& root, bool 
   if (config.classes.empty()) return read_split(config, root, train, classes, limit);
   ImageDataset dataset = read_split(config, root, train, classes, 0);
   for (size_t i = 0; i < config.classes.size(); ++i)
-    CNN_CHECK(config.classes[i] < static_cast<int64_t>(dataset.classes.size()), "data.classes[",
-              i, "]: the dataset in '", root, "' has ", dataset.classes.size(),
-              " classes (0 to ", dataset.classes.size() - 1, "), found ", config.classes[i]);
+    CNN_CHECK(config.classes[i] < static_cast<int64_t>(dataset.classes.size()), "data.classes[", i,
+              "]: the dataset in '", root, "' has ", dataset.classes.size(), " classes (0 to ",
+              dataset.classes.size() - 1, "), found ", config.classes[i]);
   dataset = keep_labels(dataset, config.classes);
   truncate(dataset, limit);
   return dataset;

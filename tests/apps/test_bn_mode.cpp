@@ -11,11 +11,11 @@
 #include "apps/config.h"
 #include "apps/model_setup.h"
 #include "apps/trainer.h"
-#include "layers/batchnorm.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "data/config.h"
+#include "layers/batchnorm.h"
 #include "tests/apps/tiny_cifar.h"
 
 using namespace cnn;
@@ -38,8 +38,8 @@ const Tensor& tensor(const SafetensorsFile& file, const std::string& name) {
   throw std::runtime_error("no tensor " + name);
 }
 
-Config tiny(const std::string& data, const std::string& extra, double lr = 0.05,
-            int64_t epochs = 2, const std::string& norm = "batch") {
+Config tiny(const std::string& data, const std::string& extra, double lr = 0.05, int64_t epochs = 2,
+            const std::string& norm = "batch") {
   return config_from_yaml(YAML::Load(tiny_config_yaml(data, norm, epochs, lr, extra)), "tiny.yaml");
 }
 
@@ -161,8 +161,7 @@ TEST_CASE("bn_mode: reestimate's statistics are the training set's, computed dir
   CHECK_FALSE(same_values(tensor(adapted, "1.running_mean"), tensor(source, "1.running_mean")));
 }
 
-TEST_CASE("bn_mode: a frozen mode needs batch norm, and the value is checked",
-          "[apps][bn_mode]") {
+TEST_CASE("bn_mode: a frozen mode needs batch norm, and the value is checked", "[apps][bn_mode]") {
   TempDir tmp;
   write_tiny_cifar(tmp / "data", 64, 32);
   for (const char* norm : {"none", "group"}) {

@@ -130,9 +130,10 @@ TEST_CASE("init_from: a mismatch or an experiment-only value is refused, naming 
 TEST_CASE("init_from: variant:NAME must name an earlier variant of the file",
           "[apps][init_from][experiment]") {
   TempDir tmp;
-  const std::string path = write_finetune_file(
-      tmp, "  - {name: tune, set: {data.classes: [5, 6, 7, 8, 9], train.init_from: "
-           "'variant:pretrain'}}\n");
+  const std::string path =
+      write_finetune_file(tmp,
+                          "  - {name: tune, set: {data.classes: [5, 6, 7, 8, 9], train.init_from: "
+                          "'variant:pretrain'}}\n");
   const Experiment experiment = load_experiment(path);
   REQUIRE(experiment.variants.size() == 4);
   CHECK(experiment.variants[0].init_from_variant.empty());
@@ -153,8 +154,8 @@ TEST_CASE("init_from: variant:NAME must name an earlier variant of the file",
              "base: ../models/base.yaml\nvariants:\n"
              "  - {name: tune, set: {train.init_from: 'variant:pretrain'}}\n"
              "  - {name: pretrain, set: {train.init_from: 'variant:pretrain'}}\n");
-  CHECK_THROWS_WITH(load_experiment(path), Contains("variant 'tune': train.init_from") &&
-                                               Contains("before it: none"));
+  CHECK_THROWS_WITH(load_experiment(path),
+                    Contains("variant 'tune': train.init_from") && Contains("before it: none"));
 }
 
 TEST_CASE("init_from: compare starts a fine-tune from its seed's pretraining, and resumes it",
@@ -205,7 +206,8 @@ TEST_CASE("init_from: compare starts a fine-tune from its seed's pretraining, an
   write_text(tmp / "again/config.yaml", to_yaml_string(tune.root));  // max_steps lifted
   REQUIRE(train(load_config(tmp / "again/config.yaml"), tmp / "again", tmp / "again").status ==
           "completed");
-  CHECK(same_files(tmp / "again/checkpoint.safetensors", runs + "/tune-seed0/checkpoint.safetensors"));
+  CHECK(same_files(tmp / "again/checkpoint.safetensors",
+                   runs + "/tune-seed0/checkpoint.safetensors"));
 }
 
 TEST_CASE("study: judged limits the variants paired with baseline_variant", "[apps][study]") {

@@ -254,7 +254,8 @@ TEST_CASE("data config: classes is a list of distinct class indices", "[data][co
   CHECK_THAT(error_of("classes: [0, 10]"),
              Catch::Contains("data.classes[1]: CIFAR-10's classes are 0 to 9, found 10"));
   CHECK_THAT(error_of("classes: [-1]"), Catch::Contains("data.classes[0]: expected a class index"));
-  CHECK_THAT(error_of("classes: [cat]"), Catch::Contains("data.classes[0]: expected a class index"));
+  CHECK_THAT(error_of("classes: [cat]"),
+             Catch::Contains("data.classes[0]: expected a class index"));
   // An image folder's class count is known at load only.
   CHECK(parse("{dataset: imagefolder, classes: [12]}").classes == std::vector<int64_t>{12});
 }

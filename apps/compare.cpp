@@ -74,9 +74,9 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
     train_options.experiment = experiment.name;
     train_options.variant = variant.name;
     train_options.quiet = options.quiet;
-    const VariantStart start = options.reuse_finished
-                                   ? variant_start(train_options.out_dir, variant.config)
-                                   : VariantStart::fresh;
+    const Config config = resolved_config(variant, out_dir);
+    const VariantStart start =
+        options.reuse_finished ? variant_start(train_options.out_dir, config) : VariantStart::fresh;
     if (start == VariantStart::reuse) {
       spdlog::info("variant '{}' already finished in {}: reused", variant.name,
                    train_options.out_dir);
@@ -87,7 +87,7 @@ std::string run_comparison(const std::string& experiment_path, const CompareOpti
       train_options.resume_dir = train_options.out_dir;
     else
       fs::remove(fs::path(train_options.out_dir) / "state.safetensors");  // a rerun into the same folder
-    TrainResult result = train_run(variant.config, train_options);
+    TrainResult result = train_run(config, train_options);
     run_dirs.push_back(result.run_dir);
     if (result.status == "interrupted") {
       spdlog::warn("compare stopped during variant '{}'; the finished variants are reported", variant.name);

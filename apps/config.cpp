@@ -39,6 +39,14 @@ const std::vector<KeySpec>& train_keys() {
       {"divergence_factor", default_text(defaults.divergence_factor),
        "stop the run as diverged when a step's loss exceeds this multiple of the first step's "
        "(0 = only NaN/inf)"},
+      {"init_from", default_text(defaults.init_from),
+       "start from these weights and BN statistics (a checkpoint/best/state .safetensors cnnlab "
+       "wrote, or its run folder), not the optimizer state or step; in an experiment "
+       "variant:NAME is an earlier variant's final checkpoint of the same seed"},
+      {"bn_mode", defaults.bn_mode,
+       "update | freeze | reestimate: BN layers as usual; frozen (running statistics in "
+       "training, weight and bias not trained); or frozen with the running statistics "
+       "recomputed on the training set before every evaluation (apps/bn_mode.h)"},
   };
   return keys;
 }
@@ -147,6 +155,8 @@ Config config_from_yaml(const YAML::Node& document, const std::string& source) {
   t.accuracy_threshold = reader.get_double("accuracy_threshold");
   t.nan_check = reader.get_choice("nan_check", {"loss", "every_step"});
   t.divergence_factor = reader.get_double("divergence_factor");
+  t.init_from = reader.get_string("init_from", "a file path or variant:NAME");
+  t.bn_mode = reader.get_choice("bn_mode", {"update", "freeze", "reestimate"});
   reader.check("divergence_factor", t.divergence_factor == 0 || t.divergence_factor > 1,
                "expected 0 (off) or a factor above 1, found ", t.divergence_factor);
   reader.check("epochs", t.epochs >= 1, "expected at least 1, found ", t.epochs);

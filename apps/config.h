@@ -25,6 +25,10 @@ struct TrainSettings {
   int64_t max_steps = 0;             // stop after this many steps in total; 0 = no limit
   double accuracy_threshold = 0.5;   // for "epochs to reach" in reports
   double divergence_factor = 10.0;   // diverged past this multiple of the first loss; 0 = off
+  // Weights and BN statistics to start from (a checkpoint, best or state file cnnlab wrote, or
+  // a run folder); "variant:NAME" in an experiment (apps/experiment.h). "" = the model's init.
+  std::string init_from;
+  std::string bn_mode = "update";  // update | freeze | reestimate (apps/bn_mode.h)
 };
 
 struct Config {

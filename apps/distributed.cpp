@@ -261,6 +261,7 @@ DataParallel::DataParallel(Module& model, const Config& config) : model_(model) 
   const std::vector<NamedTensor> parameters = model.named_parameters();
   int64_t filled = 0;
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it) {
+    if (!it->second.requires_grad()) continue;  // frozen (train.bn_mode): no gradient ever
     if (buckets_.empty() || (filled > 0 && filled + size_of(it->second) > limit)) {
       buckets_.emplace_back();
       filled = 0;

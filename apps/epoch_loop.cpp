@@ -3,9 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "apps/bn_mode.h"
 #include "apps/evaluate.h"
 #include "apps/progress.h"
 #include "apps/signals.h"
@@ -25,8 +27,8 @@ TrainStepOptions step_options(const TrainSettings& settings, const RunPosition& 
 }
 
 // A network that predicts one class for the whole test set, or whose accuracy stays within
-// two points of chance, has collapsed (dead ReLUs after a blow-up, a classifier pushed to one
-// output): a finding, not an error. Empty when it has not.
+// two points of chance (among the classes the test set holds), has collapsed (dead ReLUs after a
+// blow-up, a classifier pushed to one output): a finding, not an error. Empty when it has not.
 std::string collapse_of(const EvalResult& test, int64_t num_classes) {
   if (test.images == 0 || num_classes < 2) return "";
   for (size_t c = 0; c < test.confusion.size(); ++c) {
@@ -35,7 +37,15 @@ std::string collapse_of(const EvalResult& test, int64_t num_classes) {
     if (predicted == test.images)
       return "every test image is predicted as class " + std::to_string(c);
   }
-  const double chance = 1.0 / static_cast<double>(num_classes);
+  // Chance among the classes the test set holds (data.classes may keep 5 of CIFAR-10's 10).
+  int64_t present = 0;
+  for (const auto& row : test.confusion)
+    for (int64_t count : row)
+      if (count > 0) {
+        ++present;
+        break;
+      }
+  const double chance = 1.0 / static_cast<double>(std::max<int64_t>(present, 1));
   if (test.accuracy < chance + 0.02)
     return "test accuracy " + std::to_string(test.accuracy) + " is at chance (" +
            std::to_string(chance) + ")";
@@ -56,6 +66,13 @@ TrainStepHooks layer_stats_hooks(TrainingParts& parts, int64_t step) {
 EpochRecord finish_epoch(TrainingParts& parts, const RunPosition& position,
                          Clock::time_point epoch_start, std::string& collapse) {
   const EpochSums& sums = position.sums;
+  if (parts.statistics_loader) {
+    const int layers = reestimate_bn_statistics(parts.model, *parts.statistics_loader);
+    spdlog::info(
+        "bn_mode reestimate: the running statistics of {} BN layers recomputed on {} "
+        "training images",
+        layers, parts.statistics_loader->size());
+  }
   EvalResult test = evaluate(parts.model, parts.test_loader, parts.num_classes);
   collapse = collapse_of(test, parts.num_classes);
   EpochRecord record;

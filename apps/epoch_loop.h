@@ -1,6 +1,7 @@
 // One epoch of training: its batches through train_step, each step handed to the recorder,
 // checkpoints on the configured cadence, the stop signal and max_steps honoured at step
-// boundaries, then the test-set evaluation and the epoch's record.
+// boundaries, then (with bn_mode reestimate, after the BN statistics are recomputed) the
+// test-set evaluation and the epoch's record.
 #pragma once
 
 #include <functional>
@@ -28,6 +29,9 @@ struct TrainingParts {
   LayerStatsRecorder* layer_stats = nullptr;  // null when train.layer_stats_every is 0
   std::function<void()> save_checkpoint;      // writes the state at `position`
   DataParallel* data_parallel = nullptr;      // under mpirun: gradients averaged over ranks
+  // train.bn_mode reestimate: BN statistics recomputed on these batches before every
+  // evaluation (apps/bn_mode.h); null otherwise.
+  DataLoader* statistics_loader = nullptr;
 };
 
 struct EpochOutcome {

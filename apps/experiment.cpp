@@ -6,7 +6,9 @@
 #include <fstream>
 #include <set>
 
+#include "apps/bn_mode.h"
 #include "apps/model_setup.h"
+#include "apps/run_state.h"
 #include "core/config_reader.h"
 #include "core/error.h"
 #include "data/config.h"
@@ -56,6 +58,7 @@ void validate_runnable(const Config& config, const std::string& where) {
   try {
     DataConfig data = parse_data_config(config.root["data"], "data");
     auto model = build_model_from_config(config, data);
+    apply_bn_mode(*model, config.train.bn_mode);
     auto optimizer = make_model_optimizer(config.root["optim"], *model, "optim");
     make_schedule(config.root["schedule"], optimizer->base_lr(), 100, config.train.epochs, "schedule");
   } catch (const Error& e) {
@@ -172,7 +175,35 @@ Variant build_variant(const VariantSpec& spec, const YAML::Node& base, const std
   return variant;
 }
 
+// train.init_from: variant:NAME names a variant listed before this one (`earlier`, in file
+// order); with seeds, its run of the same seed. Sets the variant's init_from_variant.
+void link_init_from(Variant& variant, const std::vector<std::string>& earlier,
+                    const std::string& seed_suffix, const std::string& path) {
+  const std::string& value = variant.config.train.init_from;
+  const std::string prefix = "variant:";
+  if (value.rfind(prefix, 0) != 0) return;
+  const std::string name = value.substr(prefix.size());
+  if (std::find(earlier.begin(), earlier.end(), name) == earlier.end()) {
+    std::string listed;
+    for (const std::string& e : earlier) listed += (listed.empty() ? "" : ", ") + e;
+    CNN_FAIL(path, " variant '", variant.name, "': train.init_from: '", value,
+             "' names no variant listed before this one (variants run in file order; before it: ",
+             listed.empty() ? "none" : listed, ")");
+  }
+  variant.init_from_variant = name + seed_suffix;
+}
+
 }  // namespace
+
+Config resolved_config(const Variant& variant, const std::string& out_dir) {
+  Config config = variant.config;
+  if (variant.init_from_variant.empty()) return config;
+  const std::string file =
+      (fs::path(out_dir) / variant.init_from_variant / kCheckpointFile).string();
+  config.train.init_from = file;
+  config.root["train"]["init_from"] = file;
+  return config;
+}
 
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   YAML::Node doc;
@@ -209,11 +240,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
                                              ? listed_variants(doc["variants"], path)
                                              : grid_variants(doc["grid"], base, path, base_path);
   const std::vector<int64_t> seeds = experiment_seeds(doc["seeds"], path);
+  std::vector<std::string> earlier;  // the variants listed before the current one
   for (const VariantSpec& spec : specs) {
     if (seeds.empty()) {
       experiment.variants.push_back(build_variant(spec, base, path, base_path, overrides));
       experiment.variants.back().group = spec.name;
-      continue;
+      link_init_from(experiment.variants.back(), earlier, "", path);
     }
     for (int64_t seed : seeds) {
       VariantSpec seeded = spec;
@@ -222,7 +254,9 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       with_seed.push_back("seed=" + std::to_string(seed));
       experiment.variants.push_back(build_variant(seeded, base, path, base_path, with_seed));
       experiment.variants.back().group = spec.name;
+      link_init_from(experiment.variants.back(), earlier, "-seed" + std::to_string(seed), path);
     }
+    earlier.push_back(spec.name);
   }
   return experiment;
 }

@@ -24,7 +24,12 @@ std::shared_ptr<Sequential> build_model_from_config(const Config& config, const 
 
 std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,
                                                 const std::string& path) {
-  return make_optimizer(optim, model.named_parameters(), no_decay_parameter_names(model), path);
+  // As PyTorch's `filter(lambda p: p.requires_grad, ...)`: parameters frozen by
+  // train.bn_mode are neither stepped nor decayed, and have no optimizer state.
+  std::vector<NamedTensor> trainable;
+  for (const auto& [name, tensor] : model.named_parameters())
+    if (tensor.requires_grad()) trainable.emplace_back(name, tensor);
+  return make_optimizer(optim, trainable, no_decay_parameter_names(model), path);
 }
 
 int fuse_for_run(Sequential& model) {

@@ -18,7 +18,8 @@ Shape model_input_shape(const DataConfig& data);
 // Builds the model from config.root["model"], initialised from the config's seed. Unfused.
 std::shared_ptr<Sequential> build_model_from_config(const Config& config, const DataConfig& data);
 
-// The optimizer of the config's `optim` section over `model`'s parameters; with
+// The optimizer of the config's `optim` section over `model`'s parameters that require a
+// gradient (not the BN parameters train.bn_mode froze); with
 // exclude_norm_and_bias, the parameters no_decay_parameter_names(model) names get no weight
 // decay (optim/factory.h: make_optimizer).
 std::unique_ptr<Optimizer> make_model_optimizer(const YAML::Node& optim, const Module& model,

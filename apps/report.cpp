@@ -63,6 +63,21 @@ void read_records(RunReport& run, const nlohmann::json& summary, const std::stri
   run.layer_stats = store.layer_stats(run_id);
 }
 
+// A config without its seed, for grouping a variant's seeds: the seed key, and in
+// train.init_from the "-seed<k>" of the same seed's run it starts from (an experiment's
+// variant:NAME resolves to OUT/NAME-seed<k>/checkpoint.safetensors).
+void remove_seed(YAML::Node& config) {
+  const std::string seed = config["seed"].IsDefined() ? config["seed"].as<std::string>() : "";
+  config.remove("seed");
+  YAML::Node train = config["train"];
+  if (seed.empty() || !train.IsMap() || !train["init_from"].IsDefined()) return;
+  std::string from = train["init_from"].as<std::string>();
+  const std::string mark = "-seed" + seed + "/";
+  if (const size_t at = from.rfind(mark); at != std::string::npos)
+    from.replace(at, mark.size(), "-seed*/");
+  train["init_from"] = from;
+}
+
 }  // namespace
 
 RunReport read_run(const std::string& run_dir, const std::string& store) {
@@ -105,9 +120,9 @@ RunReport read_run(const std::string& run_dir, const std::string& store) {
     if (stripped["model"].IsMap()) stripped["model"].remove("norm");
     run.signature = to_yaml_string(stripped);
     YAML::Node unseeded = YAML::Clone(config);
-    unseeded.remove("seed");
+    remove_seed(unseeded);
     run.seedless = to_yaml_string(unseeded);
-    stripped.remove("seed");
+    remove_seed(stripped);
     run.seedless_signature = to_yaml_string(stripped);
   }
   run.variant = run.name;

@@ -178,4 +178,27 @@ RunPosition load_run_state(const std::string& run_dir, Module& model, Optimizer&
   return position;
 }
 
+std::string load_weights_from(Module& model, const std::string& path, const std::string& where) {
+  std::error_code ec;
+  const std::string file =
+      fs::is_directory(path, ec) ? (fs::path(path) / kCheckpointFile).string() : path;
+  CNN_CHECK(fs::is_regular_file(file, ec), where, ": '", file,
+            "' does not exist (expected a .safetensors file cnnlab wrote, or a run folder with ",
+            kCheckpointFile, ")");
+  SafetensorsFile weights;
+  try {
+    weights = load_safetensors(file);
+  } catch (const Error& e) {
+    CNN_FAIL(where, " '", file, "': ", e.what());
+  }
+  // A state file is told apart by its position metadata; its weights carry "model.".
+  const bool state = weights.metadata.count("step") && weights.metadata.count("epoch");
+  try {
+    model.load_state_dict(state ? strip_prefix(weights.tensors, "model.") : weights.tensors, true);
+  } catch (const Error& e) {
+    CNN_FAIL(where, " '", file, "': ", e.what());
+  }
+  return file;
+}
+
 }  // namespace cnn

@@ -57,4 +57,11 @@ void save_run_state(const std::string& run_dir, const Module& model, const Optim
 RunPosition load_run_state(const std::string& run_dir, Module& model, Optimizer& optimizer,
                            const DropoutLayers& dropouts);
 
+// Loads weights and buffers (BN running statistics) into `model` from `path`: a
+// checkpoint.safetensors or best.safetensors, a state.safetensors (its "model." tensors; the
+// optimizer state and position are not read), or a run folder (its checkpoint). Every name
+// and shape must match; errors start with `where` and name the file and the tensor. Returns
+// the file read.
+std::string load_weights_from(Module& model, const std::string& path, const std::string& where);
+
 }  // namespace cnn

@@ -26,6 +26,7 @@ Claim read_claim(const std::string& path) {
                 {"baseline", "none", "the model.norm each variant is judged against"},
                 {"baseline_variant", "\"\"",
                  "a variant name: every other variant is judged against it (not by norm)"},
+                {"judged", "[]", "with baseline_variant: the variants judged (all others)"},
                 {"why", "\"\"", "the explanation shown beside the verdict"}})
       .check_known_keys("claim");
   for (const char* key : {"title", "statement", "measure", "better"})
@@ -46,6 +47,17 @@ Claim read_claim(const std::string& path) {
               ".baseline_variant: expected the name of one of the file's variants");
     claim.baseline_variant = node["baseline_variant"].as<std::string>();
   }
+  if (node["judged"].IsDefined()) {
+    CNN_CHECK(!claim.baseline_variant.empty(), where,
+              ".judged: names the variants judged against baseline_variant, which is not given");
+    CNN_CHECK(node["judged"].IsSequence() && node["judged"].size() > 0, where,
+              ".judged: expected a non-empty list of variant names");
+    for (const YAML::Node& name : node["judged"]) {
+      CNN_CHECK(name.IsScalar(), where, ".judged: expected variant names, found a ",
+                name.IsMap() ? "mapping" : "list");
+      claim.judged.push_back(name.as<std::string>());
+    }
+  }
   claim.measure =
       measure_named(node["measure"].as<std::string>(), better == "higher", where + ".measure");
   return claim;
@@ -53,14 +65,24 @@ Claim read_claim(const std::string& path) {
 
 void check_claim_pairs(const Claim& claim, const Experiment& experiment, const std::string& file) {
   if (claim.baseline_variant.empty()) return;
+  std::vector<std::string> groups;
   std::string names;
   for (const Variant& v : experiment.variants) {
-    if (v.group == claim.baseline_variant) return;
-    if (names.find("'" + v.group + "'") == std::string::npos)
-      names += (names.empty() ? "'" : ", '") + v.group + "'";
+    if (std::find(groups.begin(), groups.end(), v.group) != groups.end()) continue;
+    groups.push_back(v.group);
+    names += (names.empty() ? "'" : ", '") + v.group + "'";
   }
-  CNN_FAIL(file, ".claim.baseline_variant: no variant is named '", claim.baseline_variant,
-           "' (the file's variants: ", names, ")");
+  auto has = [&](const std::string& name) {
+    return std::find(groups.begin(), groups.end(), name) != groups.end();
+  };
+  CNN_CHECK(has(claim.baseline_variant), file, ".claim.baseline_variant: no variant is named '",
+            claim.baseline_variant, "' (the file's variants: ", names, ")");
+  for (size_t i = 0; i < claim.judged.size(); ++i) {
+    CNN_CHECK(has(claim.judged[i]), file, ".claim.judged[", i, "]: no variant is named '",
+              claim.judged[i], "' (the file's variants: ", names, ")");
+    CNN_CHECK(claim.judged[i] != claim.baseline_variant, file, ".claim.judged[", i, "]: '",
+              claim.judged[i], "' is the baseline variant itself");
+  }
 }
 
 ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& variants) {
@@ -72,6 +94,9 @@ ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& var
       by_name ? verdicts_against_variant(variants, claim.measure, claim.baseline_variant)
               : twin_verdicts(variants, claim.measure, claim.baseline);
   for (const TwinVerdict& v : paired) {
+    if (!claim.judged.empty() && std::find(claim.judged.begin(), claim.judged.end(),
+                                           v.variant->variant) == claim.judged.end())
+      continue;
     verdict.pairs.push_back(v.sentence);
     min_seeds = std::min({min_seeds, v.variant->runs.size(), v.baseline->runs.size()});
     holds += v.outcome == Outcome::holds;
@@ -86,7 +111,9 @@ ClaimVerdict judge_claim(const Claim& claim, const std::vector<VariantRuns>& var
                     : "no variant has a twin with `model.norm: " + claim.baseline + "`",
             {}};
   // "every variant is better than conv_relu_bn" / "every normalized variant is worse than its twin"
-  const std::string who = by_name ? "every variant is " : "every normalized variant is ";
+  const std::string who = !claim.judged.empty() ? "every judged variant is "
+                          : by_name             ? "every variant is "
+                                                : "every normalized variant is ";
   const std::string whom = by_name ? claim.baseline_variant : "its twin";
   if (min_seeds < 2) {
     verdict.word = "no verdict";

@@ -15,6 +15,9 @@ struct Claim {
   // When set (`baseline_variant: conv_relu_bn`), every other variant is judged against the
   // variant of that name instead of its model.norm twin: for variants whose layer lists differ.
   std::string baseline_variant;
+  // With baseline_variant: only these variants are judged against it (`judged: [a, b]`), the
+  // others are shown but not paired (a pretraining run on other classes, say); empty = all.
+  std::vector<std::string> judged = {};
 };
 
 // Reads the `claim:` block of the experiment file `path` (an Error naming the file and key

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "apps/bn_mode.h"
 #include "apps/distributed.h"
 #include "apps/epoch_loop.h"
 #include "apps/model_setup.h"
@@ -33,26 +34,38 @@ struct RunSetup {
   std::unique_ptr<Optimizer> optimizer;
   Datasets datasets;
   std::unique_ptr<DataLoader> train_loader, test_loader;
+  std::unique_ptr<DataLoader> statistics_loader;  // bn_mode reestimate only
   std::unique_ptr<Schedule> schedule;
   int64_t num_classes = 0;
 };
+
+// --init-from (the command line) or train.init_from: weights and BN statistics, nothing else.
+void load_initial_weights(Sequential& model, const Config& config, const TrainOptions& options) {
+  const std::string& key_value = config.train.init_from;
+  CNN_CHECK(options.init_from.empty() || key_value.empty(), "--init-from '", options.init_from,
+            "' and train.init_from '", key_value, "' both name initial weights; give one");
+  const std::string path = options.init_from.empty() ? key_value : options.init_from;
+  if (path.empty()) return;
+  const std::string where = options.init_from.empty() ? "train.init_from" : "--init-from";
+  CNN_CHECK(path.rfind("variant:", 0) != 0, where, ": '", path,
+            "' names a variant of an experiment, which only cnnlab compare and cnnlab study "
+            "resolve; for cnnlab train give the file (RUN/checkpoint.safetensors)");
+  const std::string file = load_weights_from(model, path, where);
+  spdlog::info("initial weights and BN statistics from {} (optimizer state and step not read)",
+               file);
+}
 
 RunSetup build_run(const Config& config, const TrainOptions& options) {
   RunSetup s;
   apply_precision_setting(config.train.precision);
   s.data_config = parse_data_config(config.root["data"], "data");
   s.model = build_model_from_config(config, s.data_config);
+  // A resumed run's own state replaces any initial weights, which need not exist any more.
+  if (options.resume_dir.empty()) load_initial_weights(*s.model, config, options);
+  apply_bn_mode(*s.model, config.train.bn_mode);  // before the optimizer: frozen BN stays out
   fuse_for_run(*s.model);
   s.optimizer = make_model_optimizer(config.root["optim"], *s.model, "optim");
   apply_thread_setting(threads_per_rank(config.train.threads));
-  if (!options.init_from.empty()) {
-    std::vector<NamedTensor> weights = load_safetensors(options.init_from).tensors;
-    try {
-      s.model->load_state_dict(weights, true);
-    } catch (const Error& e) {
-      CNN_FAIL("--init-from '", options.init_from, "': ", e.what());
-    }
-  }
   s.datasets = load_datasets(s.data_config);
   const Normalization& normalization = s.datasets.normalization;
   LoaderOptions train_options = loader_options(s.data_config, normalization, /*train=*/true);
@@ -67,6 +80,12 @@ RunSetup build_run(const Config& config, const TrainOptions& options) {
   s.schedule = make_schedule(config.root["schedule"], s.optimizer->base_lr(), steps_per_epoch,
                              config.train.epochs, "schedule");
   s.num_classes = static_cast<int64_t>(s.datasets.train.classes.size());
+  // bn_mode reestimate: the training set in order without augmentation, whole on every rank
+  // (so every process computes the same statistics).
+  if (config.train.bn_mode == "reestimate")
+    s.statistics_loader = std::make_unique<DataLoader>(
+        s.datasets.train, loader_options(s.data_config, normalization, /*train=*/false),
+        config.seed);
   return s;
 }
 
@@ -307,7 +326,7 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                           save_run_state(run_dir, *setup.model, *setup.optimizer, dropouts,
                                          position);
                       },
-                      data_parallel.get()};
+                      data_parallel.get(), setup.statistics_loader.get()};
   install_stop_handlers();
   // An exception from here on (a full disk, an unreadable batch) ends the run as "failed",
   // recorded as far as the disk still allows, and is then rethrown unchanged: the caller's

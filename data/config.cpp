@@ -1,6 +1,7 @@
 // Parsing and checking the `data:` config section, and loading the datasets it names.
 #include "data/config.h"
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -33,6 +34,9 @@ const std::vector<KeySpec>& data_keys() {
       {"normalize", "null",
        "null (pixels in [0, 1]), auto (training-set statistics), cifar10, or {mean: [..], std: "
        "[..]}"},
+      {"classes", "null",
+       "only these labels, e.g. [0, 1, 2, 3, 4], in both splits before limit_train/limit_test; "
+       "labels keep their indices (null = all)"},
       {"limit_train", default_text(defaults.limit_train),
        "use only the first N training images (0 = all)"},
       {"limit_test", default_text(defaults.limit_test),
@@ -117,9 +121,32 @@ void parse_val_size(const YAML::Node& node, const std::string& path, DataConfig&
   config.val_fraction = fraction;
 }
 
-ImageDataset load_split(const DataConfig& config, const std::string& root, bool train,
-                        const std::vector<std::string>& classes) {
-  const int64_t limit = train ? config.limit_train : config.limit_test;
+// `classes:` a non-empty list of distinct label indices (CIFAR-10: 0 to 9; an image folder's
+// are checked against its class count at load).
+std::vector<int64_t> parse_classes(const ConfigReader& reader, const std::string& dataset) {
+  const YAML::Node value = reader.get_node("classes");
+  const std::string path = reader.key_path("classes");
+  CNN_CHECK(value.IsSequence() && value.size() > 0, path,
+            ": expected a non-empty list of class indices, e.g. [0, 1, 2, 3, 4], found ",
+            describe_node(value));
+  std::vector<int64_t> classes;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string item = reader.item_path("classes", i);
+    const auto label = convert<int64_t>(value[i], item, "a class index");
+    CNN_CHECK(label >= 0, item, ": expected a class index >= 0, found ", label);
+    CNN_CHECK(dataset != "cifar10" || label < 10, item, ": CIFAR-10's classes are 0 to 9, found ",
+              label);
+    CNN_CHECK(std::find(classes.begin(), classes.end(), label) == classes.end(), item,
+              ": the class ", label, " is listed twice");
+    classes.push_back(label);
+  }
+  return classes;
+}
+
+// The whole split when classes are chosen (the filter comes before the limit), else at most
+// the limit.
+ImageDataset read_split(const DataConfig& config, const std::string& root, bool train,
+                        const std::vector<std::string>& classes, int64_t limit) {
   if (config.dataset == "cifar10") return load_cifar10(root, train, limit);
   ImageFolderOptions options;
   options.height = config.image_height;
@@ -129,6 +156,20 @@ ImageDataset load_split(const DataConfig& config, const std::string& root, bool 
   options.classes = classes;
   return load_image_folder((fs::path(root) / (train ? config.train_dir : config.test_dir)).string(),
                            options);
+}
+
+ImageDataset load_split(const DataConfig& config, const std::string& root, bool train,
+                        const std::vector<std::string>& classes) {
+  const int64_t limit = train ? config.limit_train : config.limit_test;
+  if (config.classes.empty()) return read_split(config, root, train, classes, limit);
+  ImageDataset dataset = read_split(config, root, train, classes, 0);
+  for (size_t i = 0; i < config.classes.size(); ++i)
+    CNN_CHECK(config.classes[i] < static_cast<int64_t>(dataset.classes.size()), "data.classes[", i,
+              "]: the dataset in '", root, "' has ", dataset.classes.size(), " classes (0 to ",
+              dataset.classes.size() - 1, "), found ", config.classes[i]);
+  dataset = keep_labels(dataset, config.classes);
+  truncate(dataset, limit);
+  return dataset;
 }
 }  // namespace
 
@@ -174,6 +215,7 @@ DataConfig parse_data_config(const YAML::Node& data, const std::string& path) {
   config.cutout_size = reader.get_positive_int("cutout_size");
   if (reader.has("normalize") || reader.is_null("normalize"))
     parse_normalize(reader.get_node("normalize"), reader.key_path("normalize"), config);
+  if (reader.has("classes")) config.classes = parse_classes(reader, config.dataset);
   config.limit_train = reader.get_non_negative_int("limit_train");
   config.limit_test = reader.get_non_negative_int("limit_test");
   if (reader.has("val_size"))
@@ -230,6 +272,9 @@ Datasets load_datasets(const DataConfig& config) {
   // Checks the channel count now rather than when the first loader is built.
   normalization_table(datasets.normalization, datasets.train.channels);
 
+  if (!config.classes.empty())
+    spdlog::info("data: classes [{}] only (labels keep their indices)",
+                 fmt::join(config.classes, ", "));
   spdlog::info(
       "data: {} from {}: {} training, {} validation, {} test images of {}x{}x{}, {} classes",
       config.dataset, datasets.root, datasets.train.size(), datasets.val.size(),

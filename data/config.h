@@ -32,6 +32,9 @@ struct DataConfig {
   int64_t cutout_size = 8;
   NormalizeMode normalize_mode = NormalizeMode::None;
   Normalization normalize;  // with NormalizeMode::Fixed
+  // Only these labels (their indices, e.g. CIFAR-10's 0-4), applied to both splits before
+  // limit_train/limit_test; labels keep their values, so a 10-way head stays 10-way. Empty = all.
+  std::vector<int64_t> classes;
   int64_t limit_train = 0;  // first N training images (0 = all)
   int64_t limit_test = 0;
   int64_t val_size = 0;       // images carved from training for validation

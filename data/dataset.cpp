@@ -29,6 +29,14 @@ ImageDataset subset(const ImageDataset& dataset, const std::vector<int64_t>& ind
   return out;
 }
 
+ImageDataset keep_labels(const ImageDataset& dataset, const std::vector<int64_t>& labels) {
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i < dataset.size(); ++i)
+    if (std::find(labels.begin(), labels.end(), dataset.labels[i]) != labels.end())
+      indices.push_back(i);
+  return subset(dataset, indices);
+}
+
 void truncate(ImageDataset& dataset, int64_t limit) {
   if (limit <= 0 || limit >= dataset.size()) return;
   dataset.labels.resize(limit);

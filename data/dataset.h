@@ -27,6 +27,9 @@ struct ImageDataset {
 // The images at `indices`, in that order, with the same classes and geometry.
 ImageDataset subset(const ImageDataset& dataset, const std::vector<int64_t>& indices);
 
+// The images whose label is one of `labels`, in their order; labels keep their values.
+ImageDataset keep_labels(const ImageDataset& dataset, const std::vector<int64_t>& labels);
+
 // Keeps the first `limit` images (0 or >= size keeps all).
 void truncate(ImageDataset& dataset, int64_t limit);
 

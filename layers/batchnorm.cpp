@@ -204,6 +204,12 @@ void BatchNorm::set_frozen(bool frozen) {
   options_.frozen = frozen;
 }
 
+void BatchNorm::set_momentum(std::optional<float> momentum) {
+  CNN_CHECK(!momentum || (*momentum >= 0.0f && *momentum <= 1.0f), type(),
+            ": momentum must lie in [0, 1], found ", momentum.value_or(0.0f));
+  options_.momentum = momentum;
+}
+
 bool BatchNorm::uses_batch_statistics() const {
   return !options_.track_running_stats || (training() && !options_.frozen);
 }

@@ -77,6 +77,8 @@ class BatchNorm : public Module {
   const Tensor& num_batches_tracked() const { return num_batches_tracked_; }
   float eps() const { return options_.eps; }
   std::optional<float> momentum() const { return options_.momentum; }
+  // Empty = cumulative average (a re-estimation pass over a data set sets it for its length).
+  void set_momentum(std::optional<float> momentum);
   bool frozen() const { return options_.frozen; }
   void set_frozen(bool frozen);
   bool track_running_stats() const { return options_.track_running_stats; }

@@ -4,11 +4,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
+#include "data/cifar10.h"
 
 namespace fs = std::filesystem;
 using namespace cnn;
@@ -238,4 +241,77 @@ TEST_CASE("data config: load_datasets on an image folder", "[data][config]") {
   CHECK(datasets.test.classes == datasets.train.classes);
   CHECK(datasets.normalization.mean == cifar10_normalization().mean);
   CHECK_THROWS_WITH(load_datasets(parse("dataset: imagefolder")), Catch::Contains("data.root"));
+}
+
+TEST_CASE("data config: classes is a list of distinct class indices", "[data][config][classes]") {
+  CHECK(parse("classes: [5, 6, 7, 8, 9]").classes == std::vector<int64_t>{5, 6, 7, 8, 9});
+  CHECK(parse("classes: ~").classes.empty());
+  CHECK(parse("{}").classes.empty());
+  CHECK_THAT(error_of("classes: []"), Catch::Contains("data.classes: expected a non-empty list"));
+  CHECK_THAT(error_of("classes: 3"), Catch::Contains("data.classes: expected a non-empty list"));
+  CHECK_THAT(error_of("classes: [1, 2, 1]"),
+             Catch::Contains("data.classes[2]: the class 1 is listed twice"));
+  CHECK_THAT(error_of("classes: [0, 10]"),
+             Catch::Contains("data.classes[1]: CIFAR-10's classes are 0 to 9, found 10"));
+  CHECK_THAT(error_of("classes: [-1]"), Catch::Contains("data.classes[0]: expected a class index"));
+  CHECK_THAT(error_of("classes: [cat]"),
+             Catch::Contains("data.classes[0]: expected a class index"));
+  // An image folder's class count is known at load only.
+  CHECK(parse("{dataset: imagefolder, classes: [12]}").classes == std::vector<int64_t>{12});
+}
+
+TEST_CASE("data config: classes filters both splits before the limits", "[data][config][classes]") {
+  TempDir dir("classes");
+  write_tiny_cifar(dir.path, 8);  // labels 0..9 cycling over 40 training, 6 test records
+  DataConfig config = parse("{classes: [7, 2], limit_train: 5}");
+  config.root = dir.path.string();
+  const Datasets datasets = load_datasets(config);
+  // Training labels are (0..39) % 10: the first five images of classes 2 or 7, in file order.
+  CHECK(datasets.train.labels == std::vector<int64_t>{2, 7, 2, 7, 2});
+  CHECK(datasets.train.classes.size() == 10);  // labels keep their indices
+  // Test records 500..505 have labels 0..5: only the 2 is kept (no limit_test).
+  CHECK(datasets.test.labels == std::vector<int64_t>{2});
+  // The images are the ones with those labels: record 2's pixels start at 2*3 = 6.
+  CHECK(datasets.train.image(0)[0] == 6);
+  CHECK(datasets.train.image(1)[0] == 21);
+}
+
+TEST_CASE("data config: classes on the real CIFAR-10 loader", "[data][config][classes][full]") {
+  const char* root = std::getenv("CIFAR10_DIR");
+  if (!root || !*root) {
+    WARN("CIFAR10_DIR unset; skipping the real CIFAR-10 class filter");
+    return;
+  }
+  DataConfig config = parse("{classes: [5, 6, 7, 8, 9], limit_train: 5000, limit_test: 2000}");
+  config.root = root;
+  const Datasets datasets = load_datasets(config);
+  REQUIRE(datasets.train.size() == 5000);
+  REQUIRE(datasets.test.size() == 2000);
+  const std::vector<int64_t> train_counts = class_counts(datasets.train);
+  const std::vector<int64_t> test_counts = class_counts(datasets.test);
+  REQUIRE(train_counts.size() == 10);
+  int64_t kept = 0;
+  for (int c = 0; c < 10; ++c) {
+    INFO("class " << c);
+    if (c < 5) {
+      CHECK(train_counts[c] == 0);
+      CHECK(test_counts[c] == 0);
+    } else {
+      CHECK(train_counts[c] > 800);  // about 1,000 each in the first 10,000 matching images
+      CHECK(test_counts[c] > 300);
+      kept += train_counts[c];
+    }
+  }
+  CHECK(kept == 5000);
+  CHECK(datasets.train.classes[5] == "dog");
+  // The filtered images are the loader's own: the first kept training image is the first
+  // record of data_batch_1 with a label >= 5, pixel for pixel.
+  const ImageDataset first = load_cifar10(root, true, 100);
+  int64_t index = 0;
+  while (first.labels[index] < 5) ++index;
+  CHECK(datasets.train.labels[0] == first.labels[index]);
+  CHECK(std::equal(first.image(index), first.image(index) + first.image_numel(),
+                   datasets.train.image(0)));
+  config.classes = {0, 10};  // a range error at load too, for a config built in code
+  CHECK_THROWS_WITH(load_datasets(config), Catch::Contains("data.classes[1]"));
 }

@@ -287,6 +287,18 @@ bool onednn_conv_runs_fast(const OnednnConvShape& shape) {
   return true;
 }
 
+bool onednn_bf16_conv_available() {
+  static const bool available = [] {
+    OnednnConvShape probe;
+    probe.geometry = make_conv_geometry(16, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1);
+    probe.batch = 2;
+    probe.out_channels = 16;
+    probe.bf16 = true;
+    return onednn_conv_runs_fast(probe);
+  }();
+  return available;
+}
+
 void onednn_conv_forward(const OnednnConvShape& shape, const float* x, const float* w,
                          const float* b, bool relu, float* y) {
   const Primitives& p = primitives_for(shape);

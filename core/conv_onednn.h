@@ -35,6 +35,9 @@ bool onednn_conv_supported(const OnednnConvShape& shape);
 // ("ref:any", many times slower than im2col): where the layers route a conv here.
 bool onednn_conv_runs_fast(const OnednnConvShape& shape);
 
+// Whether oneDNN has a non-reference bf16 convolution kernel on this CPU (a 3x3 probe).
+bool onednn_bf16_conv_available();
+
 // y = conv(x, w) + b, max(y, 0) with relu (a post-op of the primitive).
 void onednn_conv_forward(const OnednnConvShape& shape, const float* x, const float* w,
                          const float* b, bool relu, float* y);

@@ -117,13 +117,15 @@ OnednnConvShape onednn_shape(const ConvGeometry& g, int64_t batch, int64_t out_c
 // direct kernel for few input channels or a stride, else im2col + sgemm (the backward is
 // Winograd's or im2col's). A forced algorithm runs where its kernel can, im2col elsewhere.
 // In bf16 (core/precision.h) every layer runs oneDNN's bf16 convolution where oneDNN has a
-// kernel for it that is not its reference loop, else im2col through the bf16 GEMMs:
+// kernel for it that is not its reference loop, else (and when im2col is forced) im2col
+// through the bf16 GEMMs:
 // Winograd's transforms in bf16 would lose too much (docs/precision.md) and the direct
 // kernel is fp32 only. oneDNN's bf16 convolutions ran vgg6's and ResNet-20's layers
 // 1.5-3x faster than bf16 im2col (bench/conv_onednn.cpp, docs/precision.md).
 ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t batch, int64_t groups,
                                int64_t out_channels, ConvAlgorithm requested) {
   const bool bf16 = compute_precision() == Precision::bf16;
+  if (bf16 && requested == ConvAlgorithm::kIm2col) return ConvAlgorithm::kIm2col;
   if (bf16 || requested == ConvAlgorithm::kOnednn)
     return onednn_conv_runs_fast(onednn_shape(g, batch, out_channels, groups))
                ? ConvAlgorithm::kOnednn

@@ -4,10 +4,12 @@
 // and thread count, kept per thread, with a per-thread scratchpad and per-thread buffers for
 // the converted and reordered operands, as gemm_bf16_onednn.cpp does for its matmuls.
 //
-// bf16 operands are rounded by core/bf16.h into plain NCHW / OIHW bf16 arrays and then
-// reordered (an exact bf16 -> bf16 copy) to the format the primitive asks for. oneDNN's own
-// f32 -> bf16 reorder would save that pass, but on AVX512-BF16 it is VCVTNEPS2BF16, which
-// flushes subnormals; rounding here keeps every path's operands the bits of core/bf16.h.
+// bf16 operands are rounded by oneDNN's f32 -> bf16 reorder, in the same pass that brings
+// them to the primitive's format: round to nearest even as core/bf16.h, but VCVTNEPS2BF16
+// flushes subnormal inputs to zero where core/bf16.h keeps them. That changes no product:
+// the kernels' vdpbf16ps treats subnormal bf16 operands as zero anyway (docs/precision.md).
+// Rounding with core/bf16.h first and then reordering bf16 -> bf16 cost one more pass over
+// every operand (measured: the reorders were 21% of oneDNN's time in a vgg6 bf16 step).
 #include "core/conv_onednn.h"
 
 #include <omp.h>
@@ -21,7 +23,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/bf16.h"
 #include "core/error.h"
 
 namespace cnn {
@@ -169,7 +170,7 @@ const Primitives& primitives_for(const OnednnConvShape& s) {
 }
 
 // Per-thread buffers, by slot, that only grow.
-enum Slot { kPlain, kDiffDstPlain, kSrc, kWeightsPlain, kWeights, kDst, kDiffDst, kScratchpad, kSlots };
+enum Slot { kSrc, kWeights, kDiffDstWeights, kDst, kDiffDst, kScratchpad, kSlots };
 thread_local std::vector<char> buffers[kSlots];
 void* buffer(Slot slot, size_t bytes) {
   if (buffers[slot].size() < bytes) buffers[slot].resize(bytes);
@@ -182,30 +183,13 @@ dnnl::stream& stream() {
   return stream_for_thread;
 }
 
-// core/bf16.h's rounding over the threads (it is one thread's loop).
-void round_into_bf16(const float* x, int64_t n, bf16* y) {
-  constexpr int64_t kBlock = int64_t{1} << 15;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (blocks > 1 && !omp_in_parallel())
-  for (int64_t i = 0; i < blocks; ++i)
-    float_to_bf16(x + i * kBlock, std::min(kBlock, n - i * kBlock), y + i * kBlock);
+// fp32 data in cnnlab's plain layout, as oneDNN memory.
+dnnl::memory plain_operand(const float* data, const dims& shape, tag plain) {
+  return dnnl::memory(desc(shape, dt::f32, plain), engine(), const_cast<float*>(data));
 }
 
-// fp32 data in cnnlab's plain layout as an operand of type `type`: the data itself in fp32,
-// in bf16 rounded into a plain bf16 array in `slot`.
-dnnl::memory plain_operand(const float* data, const dims& shape, tag plain, dt type, Slot slot) {
-  const desc plain_desc(shape, type, plain);
-  void* plain_data = const_cast<float*>(data);
-  if (type == dt::bf16) {
-    plain_data = buffer(slot, plain_desc.get_size());
-    round_into_bf16(data, static_cast<int64_t>(plain_desc.get_size() / sizeof(bf16)),
-                    static_cast<bf16*>(plain_data));
-  }
-  return dnnl::memory(plain_desc, engine(), plain_data);
-}
-
-// An operand in the primitive's format `want` (a reorder into `slot`; none where the formats
-// already agree).
+// An operand in the primitive's format and type `want` (a reorder into `slot`, rounding to
+// bf16 where `want` is bf16; none where the descriptors already agree).
 dnnl::memory in_format(const dnnl::memory& operand, const desc& want, Slot slot) {
   if (operand.get_desc() == want) return operand;
   dnnl::memory wanted(want, engine(), buffer(slot, want.get_size()));
@@ -215,9 +199,8 @@ dnnl::memory in_format(const dnnl::memory& operand, const desc& want, Slot slot)
 
 // Both steps, for an operand used once.
 dnnl::memory input_memory(const float* data, const dims& shape, tag plain, const desc& want,
-                          Slot plain_slot, Slot want_slot) {
-  return in_format(plain_operand(data, shape, plain, want.data_type(), plain_slot), want,
-                   want_slot);
+                          Slot want_slot) {
+  return in_format(plain_operand(data, shape, plain), want, want_slot);
 }
 
 // The primitive's fp32 output `have`, in cnnlab's plain layout at `data` (a reorder after
@@ -305,9 +288,9 @@ void onednn_conv_forward(const OnednnConvShape& shape, const float* x, const flo
   const auto& pd = relu ? p.forward_relu_pd : p.forward_pd;
   const Layouts l = layouts_for(shape);
   std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, input_memory(x, l.src, tag::nchw, pd.src_desc(), kPlain, kSrc)},
+      {DNNL_ARG_SRC, input_memory(x, l.src, tag::nchw, pd.src_desc(), kSrc)},
       {DNNL_ARG_WEIGHTS,
-       input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeightsPlain, kWeights)},
+       input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
       {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}};
   if (shape.bias) {
     CNN_CHECK(b, "conv_onednn: the shape has a bias but no bias was given");
@@ -325,16 +308,16 @@ void onednn_conv_backward(const OnednnConvShape& shape, const float* x, const fl
   if (!dx && !dw) return;
   const Primitives& p = primitives_for(shape);
   const Layouts l = layouts_for(shape);
-  // gy rounded once for both products (which may want it in different formats).
-  const dnnl::memory gy_plain =
-      plain_operand(gy, l.dst, tag::nchw, shape.bf16 ? dt::bf16 : dt::f32, kDiffDstPlain);
+  const dnnl::memory gy_plain = plain_operand(gy, l.dst, tag::nchw);
+  dnnl::memory gy_data;  // gy as backward data takes it, reused by backward weights
   if (dx) {
     const auto& pd = p.backward_data_pd;
     Output out = output_memory(dx, l.src, tag::nchw, pd.diff_src_desc(), kDst);
+    gy_data = in_format(gy_plain, pd.diff_dst_desc(), kDiffDst);
     run(p.backward_data,
-        {{DNNL_ARG_DIFF_DST, in_format(gy_plain, pd.diff_dst_desc(), kDiffDst)},
+        {{DNNL_ARG_DIFF_DST, gy_data},
          {DNNL_ARG_WEIGHTS,
-          input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeightsPlain, kWeights)},
+          input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
          {DNNL_ARG_DIFF_SRC, out.primitive},
          {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}},
         "backward data");
@@ -343,9 +326,11 @@ void onednn_conv_backward(const OnednnConvShape& shape, const float* x, const fl
   if (dw) {
     const auto& pd = p.backward_weights_pd;
     Output out = output_memory(dw, l.weights, l.weights_tag, pd.diff_weights_desc(), kDst);
+    const bool reuse = gy_data && gy_data.get_desc() == pd.diff_dst_desc();
     run(p.backward_weights,
-        {{DNNL_ARG_DIFF_DST, in_format(gy_plain, pd.diff_dst_desc(), kDiffDst)},
-         {DNNL_ARG_SRC, input_memory(x, l.src, tag::nchw, pd.src_desc(), kPlain, kSrc)},
+        {{DNNL_ARG_DIFF_DST,
+          reuse ? gy_data : in_format(gy_plain, pd.diff_dst_desc(), kDiffDstWeights)},
+         {DNNL_ARG_SRC, input_memory(x, l.src, tag::nchw, pd.src_desc(), kSrc)},
          {DNNL_ARG_DIFF_WEIGHTS, out.primitive},
          {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}},
         "backward weights");

@@ -186,3 +186,39 @@ TEST_CASE("conv_onednn: only the wanted gradients are written, the kernel is nam
   CHECK(impl.find(" / ") != std::string::npos);
   CHECK(onednn_conv_runs_fast(s) == (impl.find("ref") == std::string::npos));
 }
+
+// oneDNN rounds the operands (its f32 -> bf16 reorder): to nearest even, as core/bf16.h,
+// seen through a 1x1 conv with weight 1 (y = bf16(x) exactly). Subnormal inputs give 0
+// (VCVTNEPS2BF16 flushes them, and vdpbf16ps would treat them as zero anyway), where
+// core/bf16.h keeps them: the one difference docs/precision.md states.
+TEST_CASE("conv_onednn: bf16 operands round to nearest even, subnormals give 0",
+          "[conv][onednn][bf16]") {
+  if (!onednn_bf16_conv_available()) {
+    WARN("skipped: oneDNN makes no bf16 convolution on this CPU (it needs AVX-512)");
+    return;
+  }
+  const float one = 1.0f, ulp = std::ldexp(1.0f, -7);  // bf16's spacing at 1
+  std::vector<float> x = {one + ulp / 2,     one + 3 * ulp / 2, one + ulp / 2 + ulp / 64,
+                          -(one + ulp / 2),  3.14159265f,       -2.71828182f,
+                          65504.0f,          1e-30f,            std::ldexp(1.0f, -126)};
+  const std::vector<float> subnormals = {1e-39f, -3e-40f, std::ldexp(1.0f, -140)};
+  Generator generator(9);
+  const Tensor random = randn({64}, generator);
+  x.insert(x.end(), random.data(), random.data() + 64);
+  const size_t normal = x.size();
+  x.insert(x.end(), subnormals.begin(), subnormals.end());
+  const int64_t n = static_cast<int64_t>(x.size());
+  OnednnConvShape s;
+  s.geometry = make_conv_geometry(1, 1, n, 1, 1, 1, 1, 0, 0, 1, 1);
+  s.batch = 1;
+  s.out_channels = 1;
+  s.bf16 = true;
+  const float w = 1.0f;
+  std::vector<float> y(n);
+  onednn_conv_forward(s, x.data(), &w, nullptr, false, y.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    CHECK(y[i] == (i < normal ? round_to_bf16(x[i]) : 0.0f));
+  }
+  CHECK(round_to_bf16(1e-39f) != 0.0f);  // core/bf16.h keeps what oneDNN flushes
+}

@@ -5,6 +5,8 @@
 // bf16 GEMM door), oneDNN fp32 (format any), oneDNN bf16 in formats any, nchw and nhwc.
 // Every oneDNN figure includes the reorders from and to cnnlab's fp32 NCHW tensors.
 //   bench_conv_onednn [rounds=3] [threads=2] [batch=128] [model=all|vgg6|resnet20]
+#include "core/conv_onednn.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 
 #include "core/conv_direct.h"
 #include "core/conv_im2col.h"
-#include "core/conv_onednn.h"
 #include "core/gemm.h"
 #include "core/precision.h"
 #include "core/random.h"
@@ -36,17 +37,17 @@ struct Layer {
 };
 
 const std::vector<Layer> kLayers = {
-    {"vgg6", 3, 32, 32, 3, 1, 1},        {"vgg6", 32, 32, 32, 3, 1, 1},
-    {"vgg6", 32, 64, 16, 3, 1, 1},       {"vgg6", 64, 64, 16, 3, 1, 1},
-    {"vgg6", 64, 128, 8, 3, 1, 1},       {"vgg6", 128, 128, 8, 3, 1, 1},
-    {"resnet20", 3, 16, 32, 3, 1, 1},    {"resnet20", 16, 16, 32, 3, 1, 6},
-    {"resnet20", 16, 32, 32, 3, 2, 1},   {"resnet20", 16, 32, 32, 1, 2, 1},
-    {"resnet20", 32, 32, 16, 3, 1, 5},   {"resnet20", 32, 64, 16, 3, 2, 1},
-    {"resnet20", 32, 64, 16, 1, 2, 1},   {"resnet20", 64, 64, 8, 3, 1, 5}};
+    {"vgg6", 3, 32, 32, 3, 1, 1},      {"vgg6", 32, 32, 32, 3, 1, 1},
+    {"vgg6", 32, 64, 16, 3, 1, 1},     {"vgg6", 64, 64, 16, 3, 1, 1},
+    {"vgg6", 64, 128, 8, 3, 1, 1},     {"vgg6", 128, 128, 8, 3, 1, 1},
+    {"resnet20", 3, 16, 32, 3, 1, 1},  {"resnet20", 16, 16, 32, 3, 1, 6},
+    {"resnet20", 16, 32, 32, 3, 2, 1}, {"resnet20", 16, 32, 32, 1, 2, 1},
+    {"resnet20", 32, 32, 16, 3, 1, 5}, {"resnet20", 32, 64, 16, 3, 2, 1},
+    {"resnet20", 32, 64, 16, 1, 2, 1}, {"resnet20", 64, 64, 8, 3, 1, 5}};
 
 enum Variant { kAuto, kIm2colF32, kIm2colBf16, kOnednnF32, kOnednnAny, kOnednnNchw, kOnednnNhwc };
 const char* kNames[] = {"fp32 auto", "fp32 im2col", "bf16 im2col", "dnnl fp32",
-                        "dnnl bf16", "bf16 nchw", "bf16 nhwc"};
+                        "dnnl bf16", "bf16 nchw",   "bf16 nhwc"};
 constexpr int kVariants = 7;
 
 struct Operands {
@@ -126,8 +127,8 @@ int main(int argc, char** argv) {
     if (model != "all" && model != l.model) continue;
     const int64_t pad = l.kernel / 2;
     Operands o;
-    o.g = cnn::make_conv_geometry(l.in, l.size, l.size, l.kernel, l.kernel, l.stride, l.stride,
-                                  pad, pad, 1, 1);
+    o.g = cnn::make_conv_geometry(l.in, l.size, l.size, l.kernel, l.kernel, l.stride, l.stride, pad,
+                                  pad, 1, 1);
     o.N = batch;
     o.O = l.out;
     o.x = cnn::randn({batch, l.in, l.size, l.size}, gen);
@@ -163,7 +164,8 @@ int main(int argc, char** argv) {
                   (long)l.out, (long)l.size, (long)l.kernel, (long)l.stride, (long)l.count);
     std::printf("%-30s", name);
     for (int v = 0; v < kVariants; ++v) {
-      const double f = best[(i * kVariants + v) * 2] * 1e3, b = best[(i * kVariants + v) * 2 + 1] * 1e3;
+      const double f = best[(i * kVariants + v) * 2] * 1e3,
+                   b = best[(i * kVariants + v) * 2 + 1] * 1e3;
       std::vector<double>& total = totals[l.model];
       total.resize(kVariants * 2, 0.0);
       total[v * 2] += f * l.count;

@@ -51,8 +51,8 @@ Layouts layouts_for(const OnednnConvShape& s) {
   Layouts l;
   l.src = {s.batch, C, g.height, g.width};
   l.dst = {s.batch, O, g.out_h, g.out_w};
-  l.weights = G == 1 ? dims{O, C, g.kernel_h, g.kernel_w}
-                     : dims{G, O / G, C / G, g.kernel_h, g.kernel_w};
+  l.weights =
+      G == 1 ? dims{O, C, g.kernel_h, g.kernel_w} : dims{G, O / G, C / G, g.kernel_h, g.kernel_w};
   l.weights_tag = G == 1 ? tag::oihw : tag::goihw;
   l.strides = {g.stride_h, g.stride_w};
   l.dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
@@ -115,8 +115,8 @@ Primitives make_primitives(const OnednnConvShape& s) {
   const dnnl::convolution_backward_data::desc bdd(algo, diff_src, weights, diff_dst, l.strides,
                                                   l.dilates, l.pad_l, l.pad_r);
   p.backward_data_pd = {bdd, user_scratchpad(false), engine(), p.forward_pd};
-  const dnnl::convolution_backward_weights::desc bwd(algo, src, diff_weights, diff_dst,
-                                                     l.strides, l.dilates, l.pad_l, l.pad_r);
+  const dnnl::convolution_backward_weights::desc bwd(algo, src, diff_weights, diff_dst, l.strides,
+                                                     l.dilates, l.pad_l, l.pad_r);
   p.backward_weights_pd = {bwd, user_scratchpad(false), engine(), p.forward_pd};
   p.forward = dnnl::convolution_forward(p.forward_pd);
   p.forward_relu = dnnl::convolution_forward(p.forward_relu_pd);
@@ -129,10 +129,25 @@ using Key = std::array<int64_t, 19>;
 
 Key key_for(const OnednnConvShape& s) {
   const ConvGeometry& g = s.geometry;
-  return {g.channels,   g.height,   g.width,        g.kernel_h, g.kernel_w,
-          g.stride_h,   g.stride_w, g.pad_h,        g.pad_w,    g.dilation_h,
-          g.dilation_w, s.batch,    s.out_channels, s.groups,   s.bf16,
-          s.bias,       static_cast<int64_t>(s.layout), omp_in_parallel() ? 1 : omp_get_max_threads(), 0};
+  return {g.channels,
+          g.height,
+          g.width,
+          g.kernel_h,
+          g.kernel_w,
+          g.stride_h,
+          g.stride_w,
+          g.pad_h,
+          g.pad_w,
+          g.dilation_h,
+          g.dilation_w,
+          s.batch,
+          s.out_channels,
+          s.groups,
+          s.bf16,
+          s.bias,
+          static_cast<int64_t>(s.layout),
+          omp_in_parallel() ? 1 : omp_get_max_threads(),
+          0};
 }
 
 thread_local std::map<Key, Primitives> primitives;
@@ -263,9 +278,8 @@ bool onednn_conv_supported(const OnednnConvShape& shape) {
 bool onednn_conv_runs_fast(const OnednnConvShape& shape) {
   if (!onednn_conv_supported(shape)) return false;
   const Primitives& p = primitives_for(shape);
-  for (const std::string impl :
-       {p.forward_pd.impl_info_str(), p.backward_data_pd.impl_info_str(),
-        p.backward_weights_pd.impl_info_str()})
+  for (const std::string impl : {p.forward_pd.impl_info_str(), p.backward_data_pd.impl_info_str(),
+                                 p.backward_weights_pd.impl_info_str()})
     if (impl.rfind("ref", 0) == 0) return false;
   return true;
 }
@@ -289,8 +303,7 @@ void onednn_conv_forward(const OnednnConvShape& shape, const float* x, const flo
   const Layouts l = layouts_for(shape);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, input_memory(x, l.src, tag::nchw, pd.src_desc(), kSrc)},
-      {DNNL_ARG_WEIGHTS,
-       input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
+      {DNNL_ARG_WEIGHTS, input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
       {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}};
   if (shape.bias) {
     CNN_CHECK(b, "conv_onednn: the shape has a bias but no bias was given");
@@ -316,8 +329,7 @@ void onednn_conv_backward(const OnednnConvShape& shape, const float* x, const fl
     gy_data = in_format(gy_plain, pd.diff_dst_desc(), kDiffDst);
     run(p.backward_data,
         {{DNNL_ARG_DIFF_DST, gy_data},
-         {DNNL_ARG_WEIGHTS,
-          input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
+         {DNNL_ARG_WEIGHTS, input_memory(w, l.weights, l.weights_tag, pd.weights_desc(), kWeights)},
          {DNNL_ARG_DIFF_SRC, out.primitive},
          {DNNL_ARG_SCRATCHPAD, scratchpad(pd.scratchpad_desc())}},
         "backward data");
@@ -345,13 +357,14 @@ std::string describe_onednn_conv_kernels() {
   for (const auto& [kernels, shapes] : kernels_used)
     line += (line.empty() ? "" : "; ") + std::to_string(shapes.size()) + " shape" +
             (shapes.size() == 1 ? "" : "s") + " on " + kernels;
-  return line.empty() ? line : "oneDNN convolutions (forward / backward data / backward weights): " + line;
+  return line.empty() ? line
+                      : "oneDNN convolutions (forward / backward data / backward weights): " + line;
 }
 
 std::string onednn_conv_implementation(const OnednnConvShape& shape) {
   const Primitives& p = primitives_for(shape);
-  return std::string(p.forward_pd.impl_info_str()) + " / " + p.backward_data_pd.impl_info_str() + " / " +
-         p.backward_weights_pd.impl_info_str();
+  return std::string(p.forward_pd.impl_info_str()) + " / " + p.backward_data_pd.impl_info_str() +
+         " / " + p.backward_weights_pd.impl_info_str();
 }
 
 }  // namespace cnn

@@ -84,8 +84,8 @@ Results im2col_reference(const Operands& o, const Tensor& x, const Tensor& w, co
                          const Tensor& b) {
   ScopedPrecision fp32(Precision::fp32);
   const Case& c = o.c;
-  Results r{Tensor::empty(o.gy.shape()), Tensor::empty(o.gy.shape()),
-            Tensor::empty(o.x.shape()), Tensor::empty(o.w.shape())};
+  Results r{Tensor::empty(o.gy.shape()), Tensor::empty(o.gy.shape()), Tensor::empty(o.x.shape()),
+            Tensor::empty(o.w.shape())};
   const float* bias = b.defined() ? b.data() : nullptr;
   im2col_conv_forward(o.g, c.N, c.O, c.groups, x.data(), w.data(), bias, false, r.y.data());
   im2col_conv_forward(o.g, c.N, c.O, c.groups, x.data(), w.data(), bias, true, r.y_relu.data());
@@ -105,8 +105,8 @@ Results onednn(const Operands& o, bool bf16, OnednnConvLayout layout) {
   s.bias = true;
   s.layout = layout;
   REQUIRE(onednn_conv_supported(s));
-  Results r{Tensor::empty(o.gy.shape()), Tensor::empty(o.gy.shape()),
-            Tensor::empty(o.x.shape()), Tensor::empty(o.w.shape())};
+  Results r{Tensor::empty(o.gy.shape()), Tensor::empty(o.gy.shape()), Tensor::empty(o.x.shape()),
+            Tensor::empty(o.w.shape())};
   onednn_conv_forward(s, o.x.data(), o.w.data(), o.b.data(), false, r.y.data());
   onednn_conv_forward(s, o.x.data(), o.w.data(), o.b.data(), true, r.y_relu.data());
   onednn_conv_backward(s, o.x.data(), o.gy.data(), o.w.data(), r.dx.data(), r.dw.data());
@@ -122,8 +122,8 @@ void check_against_reference(const Operands& o, bool bf16, OnednnConvLayout layo
   const Tensor x = bf16 ? map(o.x, rounded) : o.x, w = bf16 ? map(o.w, rounded) : o.w;
   const Tensor gy = bf16 ? map(o.gy, rounded) : o.gy;
   const Results want = im2col_reference(o, x, w, gy, o.b);
-  const Results scale = im2col_reference(o, map(x, absolute), map(w, absolute),
-                                         map(gy, absolute), map(o.b, absolute));
+  const Results scale = im2col_reference(o, map(x, absolute), map(w, absolute), map(gy, absolute),
+                                         map(o.b, absolute));
   const int64_t terms_y = c.C / c.groups * c.kh * c.kw;
   CHECK(count_off(got.y, want.y, scale.y, terms_y) == 0);
   CHECK(count_off(got.y_relu, want.y_relu, scale.y, terms_y) == 0);
@@ -177,8 +177,8 @@ TEST_CASE("conv_onednn: only the wanted gradients are written, the kernel is nam
   Tensor dx = Tensor::empty(o.x.shape());
   onednn_conv_backward(s, nullptr, o.gy.data(), o.w.data(), dx.data(), nullptr);
   const Results want = im2col_reference(o, o.x, o.w, o.gy, Tensor());
-  const Results scale = im2col_reference(o, map(o.x, absolute), map(o.w, absolute),
-                                         map(o.gy, absolute), Tensor());
+  const Results scale =
+      im2col_reference(o, map(o.x, absolute), map(o.w, absolute), map(o.gy, absolute), Tensor());
   CHECK(count_off(dw, want.dw, scale.dw, o.c.N * o.g.out_pixels()) == 0);
   CHECK(count_off(dx, want.dx, scale.dx, o.c.O * 9) == 0);
   const std::string impl = onednn_conv_implementation(s);
@@ -198,9 +198,15 @@ TEST_CASE("conv_onednn: bf16 operands round to nearest even, subnormals give 0",
     return;
   }
   const float one = 1.0f, ulp = std::ldexp(1.0f, -7);  // bf16's spacing at 1
-  std::vector<float> x = {one + ulp / 2,     one + 3 * ulp / 2, one + ulp / 2 + ulp / 64,
-                          -(one + ulp / 2),  3.14159265f,       -2.71828182f,
-                          65504.0f,          1e-30f,            std::ldexp(1.0f, -126)};
+  std::vector<float> x = {one + ulp / 2,
+                          one + 3 * ulp / 2,
+                          one + ulp / 2 + ulp / 64,
+                          -(one + ulp / 2),
+                          3.14159265f,
+                          -2.71828182f,
+                          65504.0f,
+                          1e-30f,
+                          std::ldexp(1.0f, -126)};
   const std::vector<float> subnormals = {1e-39f, -3e-40f, std::ldexp(1.0f, -140)};
   Generator generator(9);
   const Tensor random = randn({64}, generator);

@@ -14,7 +14,6 @@
 
 #include <omp.h>
 
-#include <algorithm>
 #include <array>
 #include <dnnl.hpp>
 #include <map>

@@ -1,7 +1,7 @@
 // Convolution through oneDNN's convolution primitives (Debian libdnnl-dev 2.6), fp32 tensors
-// at the interface in cnnlab's NCHW layout: in bf16 the operands are rounded with core/bf16.h
-// (round to nearest even, subnormals kept) and the sums and outputs are fp32; in fp32 it is
-// oneDNN's fp32 convolution. oneDNN picks its kernel from the CPU (brgconv/jit on
+// at the interface in cnnlab's NCHW layout: in bf16 the operands are rounded to nearest even
+// (as core/bf16.h, but a subnormal operand counts as 0) and the sums and outputs are fp32; in
+// fp32 it is oneDNN's fp32 convolution. oneDNN picks its kernel from the CPU (brgconv/jit on
 // avx512_core_bf16, AMX tiles where the process may use them).
 // Shapes: x [N,C,H,W], w [O,C/groups,kh,kw], b [O] or null, y and gy [N,O,OH,OW].
 #pragma once

@@ -17,6 +17,7 @@
 #include "apps/distributed.h"
 #include "apps/train_step.h"
 #include "core/autograd.h"
+#include "core/conv_onednn.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/precision.h"
@@ -380,6 +381,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
     out["kernels"] = describe_kernels();
     out["precision"] = precision_name(compute_precision());
     if (!kernel_warning().empty()) out["kernel_warning"] = kernel_warning();
+    if (!describe_onednn_conv_kernels().empty())
+      out["onednn_conv_kernels"] = describe_onednn_conv_kernels();
     if (options.kernels)
       out["gemm_shapes"] =
           bf16 ? bf16_kernel_table_json(bf16_rows) : kernel_table_json(kernel_rows);
@@ -410,6 +413,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
   std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n",
               sgemm_rate);
   std::printf("  %s\n", describe_kernels().c_str());
+  if (!describe_onednn_conv_kernels().empty())
+    std::printf("  %s\n", describe_onednn_conv_kernels().c_str());
   if (!kernel_warning().empty()) std::printf("  warning: %s\n", kernel_warning().c_str());
   if (options.norm_overhead)
     std::printf("  normalization's cost: %+.1f%% of the step (median ratio of steps taken in "

@@ -1,6 +1,7 @@
 // The convolution paths' errors against a double reference (see bench_numerics.h).
 #include "apps/bench_numerics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -90,6 +91,8 @@ std::string algorithm_name(ConvAlgorithm a) {
       return "direct";
     case ConvAlgorithm::kIm2col:
       return "im2col";
+    case ConvAlgorithm::kOnednn:
+      return "onednn";
     case ConvAlgorithm::kAuto:
       break;
   }
@@ -97,14 +100,16 @@ std::string algorithm_name(ConvAlgorithm a) {
 }
 
 // The paths that really run this layer when forced (a forced path that falls back to
-// im2col is im2col's row, not its own).
+// im2col is im2col's row, not its own; in bf16 every one is oneDNN's or im2col).
 std::vector<ConvAlgorithm> paths_for(const Conv2dOptions& o, const Shape& input) {
   std::vector<ConvAlgorithm> paths;
-  Conv2dOptions forced = o;
-  forced.algorithm = ConvAlgorithm::kWinograd;
-  if (conv2d_runs_winograd(input, forced)) paths.push_back(ConvAlgorithm::kWinograd);
-  if (o.groups == 1) paths.push_back(ConvAlgorithm::kDirect);
-  paths.push_back(ConvAlgorithm::kIm2col);
+  for (ConvAlgorithm wanted : {ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect,
+                               ConvAlgorithm::kIm2col, ConvAlgorithm::kOnednn}) {
+    Conv2dOptions forced = o;
+    forced.algorithm = wanted;
+    const ConvAlgorithm runs = conv2d_algorithm(input, forced);
+    if (std::find(paths.begin(), paths.end(), runs) == paths.end()) paths.push_back(runs);
+  }
   return paths;
 }
 
@@ -139,7 +144,9 @@ std::vector<ConvPathError> measure_conv_numerics(const Sequential& model, const 
       wg.set_requires_grad(true);
       const Tensor y = conv2d(xg, wg, Tensor(), options);
       sum(mul(y, gy)).backward();  // the gradient reaching y is gy exactly
-      const std::string backward = path == ConvAlgorithm::kWinograd ? "winograd" : "im2col";
+      // The backward is the forward's path, but for the direct kernel's (im2col's).
+      const std::string backward =
+          algorithm_name(path == ConvAlgorithm::kDirect ? ConvAlgorithm::kIm2col : path);
       errors.push_back({name.str(), algorithm_name(path), backward, relative_error(y, ref.y),
                         relative_error(xg.grad(), ref.dx), relative_error(wg.grad(), ref.dw)});
     }

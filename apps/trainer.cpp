@@ -14,6 +14,7 @@
 #include "apps/run_logger.h"
 #include "apps/signals.h"
 #include "apps/store_url.h"
+#include "core/conv_onednn.h"
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/precision.h"
@@ -312,8 +313,9 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
                setup.datasets.test.size(), setup.train_loader->batches_per_epoch());
   spdlog::info("{}", describe_kernels());
   if (compute_precision() == Precision::bf16)
-    spdlog::info("precision bf16: convolutions (im2col) and linear layers on bf16 operands with "
-                 "fp32 sums, the {} path", bf16_path_name(bf16_path()));
+    spdlog::info("precision bf16: convolutions (oneDNN's bf16 convolutions, im2col where oneDNN "
+                 "has no kernel) and linear layers on bf16 operands with fp32 sums, the {} path",
+                 bf16_path_name(bf16_path()));
   if (!kernel_warning().empty()) spdlog::warn("{}", kernel_warning());
 
   std::unique_ptr<LayerStatsRecorder> layer_stats;
@@ -334,6 +336,8 @@ TrainResult train_run(const Config& input_config, const TrainOptions& options) {
   try {
     result.status = run_epochs(parts, position, recorder ? &*recorder : nullptr, epochs, result,
                                run_dir);
+    if (!describe_onednn_conv_kernels().empty())
+      spdlog::info("{}", describe_onednn_conv_kernels());
     summarize(result, epochs, position);
     if (data_parallel) log_communication(*data_parallel);
     if (recorder) recorder->on_finish(result);

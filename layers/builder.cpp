@@ -13,7 +13,8 @@ namespace cnn {
 namespace {
 const std::vector<std::string> kNormChoices = {"batch", "syncbatch", "group", "layer", "instance", "none"};
 // layers/conv2d.h's conv_algorithm_names(), spelled here: the builder knows no layer type.
-const std::vector<std::string> kConvAlgorithms = {"auto", "winograd", "direct", "im2col"};
+const std::vector<std::string> kConvAlgorithms = {"auto", "winograd", "direct", "im2col",
+                                                  "onednn"};
 }  // namespace
 
 bool is_valid_norm_choice(const std::string& norm) {
@@ -26,8 +27,8 @@ const std::vector<KeySpec>& model_keys() {
       {"layers", "required",
        "the list of layers, e.g. - conv2d: {out_channels: 32, kernel_size: 3}"},
       {"conv_algorithm", "auto",
-       "the convolutions' kernel: auto (by geometry) | winograd | direct | im2col (each where "
-       "it can run, im2col elsewhere; docs/numerics.md)"},
+       "the convolutions' kernel: auto (by geometry; oneDNN in bf16) | winograd | direct | "
+       "im2col | onednn (each where it can run, im2col elsewhere; docs/numerics.md)"},
       {"init_scale", "1",
        "multiplies every conv2d/linear weight after its init (the study's x0.1/x1/x10; "
        "biases and norm weights untouched), in [0.001, 1000]"}};

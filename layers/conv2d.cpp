@@ -1,7 +1,7 @@
 // Conv2d: the layer, the differentiable conv2d function and its evaluation-only fusions.
 // Each call picks a kernel (core/): Winograd F(4x4,3x3) for 3x3 stride-1 layers, the direct
 // kernel for few input channels or a stride (forward), im2col + sgemm for the rest and for
-// the backward of every layer Winograd does not take.
+// the backward of every layer Winograd does not take; in bf16, oneDNN's convolution.
 #include "layers/conv2d.h"
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include "core/conv_direct.h"
 #include "core/conv_gradients.h"
 #include "core/conv_im2col.h"
+#include "core/conv_onednn.h"
 #include "core/im2col.h"
 #include "core/ops.h"
 #include "core/precision.h"
@@ -90,15 +91,45 @@ ConvGeometry checked_geometry(const Shape& input, const Conv2dOptions& o) {
                             o.dilation.second);
 }
 
+// The shape oneDNN's primitives are made for (bias: whether the forward adds one), in the
+// precision of the process.
+OnednnConvShape onednn_shape(const ConvGeometry& g, int64_t batch, int64_t out_channels,
+                             int64_t groups, bool bias = false) {
+  OnednnConvShape shape;
+  shape.geometry = g;
+  shape.batch = batch;
+  shape.out_channels = out_channels;
+  shape.groups = groups;
+  shape.bf16 = compute_precision() == Precision::bf16;
+  shape.bias = bias;
+  return shape;
+}
+
+// fp32 auto never takes oneDNN. Its fp32 convolution (jit:avx512_core) beat cnnlab's paths
+// only on ResNet-20's two 3x3 stride-2 convs (bench/conv_onednn.cpp, AMD Zen 4, 1 thread,
+// batch 128, forward + backward ms, two runs: 16->32 @32x32 21.2 and 20.9 against direct +
+// im2col's 33.9 and 26.7; 32->64 @16x16 21.7 and 22.4 against 25.8 and 25.3), about 2% of
+// ResNet-20's conv time, and its weight gradient sums N*OH*OW terms in fp32 where im2col's
+// sums bands in double (docs/numerics.md): routed there, tests/layers/test_conv2d.cpp's
+// "bands, strided" weight gradient was off by 1e-4 relative, past the bound im2col meets.
+// Everywhere else Winograd, direct or im2col were as fast or faster.
 // How a layer's forward runs (auto): Winograd for the 3x3 stride-1 layers it suits, the
 // direct kernel for few input channels or a stride, else im2col + sgemm (the backward is
 // Winograd's or im2col's). A forced algorithm runs where its kernel can, im2col elsewhere.
-// In bf16 (core/precision.h) every layer runs im2col, the path through the bf16 GEMMs:
+// In bf16 (core/precision.h) every layer runs oneDNN's bf16 convolution where oneDNN has a
+// kernel for it that is not its reference loop, else (and when im2col is forced) im2col
+// through the bf16 GEMMs:
 // Winograd's transforms in bf16 would lose too much (docs/precision.md) and the direct
-// kernel is fp32 only.
-ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t out_channels,
-                               ConvAlgorithm requested) {
-  if (compute_precision() == Precision::bf16) return ConvAlgorithm::kIm2col;
+// kernel is fp32 only. oneDNN's bf16 convolutions ran vgg6's and ResNet-20's layers
+// 1.5-3x faster than bf16 im2col (bench/conv_onednn.cpp, docs/precision.md).
+ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t batch, int64_t groups,
+                               int64_t out_channels, ConvAlgorithm requested) {
+  const bool bf16 = compute_precision() == Precision::bf16;
+  if (bf16 && requested == ConvAlgorithm::kIm2col) return ConvAlgorithm::kIm2col;
+  if (bf16 || requested == ConvAlgorithm::kOnednn)
+    return onednn_conv_runs_fast(onednn_shape(g, batch, out_channels, groups))
+               ? ConvAlgorithm::kOnednn
+               : ConvAlgorithm::kIm2col;
   const bool winograd_fits = winograd_supports(g, groups);
   switch (requested) {
     case ConvAlgorithm::kWinograd:
@@ -106,6 +137,7 @@ ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t ou
     case ConvAlgorithm::kDirect:
       return groups == 1 ? ConvAlgorithm::kDirect : ConvAlgorithm::kIm2col;
     case ConvAlgorithm::kIm2col:
+    case ConvAlgorithm::kOnednn:  // taken above
       return ConvAlgorithm::kIm2col;
     case ConvAlgorithm::kAuto:
       break;
@@ -114,8 +146,8 @@ ConvAlgorithm choose_algorithm(const ConvGeometry& g, int64_t groups, int64_t ou
   if (direct_conv_applies(g, groups, out_channels)) return ConvAlgorithm::kDirect;
   return ConvAlgorithm::kIm2col;
 }
-bool use_winograd(const ConvGeometry& g, const Conv2dOptions& options) {
-  return choose_algorithm(g, options.groups, options.out_channels, options.algorithm) ==
+bool use_winograd(const ConvGeometry& g, int64_t batch, const Conv2dOptions& options) {
+  return choose_algorithm(g, batch, options.groups, options.out_channels, options.algorithm) ==
          ConvAlgorithm::kWinograd;
 }
 
@@ -141,7 +173,8 @@ void check_parameters(const Tensor& weight, const Tensor& bias, const Conv2dOpti
 }  // namespace
 
 const std::vector<std::string>& conv_algorithm_names() {
-  static const std::vector<std::string> names = {"auto", "winograd", "direct", "im2col"};
+  static const std::vector<std::string> names = {"auto", "winograd", "direct", "im2col",
+                                                 "onednn"};
   return names;
 }
 
@@ -150,7 +183,8 @@ ConvAlgorithm conv_algorithm_from_name(const std::string& name, const std::strin
   if (name == "winograd") return ConvAlgorithm::kWinograd;
   if (name == "direct") return ConvAlgorithm::kDirect;
   if (name == "im2col") return ConvAlgorithm::kIm2col;
-  CNN_FAIL(key_path, ": expected auto, winograd, direct or im2col, found '", name, "'");
+  if (name == "onednn") return ConvAlgorithm::kOnednn;
+  CNN_FAIL(key_path, ": expected auto, winograd, direct, im2col or onednn, found '", name, "'");
 }
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
@@ -161,8 +195,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty({N, O, g.out_h, g.out_w});
-  const ConvAlgorithm algorithm = choose_algorithm(g, groups, O, options.algorithm);
+  const ConvAlgorithm algorithm = choose_algorithm(g, N, groups, O, options.algorithm);
   const bool winograd = algorithm == ConvAlgorithm::kWinograd;
+  const OnednnConvShape onednn = onednn_shape(g, N, O, groups, b.defined());
   const float* bias_data = b.defined() ? b.data() : nullptr;
   // Winograd's transformed kernels, computed once for the forward and the backward.
   const auto u = std::make_shared<const std::vector<float>>(
@@ -172,6 +207,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                              out.data());
   } else if (algorithm == ConvAlgorithm::kDirect) {
     direct_conv_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
+  } else if (algorithm == ConvAlgorithm::kOnednn) {
+    onednn_conv_forward(onednn, x.data(), w.data(), bias_data, then_relu, out.data());
   } else {
     im2col_conv_forward(g, N, O, groups, x.data(), w.data(), bias_data, then_relu, out.data());
   }
@@ -196,6 +233,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      if (winograd) {  // Winograd's forward: its adjoint
                        winograd_conv3x3_backward(g, N, O, x_data, u->data(), gy.data(), dx_data,
                                                  dw_data);
+                     } else if (algorithm == ConvAlgorithm::kOnednn) {
+                       onednn_conv_backward(onednn, x_data, gy.data(), saved_w.data(), dx_data,
+                                            dw_data);
                      } else {
                        im2col_conv_backward(g, N, O, groups, x_data, gy.data(), saved_w.data(),
                                             dx_data, dw_data);
@@ -227,7 +267,8 @@ Tensor winograd_forward(const Tensor& input, const Tensor& weight, const Tensor&
 Tensor conv2d_relu_max_pool2x2(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                const Conv2dOptions& options) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
-  if (needs_grad({input, weight, bias}) || !use_winograd(g, options) || g.out_h % 2 != 0 ||
+  if (needs_grad({input, weight, bias}) || !use_winograd(g, input.size(0), options) ||
+      g.out_h % 2 != 0 ||
       g.out_w % 2 != 0)
     return Tensor();
   return winograd_forward(input, weight, bias, options, g, {true, true, nullptr},
@@ -238,7 +279,7 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
                        const Conv2dOptions& options, const Tensor& residual) {
   const ConvGeometry g = checked_geometry(input.shape(), options);
   const Shape out_shape{input.size(0), options.out_channels, g.out_h, g.out_w};
-  if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, options) ||
+  if (needs_grad({input, weight, bias, residual}) || !use_winograd(g, input.size(0), options) ||
       residual.shape() != out_shape)
     return Tensor();
   const Tensor skip = residual.contiguous();
@@ -248,7 +289,12 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options) {
   return input.size() == 4 && input[1] == options.in_channels &&
-         use_winograd(checked_geometry(input, options), options);
+         use_winograd(checked_geometry(input, options), input[0], options);
+}
+
+ConvAlgorithm conv2d_algorithm(const Shape& input, const Conv2dOptions& options) {
+  const ConvGeometry g = checked_geometry(input, options);
+  return choose_algorithm(g, input[0], options.groups, options.out_channels, options.algorithm);
 }
 
 PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
@@ -259,8 +305,10 @@ PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
   CNN_CHECK(!needs_grad({conv.weight(), conv.bias()}), conv.describe(),
             ": PreparedConv2d is for evaluation (inside NoGradGuard)");
   check_parameters(weight_, bias_, options_);
-  algorithm_ = choose_algorithm(geometry_, options_.groups, options_.out_channels,
+  // One image at a time: oneDNN's primitives are made for a batch of 1.
+  algorithm_ = choose_algorithm(geometry_, 1, options_.groups, options_.out_channels,
                                 options_.algorithm);
+  onednn_ = onednn_shape(geometry_, 1, options_.out_channels, options_.groups, bias_.defined());
   if (algorithm_ == ConvAlgorithm::kWinograd)
     u_ = winograd_transform_weights(options_.in_channels, options_.out_channels, weight_.data());
 }
@@ -283,6 +331,9 @@ void PreparedConv2d::run(const float* x, bool relu, const float* residual, float
     case ConvAlgorithm::kDirect:
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
       return direct_conv_forward(geometry_, 1, O, x, weight_.data(), b, relu, y);
+    case ConvAlgorithm::kOnednn:
+      CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
+      return onednn_conv_forward(onednn_, x, weight_.data(), b, relu, y);
     case ConvAlgorithm::kIm2col:
     case ConvAlgorithm::kAuto:  // not after choose_algorithm
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
@@ -369,7 +420,7 @@ ModulePtr make_conv2d(const LayerArgs& args, BuildContext& context) {
 
 CNNLAB_REGISTER_LAYER(LayerInfo{
     "conv2d",
-    "2-D convolution (Winograd F(4x4,3x3), direct or im2col + sgemm), as torch.nn.Conv2d; in_channels from the input",
+    "2-D convolution (Winograd F(4x4,3x3), direct, im2col + sgemm or oneDNN), as torch.nn.Conv2d; in_channels from the input",
     {{"out_channels", "required", "number of output channels"},
      {"kernel_size", "required", "int or [h, w]"},
      {"stride", default_text(Conv2dOptions().stride), "int or [h, w]"},

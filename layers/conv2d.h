@@ -1,7 +1,8 @@
 // Conv2d: 2-D convolution as torch.nn.Conv2d (cross-correlation, zero padding, dilation,
 // groups). Each call picks its kernel (core/) from the geometry: Winograd F(4x4,3x3) for
 // 3x3 stride-1 layers, the direct kernel for few input channels or a stride, else im2col +
-// one sgemm per group over a chunk of the batch (the backward is Winograd's or im2col's).
+// one sgemm per group over a chunk of the batch (the backward is Winograd's or im2col's);
+// in bf16, oneDNN's convolution primitives (core/conv_onednn.h).
 //
 // YAML (type `conv2d`): out_channels, kernel_size (int or [h, w]), stride=1, padding=0,
 // dilation=1, groups=1, bias=auto. in_channels comes from the input shape. `bias: auto`
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/conv_onednn.h"
 #include "core/im2col.h"
 #include "core/random.h"
 #include "layers/module.h"
@@ -20,10 +22,12 @@ namespace cnn {
 
 // The kernel a conv2d call runs (core/). kAuto picks from the geometry (choose_algorithm in
 // conv2d.cpp); the others are the config's `model.conv_algorithm` forcing one path where
-// it can run (Winograd: 3x3 stride 1, one group; direct: one group), im2col elsewhere.
-enum class ConvAlgorithm { kAuto, kIm2col, kWinograd, kDirect };
+// it can run (Winograd: 3x3 stride 1, one group; direct: one group; oneDNN: where oneDNN
+// has a non-reference kernel for the shape), im2col elsewhere.
+enum class ConvAlgorithm { kAuto, kIm2col, kWinograd, kDirect, kOnednn };
 
-// "auto" | "winograd" | "direct" | "im2col" -> the algorithm; throws naming `key_path`.
+// "auto" | "winograd" | "direct" | "im2col" | "onednn" -> the algorithm; throws naming
+// `key_path`.
 ConvAlgorithm conv_algorithm_from_name(const std::string& name, const std::string& key_path);
 const std::vector<std::string>& conv_algorithm_names();
 
@@ -84,6 +88,8 @@ Tensor conv2d_add_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 
 // Whether conv2d runs as Winograd on an input of this [N,C,H,W] shape.
 bool conv2d_runs_winograd(const Shape& input, const Conv2dOptions& options);
+// The kernel conv2d runs on an input of this [N,C,H,W] shape, in the process's precision.
+ConvAlgorithm conv2d_algorithm(const Shape& input, const Conv2dOptions& options);
 
 // Evaluation, image by image: a conv2d's weights prepared once for a batch of this input
 // shape [N,C,H,W] (Winograd's kernel transform), then run on one image at a time, e.g. from
@@ -104,7 +110,8 @@ class PreparedConv2d {
   ConvGeometry geometry_;
   Tensor weight_, bias_;
   ConvAlgorithm algorithm_ = ConvAlgorithm::kIm2col;
-  std::vector<float> u_;  // Winograd's transformed kernels
+  OnednnConvShape onednn_;  // the kOnednn path's shape (batch 1)
+  std::vector<float> u_;    // Winograd's transformed kernels
 };
 
 }  // namespace cnn

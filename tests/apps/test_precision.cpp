@@ -8,6 +8,7 @@
 
 #include "apps/config.h"
 #include "apps/trainer.h"
+#include "core/conv_onednn.h"
 #include "core/precision.h"
 #include "core/safetensors.h"
 #include "tests/apps/tiny_cifar.h"
@@ -75,6 +76,8 @@ TEST_CASE("bf16: 50 steps follow the fp32 run's losses", "[apps][bf16]") {
 
   CHECK_THAT(read_text(tmp / "bf16/train.log"), Contains("precision bf16"));
   CHECK_THAT(read_text(tmp / "bf16/train.log"), Contains("bf16 gemm: "));
+  if (onednn_bf16_conv_available())
+    CHECK_THAT(read_text(tmp / "bf16/train.log"), Contains("oneDNN convolutions ("));
   for (const auto& [name, tensor] : load_safetensors(tmp / "bf16/checkpoint.safetensors").tensors) {
     INFO(name);
     CHECK((tensor.dtype() == DType::Float32 || tensor.dtype() == DType::Int64));

@@ -4,13 +4,16 @@
 // operands (x, w and gy each rounded to bf16; the bias and its gradient in fp32), within the
 // bound of an fp32 sum in any order: 2 (k + 2) 2^-24 sum|a||b| per element (k the terms
 // summed; see tests/core/test_gemm_bf16.cpp). A 3x3 stride-1 conv is among them: Winograd
-// (fp32) would miss that bound by orders of magnitude, so it also shows im2col is taken.
+// (fp32) would miss that bound by orders of magnitude, so it also shows a bf16 path is
+// taken (oneDNN's bf16 convolution where it runs, else im2col). The first case runs each
+// geometry both ways: auto (oneDNN) and im2col forced.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
 
 #include "core/autograd.h"
 #include "core/bf16.h"
+#include "core/conv_onednn.h"
 #include "core/ops.h"
 #include "core/precision.h"
 #include "core/random.h"
@@ -74,6 +77,11 @@ TEST_CASE("bf16: conv2d forward and both gradients on bf16 operands, fp32 sums",
   grouped.options.groups = 2;
   cases[0].options.kernel_size = {3, 3};
   cases[0].options.padding = {1, 1};
+  for (size_t i = 0, n = cases.size(); i < n; ++i) {  // each again with im2col forced
+    cases.push_back(cases[i]);
+    cases.back().name += ", im2col forced";
+    cases.back().options.algorithm = ConvAlgorithm::kIm2col;
+  }
   Generator generator(18);
   for (const ConvCase& c : cases) {
     INFO(c.name);
@@ -106,6 +114,34 @@ TEST_CASE("bf16: conv2d forward and both gradients on bf16 operands, fp32 sums",
         naive_conv2d_backward(absolute(xr), absolute(wr), true, absolute(gy), o);
     CHECK(count_off(b.grad(), fp32_bias.bias, bias_scale.bias, y.numel() / o.out_channels) == 0);
   }
+}
+
+TEST_CASE("bf16: conv2d runs oneDNN's bf16 convolution, im2col when forced", "[bf16]") {
+  Conv2dOptions o;
+  o.in_channels = 16;
+  o.out_channels = 32;
+  o.kernel_size = {3, 3};
+  o.padding = {1, 1};
+  const Shape input{8, 16, 12, 12};
+  CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kWinograd);  // fp32 auto: unchanged
+  ScopedPrecision bf16_scope(Precision::bf16);
+  OnednnConvShape shape;
+  shape.geometry = make_conv_geometry(16, 12, 12, 3, 3, 1, 1, 1, 1, 1, 1);
+  shape.batch = 8;
+  shape.out_channels = 32;
+  shape.bf16 = true;
+  if (!onednn_conv_runs_fast(shape)) {
+    WARN("oneDNN has no fast bf16 convolution here: every conv runs im2col");
+    CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kIm2col);
+    return;
+  }
+  CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kOnednn);
+  o.stride = {2, 2};  // strided, grouped, dilated: oneDNN too
+  o.groups = 2;
+  o.dilation = {2, 1};
+  CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kOnednn);
+  o.algorithm = ConvAlgorithm::kIm2col;
+  CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kIm2col);
 }
 
 TEST_CASE("bf16: linear forward and both gradients on bf16 operands, fp32 sums", "[bf16]") {

@@ -4,7 +4,6 @@
 // computed here directly from the run's final weights; a mode without BN is an error.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 
 #include "apps/bn_mode.h"
@@ -17,6 +16,7 @@
 #include "data/config.h"
 #include "layers/batchnorm.h"
 #include "tests/apps/tiny_cifar.h"
+#include "tests/same_values.h"
 
 using namespace cnn;
 using namespace cnn::testing;
@@ -24,13 +24,6 @@ using Catch::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  if (a.dtype() == DType::Int64) return a.to_int64_vector() == b.to_int64_vector();
-  std::vector<float> x = a.to_vector(), y = b.to_vector();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-}
 
 const Tensor& tensor(const SafetensorsFile& file, const std::string& name) {
   for (const auto& [n, t] : file.tensors)

@@ -2,7 +2,6 @@
 // and outputs; --init-from starts from matching weights and refuses mismatching ones, naming
 // the tensor and both shapes, before anything is written.
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <filesystem>
 
 #include "apps/config.h"
@@ -16,6 +15,7 @@
 #include "core/safetensors.h"
 #include "data/config.h"
 #include "tests/apps/tiny_cifar.h"
+#include "tests/same_values.h"
 
 using namespace cnn;
 using namespace cnn::testing;
@@ -23,13 +23,6 @@ using Catch::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  if (a.dtype() == DType::Int64) return a.to_int64_vector() == b.to_int64_vector();
-  std::vector<float> x = a.to_vector(), y = b.to_vector();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-}
 
 const Tensor* find(const std::vector<NamedTensor>& tensors, const std::string& name) {
   for (const auto& [n, t] : tensors)

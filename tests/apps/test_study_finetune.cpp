@@ -4,7 +4,6 @@
 // compare; an unknown or later variant is an error naming the file and key; a fine-tune run
 // resumes without its source; a claim can judge only some variants (`judged:`).
 #include <catch2/catch.hpp>
-#include <cstring>
 #include <filesystem>
 
 #include "apps/compare.h"
@@ -18,6 +17,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "tests/apps/tiny_cifar.h"
+#include "tests/same_values.h"
 
 using namespace cnn;
 using namespace cnn::testing;
@@ -25,13 +25,6 @@ using Catch::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  if (a.dtype() == DType::Int64) return a.to_int64_vector() == b.to_int64_vector();
-  std::vector<float> x = a.to_vector(), y = b.to_vector();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-}
 
 bool same_files(const std::string& a, const std::string& b) {
   const SafetensorsFile x = load_safetensors(a), y = load_safetensors(b);

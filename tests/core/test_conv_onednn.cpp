@@ -16,8 +16,10 @@
 #include "core/precision.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "tests/bf16_bound.h"
 
 using namespace cnn;
+using cnn::testing::count_off_bf16_bound;
 
 namespace {
 
@@ -60,20 +62,6 @@ Tensor map(const Tensor& t, float (*f)(float)) {
 }
 float absolute(float v) { return std::fabs(v); }
 float rounded(float v) { return round_to_bf16(v); }
-
-// Elements of `got` off `want` by more than 2 (terms + 2) u scale (+ the bias's rounding).
-int64_t count_off(const Tensor& got, const Tensor& want, const Tensor& scale, int64_t terms) {
-  REQUIRE(got.numel() == want.numel());
-  const double u = std::ldexp(1.0, -24);
-  int64_t bad = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double g = got.data()[i], w = want.data()[i];
-    const double bound = 2.0 * (terms + 2) * u * scale.data()[i] + 4 * u * std::fabs(w) + 1e-30;
-    if (!(std::fabs(g - w) <= bound) && ++bad <= 3)
-      UNSCOPED_INFO("element " << i << ": " << g << " vs " << w << " (bound " << bound << ")");
-  }
-  return bad;
-}
 
 struct Results {
   Tensor y, y_relu, dx, dw;
@@ -125,10 +113,10 @@ void check_against_reference(const Operands& o, bool bf16, OnednnConvLayout layo
   const Results scale = im2col_reference(o, map(x, absolute), map(w, absolute), map(gy, absolute),
                                          map(o.b, absolute));
   const int64_t terms_y = c.C / c.groups * c.kh * c.kw;
-  CHECK(count_off(got.y, want.y, scale.y, terms_y) == 0);
-  CHECK(count_off(got.y_relu, want.y_relu, scale.y, terms_y) == 0);
-  CHECK(count_off(got.dx, want.dx, scale.dx, c.O / c.groups * c.kh * c.kw) == 0);
-  CHECK(count_off(got.dw, want.dw, scale.dw, c.N * o.g.out_pixels()) == 0);
+  CHECK(count_off_bf16_bound(got.y, want.y, scale.y, terms_y) == 0);
+  CHECK(count_off_bf16_bound(got.y_relu, want.y_relu, scale.y, terms_y) == 0);
+  CHECK(count_off_bf16_bound(got.dx, want.dx, scale.dx, c.O / c.groups * c.kh * c.kw) == 0);
+  CHECK(count_off_bf16_bound(got.dw, want.dw, scale.dw, c.N * o.g.out_pixels()) == 0);
   if (bf16) {  // and the rounding did happen: fp32 operands give other outputs
     const Results fp32 = im2col_reference(o, o.x, o.w, o.gy, o.b);
     int64_t differ = 0;
@@ -179,8 +167,8 @@ TEST_CASE("conv_onednn: only the wanted gradients are written, the kernel is nam
   const Results want = im2col_reference(o, o.x, o.w, o.gy, Tensor());
   const Results scale =
       im2col_reference(o, map(o.x, absolute), map(o.w, absolute), map(o.gy, absolute), Tensor());
-  CHECK(count_off(dw, want.dw, scale.dw, o.c.N * o.g.out_pixels()) == 0);
-  CHECK(count_off(dx, want.dx, scale.dx, o.c.O * 9) == 0);
+  CHECK(count_off_bf16_bound(dw, want.dw, scale.dw, o.c.N * o.g.out_pixels()) == 0);
+  CHECK(count_off_bf16_bound(dx, want.dx, scale.dx, o.c.O * 9) == 0);
   const std::string impl = onednn_conv_implementation(s);
   INFO(impl);
   CHECK(impl.find(" / ") != std::string::npos);

@@ -20,6 +20,7 @@
 #include "layers/conv2d.h"
 #include "layers/linear.h"
 #include "tests/layers/naive_conv.h"
+#include "tests/bf16_bound.h"
 
 using namespace cnn;
 using namespace cnn::testing;
@@ -37,20 +38,6 @@ Tensor absolute(const Tensor& t) {
   const Tensor c = t.contiguous();
   for (int64_t i = 0; i < t.numel(); ++i) out.data()[i] = std::fabs(c.data()[i]);
   return out;
-}
-
-// Elements of `got` off `want` by more than 2 (terms + 2) u scale (+ the bias's rounding).
-int64_t count_off(const Tensor& got, const Tensor& want, const Tensor& scale, int64_t terms) {
-  REQUIRE(got.shape() == want.shape());
-  const double u = std::ldexp(1.0, -24);
-  int64_t bad = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double g = got.data()[i], w = want.data()[i];
-    const double bound = 2.0 * (terms + 2) * u * scale.data()[i] + 4 * u * std::fabs(w) + 1e-30;
-    if (!(std::fabs(g - w) <= bound) && ++bad <= 3)
-      UNSCOPED_INFO("element " << i << ": " << g << " vs " << w << " (bound " << bound << ")");
-  }
-  return bad;
 }
 
 struct ConvCase {
@@ -96,7 +83,7 @@ TEST_CASE("bf16: conv2d forward and both gradients on bf16 operands, fp32 sums",
     Tensor y = conv2d(x, w, b, o);
     const Tensor xr = rounded(x.detach()), wr = rounded(w.detach());
     const int64_t terms = o.in_channels / o.groups * o.kernel_size.first * o.kernel_size.second;
-    CHECK(count_off(y, naive_conv2d(xr, wr, b.detach(), o),
+    CHECK(count_off_bf16_bound(y, naive_conv2d(xr, wr, b.detach(), o),
                     naive_conv2d(absolute(xr), absolute(wr), Tensor(), o), terms) == 0);
 
     const Tensor gy = randn(y.shape(), generator);
@@ -105,14 +92,14 @@ TEST_CASE("bf16: conv2d forward and both gradients on bf16 operands, fp32 sums",
     const NaiveConvGradients want = naive_conv2d_backward(xr, wr, true, gyr, o);
     const NaiveConvGradients scale =
         naive_conv2d_backward(absolute(xr), absolute(wr), false, absolute(gyr), o);
-    CHECK(count_off(x.grad(), want.input, scale.input,
+    CHECK(count_off_bf16_bound(x.grad(), want.input, scale.input,
                     o.out_channels * o.kernel_size.first * o.kernel_size.second) == 0);
-    CHECK(count_off(w.grad(), want.weight, scale.weight, y.numel() / o.out_channels) == 0);
+    CHECK(count_off_bf16_bound(w.grad(), want.weight, scale.weight, y.numel() / o.out_channels) == 0);
     // The bias gradient sums the fp32 gy (no GEMM): the fp32 sum of gy itself.
     const NaiveConvGradients fp32_bias = naive_conv2d_backward(xr, wr, true, gy, o);
     const NaiveConvGradients bias_scale =
         naive_conv2d_backward(absolute(xr), absolute(wr), true, absolute(gy), o);
-    CHECK(count_off(b.grad(), fp32_bias.bias, bias_scale.bias, y.numel() / o.out_channels) == 0);
+    CHECK(count_off_bf16_bound(b.grad(), fp32_bias.bias, bias_scale.bias, y.numel() / o.out_channels) == 0);
   }
 }
 
@@ -192,9 +179,9 @@ TEST_CASE("bf16: linear forward and both gradients on bf16 operands, fp32 sums",
       scale_dw.data()[o * F + f] = static_cast<float>(magnitude);
     }
   }
-  CHECK(count_off(y, want_y, scale_y, F) == 0);
-  CHECK(count_off(x.grad(), want_dx, scale_dx, O) == 0);
-  CHECK(count_off(w.grad(), want_dw, scale_dw, M) == 0);
+  CHECK(count_off_bf16_bound(y, want_y, scale_y, F) == 0);
+  CHECK(count_off_bf16_bound(x.grad(), want_dx, scale_dx, O) == 0);
+  CHECK(count_off_bf16_bound(w.grad(), want_dw, scale_dw, M) == 0);
 }
 
 TEST_CASE("bf16: ScopedPrecision restores fp32 and names are checked", "[bf16]") {

@@ -21,6 +21,7 @@
 #include "core/gemm.h"
 #include "core/gemm_bf16.h"
 #include "core/precision.h"
+#include "core/tensor_memory.h"
 #include "data/config.h"
 #include "layers/conv2d.h"
 #include "layers/fold_batchnorm.h"
@@ -81,6 +82,7 @@ struct LayerTiming {
 
 struct StepTimes {
   double peak_rss_mb = 0;
+  double peak_tensor_mb = 0;  // of one training step: tensors and oneDNN's operand buffers
   std::vector<double> steps;
   std::vector<LayerTiming> layers;
 };
@@ -146,10 +148,12 @@ StepTimes time_training(Trainee& trainee, const Batch& batch, int64_t warmup, in
   StepTimes times;
   model.train();
   for (int64_t step = 0; step < warmup + steps; ++step) {
+    if (step == warmup) reset_tensor_memory_peak();
     Clock::time_point step_start = Clock::now();
     trainee.train_step(batch);
     if (step >= warmup) times.steps.push_back(since(step_start));
   }
+  times.peak_tensor_mb = tensor_memory_peak() / 1048576.0;
   times.peak_rss_mb = peak_rss_mb();  // training as a run does it (the table's steps keep
                                       // every layer's output: more)
   steps = std::max<int64_t>(5, steps / 2);  // for the table
@@ -377,6 +381,7 @@ int run_bench(const Config& config, const BenchOptions& options) {
       out["gradient_bytes"] = r.gradient_bytes;
     }
     out["peak_rss_mb"] = r.detail.peak_rss_mb;
+    out["peak_tensor_mb"] = r.detail.peak_tensor_mb;
     out["sgemm_gflops"] = sgemm_rate;
     out["kernels"] = describe_kernels();
     out["precision"] = precision_name(compute_precision());
@@ -409,7 +414,8 @@ int run_bench(const Config& config, const BenchOptions& options) {
                 Distributed::world() * train_ips);
   std::printf("  evaluation:          %8.1f images/s\n", eval_ips);
   std::printf("  evaluation, BN folded:%7.1f images/s\n", folded_ips);
-  std::printf("  peak resident memory: %.0f MB (training)\n", r.detail.peak_rss_mb);
+  std::printf("  peak resident memory: %.0f MB (training); tensors at a step's peak: %.0f MB\n",
+              r.detail.peak_rss_mb, r.detail.peak_tensor_mb);
   std::printf("  sgemm (1024^3):       %8.1f GFLOP/s, the 100%% of the table's last columns\n",
               sgemm_rate);
   std::printf("  %s\n", describe_kernels().c_str());

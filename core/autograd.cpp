@@ -40,7 +40,16 @@ Tensor record_op(const std::string& op, Tensor output, std::vector<Tensor> input
   if (!needs_grad(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->op = op;
-  node->inputs = std::move(inputs);
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    Edge edge;
+    if (input.defined() && input.requires_grad()) {
+      edge.shape = input.shape();
+      edge.producer = input.grad_fn();
+      if (!edge.producer) edge.leaf = input.impl_ptr();
+    }
+    node->inputs.push_back(std::move(edge));
+  }
   node->backward = std::move(backward);
   node->output_shape = output.shape();
   node->sequence = next_sequence++;
@@ -85,8 +94,8 @@ void run_backward(const Tensor& root, const Tensor& seed) {
     stack.pop_back();
     if (!seen.insert(node.get()).second) continue;
     order.push_back(node);
-    for (const Tensor& input : node->inputs)
-      if (input.defined() && input.grad_fn()) stack.push_back(input.grad_fn());
+    for (const Edge& input : node->inputs)
+      if (input.producer) stack.push_back(input.producer);
   }
   std::sort(order.begin(), order.end(),
             [](const auto& a, const auto& b) { return a->sequence > b->sequence; });
@@ -105,12 +114,12 @@ void run_backward(const Tensor& root, const Tensor& seed) {
     CNN_CHECK(grads.size() == node->inputs.size(), "backward of op '", node->op, "' returned ",
               grads.size(), " gradients for ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
-      const Tensor& input = node->inputs[i];
+      const Edge& input = node->inputs[i];
       const Tensor& g = grads[i];
-      if (!input.defined() || !input.requires_grad() || !g.defined()) continue;
-      CNN_CHECK(g.shape() == input.shape(), "backward of op '", node->op, "': gradient for input ",
-                i, " has shape ", shape_str(g.shape()), ", expected ", shape_str(input.shape()));
-      if (std::shared_ptr<Node> producer = input.grad_fn()) {
+      if (!input.wants_grad() || !g.defined()) continue;
+      CNN_CHECK(g.shape() == input.shape, "backward of op '", node->op, "': gradient for input ",
+                i, " has shape ", shape_str(g.shape()), ", expected ", shape_str(input.shape));
+      if (const std::shared_ptr<Node>& producer = input.producer) {
         auto slot = pending.find(producer.get());
         if (slot == pending.end()) {
           pending.emplace(producer.get(), g);
@@ -121,7 +130,7 @@ void run_backward(const Tensor& root, const Tensor& seed) {
           slot->second = sum;
         }
       } else {
-        Tensor leaf = input;
+        Tensor leaf(input.leaf);
         if (leaf.grad().defined()) {
           Tensor existing = leaf.grad();
           accumulate_into(existing, g);

@@ -2,6 +2,9 @@
 // grad records a Node holding its backward closure. backward() orders the nodes reachable
 // from the loss (reverse of recording order), runs each closure once, accumulates into
 // leaves' .grad, and releases each node's saved tensors right after it ran.
+// A node keeps only edges to its inputs (their producers, or the leaf to accumulate into),
+// not their data: an intermediate tensor lives as long as a closure saved it or the caller
+// holds it, as in PyTorch, so activations no backward needs are freed during the forward.
 #pragma once
 
 #include <functional>
@@ -17,9 +20,18 @@ namespace cnn {
 // in order; an undefined Tensor means "no gradient for this input").
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
+// Where an input's gradient goes: the node that produced it, or, for a leaf that requires
+// grad (a parameter), the leaf itself. Inputs that need no gradient keep nothing.
+struct Edge {
+  std::shared_ptr<Node> producer;
+  std::shared_ptr<TensorImpl> leaf;
+  Shape shape;  // the input's, to check the gradient's
+  bool wants_grad() const { return producer || leaf; }
+};
+
 struct Node {
   std::string op;                   // e.g. "matmul", for error messages
-  std::vector<Tensor> inputs;       // the op's inputs, in order
+  std::vector<Edge> inputs;         // one per input of the op, in order
   BackwardFn backward;              // empty once released
   Shape output_shape;
   uint64_t sequence = 0;            // recording order, for a stable topological order

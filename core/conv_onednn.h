@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/im2col.h"
@@ -38,15 +39,26 @@ bool onednn_conv_runs_fast(const OnednnConvShape& shape);
 // Whether oneDNN has a non-reference bf16 convolution kernel on this CPU (a 3x3 probe).
 bool onednn_bf16_conv_available();
 
-// y = conv(x, w) + b, max(y, 0) with relu (a post-op of the primitive).
-void onednn_conv_forward(const OnednnConvShape& shape, const float* x, const float* w,
-                         const float* b, bool relu, float* y);
+// The forward's input as the primitives read it (in bf16: rounded, in oneDNN's blocked
+// layout), kept for the weight gradient instead of x: half of x's bytes in bf16, and the
+// backward skips rounding and reordering x again. Opaque; freed with its last owner.
+struct OnednnConvInput;
 
-// gy -> dx (if dx) and dw (if dw), both overwritten; x is needed only for dw, w only for dx.
+// y = conv(x, w) + b, max(y, 0) with relu (a post-op of the primitive). With keep_input,
+// returns x in the primitives' format for onednn_conv_backward, or null where the primitive
+// reads x as it is (fp32 NCHW: keep x itself).
+std::shared_ptr<const OnednnConvInput> onednn_conv_forward(const OnednnConvShape& shape,
+                                                           const float* x, const float* w,
+                                                           const float* b, bool relu, float* y,
+                                                           bool keep_input = false);
+
+// gy -> dx (if dx) and dw (if dw), both overwritten; x (or kept_x, from the forward of the
+// same shape) is needed only for dw, w only for dx.
 // The bias gradient is not computed here: conv_bias_gradient sums the fp32 gy
 // (core/conv_gradients.h), more exactly than oneDNN's sum of the bf16-rounded gy would.
 void onednn_conv_backward(const OnednnConvShape& shape, const float* x, const float* gy,
-                          const float* w, float* dx, float* dw);
+                          const float* w, float* dx, float* dw,
+                          const OnednnConvInput* kept_x = nullptr);
 
 // oneDNN's implementations for the shape, "forward / backward data / backward weights"
 // ("brgconv:avx512_core_bf16 / jit:avx512_core_bf16 / ..."), for bench and train.log.

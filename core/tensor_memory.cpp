@@ -13,6 +13,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include <cstdlib>
 #include <map>
@@ -71,18 +72,33 @@ size_t rounded_size(size_t bytes) {
   return std::max<size_t>(64, (bytes + granule - 1) / granule * granule);
 }
 
+std::atomic<size_t> in_use{0}, peak{0};
+
+void count_taken(size_t bytes) {
+  const size_t now = in_use.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  size_t seen = peak.load(std::memory_order_relaxed);
+  while (now > seen && !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+  }
+}
+
 }  // namespace
+
+size_t tensor_memory_in_use() { return in_use.load(std::memory_order_relaxed); }
+size_t tensor_memory_peak() { return peak.load(std::memory_order_relaxed); }
+void reset_tensor_memory_peak() { peak.store(tensor_memory_in_use(), std::memory_order_relaxed); }
 
 void* allocate_tensor_memory(size_t bytes) {
   const size_t size = rounded_size(bytes);
   void* block = size >= kPooledFrom ? pool().take(size) : nullptr;
   if (!block) block = std::aligned_alloc(64, size);
   if (!block) CNN_FAIL("out of memory allocating ", bytes, " bytes for a tensor");
+  count_taken(size);
   return block;
 }
 
 void release_tensor_memory(void* block, size_t bytes) {
   const size_t size = rounded_size(bytes);
+  in_use.fetch_sub(size, std::memory_order_relaxed);
   if (size >= kPooledFrom && pool().keep(block, size)) return;
   std::free(block);
 }

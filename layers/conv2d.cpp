@@ -202,20 +202,23 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   // Winograd's transformed kernels, computed once for the forward and the backward.
   const auto u = std::make_shared<const std::vector<float>>(
       winograd ? winograd_transform_weights(options.in_channels, O, w.data()) : std::vector<float>());
+  const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
+  const bool need_db = bias.defined() && bias.requires_grad();
+  // oneDNN's copy of x for dW (bf16, blocked): then x itself need not be kept.
+  std::shared_ptr<const OnednnConvInput> kept_x;
   if (winograd) {
     winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, {then_relu, false},
                              out.data());
   } else if (algorithm == ConvAlgorithm::kDirect) {
     direct_conv_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
   } else if (algorithm == ConvAlgorithm::kOnednn) {
-    onednn_conv_forward(onednn, x.data(), w.data(), bias_data, then_relu, out.data());
+    kept_x = onednn_conv_forward(onednn, x.data(), w.data(), bias_data, then_relu, out.data(),
+                                 need_dw && grad_mode_enabled());
   } else {
     im2col_conv_forward(g, N, O, groups, x.data(), w.data(), bias_data, then_relu, out.data());
   }
 
-  const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
-  const bool need_db = bias.defined() && bias.requires_grad();
-  Tensor saved_x = need_dw ? x.detach() : Tensor();  // the input is only needed for dW
+  Tensor saved_x = need_dw && !kept_x ? x.detach() : Tensor();  // only needed for dW
   Tensor saved_w = w.detach();
   const Shape input_shape = x.shape();
   const Tensor relu_out = then_relu ? out.detach() : Tensor();  // its sign masks gy
@@ -227,7 +230,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      Tensor dw = need_dw ? Tensor::empty(saved_w.shape()) : Tensor();
                      Tensor db = need_db ? Tensor::empty({O}) : Tensor();
                      if (need_db) conv_bias_gradient(gy.data(), N, O, g.out_h * g.out_w, db.data());
-                     const float* x_data = need_dw ? saved_x.data() : nullptr;
+                     const float* x_data = saved_x.defined() ? saved_x.data() : nullptr;
                      float* dx_data = need_dx ? dx.data() : nullptr;
                      float* dw_data = need_dw ? dw.data() : nullptr;
                      if (winograd) {  // Winograd's forward: its adjoint
@@ -235,7 +238,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                                  dw_data);
                      } else if (algorithm == ConvAlgorithm::kOnednn) {
                        onednn_conv_backward(onednn, x_data, gy.data(), saved_w.data(), dx_data,
-                                            dw_data);
+                                            dw_data, kept_x.get());
                      } else {
                        im2col_conv_backward(g, N, O, groups, x_data, gy.data(), saved_w.data(),
                                             dx_data, dw_data);
@@ -333,7 +336,8 @@ void PreparedConv2d::run(const float* x, bool relu, const float* residual, float
       return direct_conv_forward(geometry_, 1, O, x, weight_.data(), b, relu, y);
     case ConvAlgorithm::kOnednn:
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");
-      return onednn_conv_forward(onednn_, x, weight_.data(), b, relu, y);
+      onednn_conv_forward(onednn_, x, weight_.data(), b, relu, y);
+      return;
     case ConvAlgorithm::kIm2col:
     case ConvAlgorithm::kAuto:  // not after choose_algorithm
       CNN_CHECK(!residual, "PreparedConv2d: only a Winograd conv adds a residual");

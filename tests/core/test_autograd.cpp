@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/random.h"
+#include "core/tensor_memory.h"
 #include "tests/gradcheck.h"
 
 using namespace cnn;
@@ -57,6 +58,37 @@ TEST_CASE("backward releases saved tensors, so a second backward is a clear erro
   REQUIRE(matmul_node->inputs.empty());
   REQUIRE_FALSE(static_cast<bool>(matmul_node->backward));
   REQUIRE_THROWS_WITH(loss.backward(), Catch::Contains("already backpropagated"));
+}
+
+// The tape keeps edges, not data: an intermediate no backward needs (a * 2 and its sum with
+// 1 save nothing) is freed as soon as the caller drops it, before the backward runs.
+TEST_CASE("an intermediate tensor no backward saved is freed during the forward", "[autograd]") {
+  Tensor x = Tensor::from_vector({3}, {1, 2, 3}).set_requires_grad();
+  std::weak_ptr<Storage> middle;
+  Tensor loss;
+  {
+    Tensor doubled = x * 2.0f;
+    middle = doubled.impl()->storage;
+    loss = sum(doubled + 1.0f);
+  }
+  CHECK(middle.expired());
+  loss.backward();
+  REQUIRE(x.grad().to_vector() == std::vector<float>{2, 2, 2});
+}
+
+// The counters bench's "tensors at a step's peak" reads: a tensor's bytes while it lives,
+// the peak until reset.
+TEST_CASE("tensor memory in use and its peak follow the tensors", "[autograd][memory]") {
+  const size_t before = tensor_memory_in_use();
+  reset_tensor_memory_peak();
+  {
+    Tensor big = Tensor::zeros({1 << 20});  // 4 MiB
+    CHECK(tensor_memory_in_use() >= before + (size_t{4} << 20));
+  }
+  CHECK(tensor_memory_in_use() == before);
+  CHECK(tensor_memory_peak() >= before + (size_t{4} << 20));
+  reset_tensor_memory_peak();
+  CHECK(tensor_memory_peak() == before);
 }
 
 TEST_CASE("the graph is freed with its last tensor, so memory does not grow", "[autograd]") {

@@ -17,9 +17,11 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "tests/bf16_bound.h"
+#include "tests/same_values.h"
 
 using namespace cnn;
 using cnn::testing::count_off_bf16_bound;
+using cnn::testing::same_values;
 
 namespace {
 
@@ -215,4 +217,36 @@ TEST_CASE("conv_onednn: bf16 operands round to nearest even, subnormals give 0",
     CHECK(y[i] == (i < normal ? round_to_bf16(x[i]) : 0.0f));
   }
   CHECK(round_to_bf16(1e-39f) != 0.0f);  // core/bf16.h keeps what oneDNN flushes
+}
+
+// The forward's kept input (bf16, blocked) gives the weight gradient x gives, bit for bit:
+// the same rounding of the same values, only done once.
+TEST_CASE("conv_onednn: the forward's kept input gives dW bit for bit", "[conv][onednn][bf16]") {
+  if (!onednn_bf16_conv_available()) {
+    WARN("skipped: oneDNN makes no bf16 convolution on this CPU (it needs AVX-512)");
+    return;
+  }
+  Generator generator(11);
+  for (const Case& c : kCases) {
+    INFO(c.name);
+    const Operands o = operands(c, generator);
+    OnednnConvShape s;
+    s.geometry = o.g;
+    s.batch = c.N;
+    s.out_channels = c.O;
+    s.groups = c.groups;
+    s.bf16 = true;
+    if (!onednn_conv_supported(s)) continue;
+    Tensor y = Tensor::empty(o.gy.shape()), y_kept = Tensor::empty(o.gy.shape());
+    onednn_conv_forward(s, o.x.data(), o.w.data(), nullptr, false, y.data());
+    const auto kept = onednn_conv_forward(s, o.x.data(), o.w.data(), nullptr, false,
+                                          y_kept.data(), true);
+    REQUIRE(kept != nullptr);  // bf16: never the fp32 input as it is
+    CHECK(same_values(y, y_kept));
+    Tensor dw = Tensor::empty(o.w.shape()), dw_kept = Tensor::empty(o.w.shape());
+    onednn_conv_backward(s, o.x.data(), o.gy.data(), o.w.data(), nullptr, dw.data());
+    onednn_conv_backward(s, nullptr, o.gy.data(), o.w.data(), nullptr, dw_kept.data(),
+                         kept.get());
+    CHECK(same_values(dw, dw_kept));
+  }
 }

@@ -131,6 +131,41 @@ TEST_CASE("bf16: conv2d runs oneDNN's bf16 convolution, im2col when forced", "[b
   CHECK(conv2d_algorithm(input, o) == ConvAlgorithm::kIm2col);
 }
 
+// On oneDNN the layer keeps x as the primitive read it (bf16, half the bytes) for dW, so the
+// fp32 input is freed once its owner drops it: the memory bf16 training saves.
+TEST_CASE("bf16: conv2d on oneDNN frees its fp32 input, dW from the kept bf16 copy", "[bf16]") {
+  if (!onednn_bf16_conv_available()) {
+    WARN("skipped: oneDNN makes no bf16 convolution on this CPU (it needs AVX-512)");
+    return;
+  }
+  ScopedPrecision bf16_scope(Precision::bf16);
+  Conv2dOptions o;
+  o.in_channels = 16;
+  o.out_channels = 32;
+  o.kernel_size = {3, 3};
+  o.padding = {1, 1};
+  Generator generator(5);
+  Tensor leaf = randn({4, 16, 8, 8}, generator).set_requires_grad();
+  Tensor w = randn({32, 16, 3, 3}, generator).set_requires_grad();
+  const Tensor gy = randn({4, 32, 8, 8}, generator);
+  REQUIRE(conv2d_algorithm(leaf.shape(), o) == ConvAlgorithm::kOnednn);
+  std::weak_ptr<Storage> input;
+  Tensor loss;
+  {
+    Tensor x = leaf * 2.0f;  // an activation: only the conv could keep it
+    input = x.impl()->storage;
+    loss = sum(conv2d(x, w, Tensor(), o, false) * gy);
+  }
+  CHECK(input.expired());
+  loss.backward();
+  // dW against the emulated bf16 convolution of the same x: within the fp32 sums' bound.
+  const Tensor xr = rounded(leaf.detach() * 2.0f), wr = rounded(w.detach()), gyr = rounded(gy);
+  const NaiveConvGradients want = naive_conv2d_backward(xr, wr, false, gyr, o);
+  const NaiveConvGradients scale =
+      naive_conv2d_backward(absolute(xr), absolute(wr), false, absolute(gyr), o);
+  CHECK(count_off_bf16_bound(w.grad(), want.weight, scale.weight, 4 * 8 * 8) == 0);
+}
+
 TEST_CASE("bf16: linear forward and both gradients on bf16 operands, fp32 sums", "[bf16]") {
   ScopedPrecision bf16_scope(Precision::bf16);
   Generator generator(7);

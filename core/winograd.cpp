@@ -97,14 +97,16 @@ inline void weight_1d(const Lanes* g, int64_t gs, Lanes* o, int64_t os) {
 // The kernel-gradient transform runs once per backward, not per tile: scalar, in double
 // (dU is summed in double, and its 36 points cancel in G^T dU G).
 // G^T u: adjoint of weight_1d (gradient of the kernel), 6 -> 3
-inline void weight_adjoint_1d(const double* u, int64_t us, double* o, int64_t os) {
-  const double u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us], u4 = u[4 * us],
-               u5 = u[5 * us];
+template <class T>  // double, or DoubleLanes: the same operations lane by lane
+inline void weight_adjoint_1d(const T* u, int64_t us, T* o, int64_t os) {
+  const T u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us], u4 = u[4 * us], u5 = u[5 * us];
   constexpr double kSixth = 1.0 / 6.0, kTwelfth = 1.0 / 12.0, kTwentyFourth = 1.0 / 24.0;
-  o[0] = 0.25f * u0 - (u1 + u2) * kSixth + (u3 + u4) * kTwentyFourth;
+  o[0] = 0.25 * u0 - (u1 + u2) * kSixth + (u3 + u4) * kTwentyFourth;
   o[os] = (u2 - u1) * kSixth + (u3 - u4) * kTwelfth;
   o[2 * os] = (u3 + u4 - u1 - u2) * kSixth + u5;
 }
+constexpr int64_t kDoubleLanes = 8;
+using DoubleLanes = double __attribute__((vector_size(kDoubleLanes * sizeof(double))));
 
 // Moving kLanes channels (the last group of a call may hold fewer: `count`; the missing
 // lanes read as 0 and are not written). memcpy of a whole vector is one unaligned move.
@@ -379,17 +381,39 @@ std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
   return u;
 }
 
-// dU[xi][c][o] -> dw [O,C,3,3] = G^T dU G
-void weight_grad_from(const Plan& p, const double* du, float* dw) {
+// One thread slot's dU: the finished blocks' sum in double, the current block in float;
+// either may be missing (null).
+struct SlotSum {
+  const double* total;
+  const float* block;
+  double at(int64_t i) const {
+    if (!total) return block[i];
+    return block ? total[i] + block[i] : total[i];
+  }
+};
+
+// dU[xi][c][o], the sum of the slots (in slot order) -> dw [O,C,3,3] = G^T dU G.
+// kDoubleLanes output channels at a time: their dU values are consecutive.
+void weight_grad_from(const Plan& p, const std::vector<SlotSum>& slots, float* dw) {
   const int64_t point = p.C * p.O;
 #pragma omp parallel for schedule(static) if (p.C * p.O >= kParallelMinWinogradFilters)
-  for (int64_t o = 0; o < p.O; ++o)
-    for (int64_t c = 0; c < p.C; ++c) {
-      double u[36], half[18], kernel[9];
-      for (int64_t xi = 0; xi < kPoints; ++xi) u[xi] = du[xi * point + c * p.O + o];
+  for (int64_t c = 0; c < p.C; ++c)
+    for (int64_t o = 0; o < p.O; o += kDoubleLanes) {
+      const int64_t count = std::min(kDoubleLanes, p.O - o);
+      DoubleLanes u[36] = {}, half[18], kernel[9];
+      for (int64_t xi = 0; xi < kPoints; ++xi) {
+        const int64_t first = xi * point + c * p.O + o;
+        for (size_t s = 0; s < slots.size(); ++s)
+          for (int64_t l = 0; l < count; ++l) {
+            const double value = slots[s].at(first + l);
+            u[xi][l] = s == 0 ? value : u[xi][l] + value;
+          }
+      }
       for (int64_t l = 0; l < 6; ++l) weight_adjoint_1d(u + l, 6, half + l, 6);  // [3][6]
       for (int64_t a = 0; a < 3; ++a) weight_adjoint_1d(half + a * 6, 1, kernel + a * 3, 1);
-      for (int64_t k = 0; k < 9; ++k) dw[(o * p.C + c) * 9 + k] = static_cast<float>(kernel[k]);
+      for (int64_t l = 0; l < count; ++l)
+        for (int64_t k = 0; k < 9; ++k)
+          dw[((o + l) * p.C + c) * 9 + k] = static_cast<float>(kernel[k][l]);
     }
 }
 
@@ -589,12 +613,15 @@ void winograd_conv3x3_backward(const ConvGeometry& g, int64_t batch, int64_t out
     });
   });
   if (dw) {
-    for (int slot = 0; slot < used; ++slot) flush(slot);
-    if (!slot_started[0]) std::fill_n(du.get(), weight_points, 0.0);  // an empty batch
-    for (int slot = 1; slot < used; ++slot)
-      if (slot_started[slot])
-        for (int64_t i = 0; i < weight_points; ++i) du[i] += du[slot * weight_points + i];
-    weight_grad_from(p, du.get(), dw);
+    // The slots' last blocks are added while dw is computed, not flushed (a 128-channel
+    // layer's dU is 36*128*128 values; at batch 32 a slot has only that one block).
+    std::vector<SlotSum> sums;  // none for an empty batch: dw = 0
+    for (int slot = 0; slot < used; ++slot) {
+      const double* total = slot_started[slot] ? du.get() + slot * weight_points : nullptr;
+      const float* block = block_tiles[slot] > 0 ? du_blocks[slot] : nullptr;
+      if (total || block) sums.push_back({total, block});
+    }
+    weight_grad_from(p, sums, dw);
   }
 }
 

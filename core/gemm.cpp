@@ -23,6 +23,10 @@ namespace cnn {
 namespace {
 
 std::atomic<int> isa_limit{-1};       // -1: none (the CPU's best)
+// The dispatch rule's three facts of the CPU and the limit (openblas_at_cpu_level, packed
+// and oneDNN available) as bits 0-2, once per limit: sgemm runs 50,000 times a step.
+// -1: not computed yet.
+std::atomic<int> rule_facts{-1};
 std::atomic<int> threads_setting{0};  // 0: not set yet (OpenBLAS's own count)
 
 // The packed kernels split C among threads above this many multiply-adds (below, the
@@ -262,7 +266,10 @@ Isa gemm_isa() {
   return limit < 0 ? best : std::min(best, static_cast<Isa>(limit));
 }
 
-void set_gemm_isa_limit(Isa limit) { isa_limit.store(static_cast<int>(limit)); }
+void set_gemm_isa_limit(Isa limit) {
+  isa_limit.store(static_cast<int>(limit));
+  rule_facts.store(-1);
+}
 
 bool gemm_provider_available(GemmProvider provider) {
   switch (provider) {
@@ -278,9 +285,15 @@ bool gemm_provider_available(GemmProvider provider) {
 
 GemmProvider gemm_provider_for(bool transpose_a, bool transpose_b, int64_t m, int64_t n,
                                int64_t k) {
-  const bool packed = gemm_provider_available(GemmProvider::packed);
-  const bool onednn = gemm_provider_available(GemmProvider::onednn);
-  if (openblas_at_cpu_level())
+  int facts = rule_facts.load(std::memory_order_relaxed);
+  if (facts < 0) {
+    facts = (openblas_at_cpu_level() ? 1 : 0) |
+            (gemm_provider_available(GemmProvider::packed) ? 2 : 0) |
+            (gemm_provider_available(GemmProvider::onednn) ? 4 : 0);
+    rule_facts.store(facts);
+  }
+  const bool packed = facts & 2, onednn = facts & 4;
+  if (facts & 1)
     return packed && small_winograd_gradient(transpose_a, transpose_b, m, n, k)
                ? GemmProvider::packed
                : GemmProvider::openblas;

@@ -85,7 +85,8 @@ std::pair<double, double> time_once(Operands& o, Variant v) {
   const std::string path = auto_name(o);
   if (v == kAuto && path == "winograd") {
     forward = [&] {
-      u = cnn::winograd_transform_weights(o.g.channels, o.O, w);
+      u.resize(cnn::winograd_weights_size(o.g.channels, o.O));
+      cnn::winograd_transform_weights(o.g.channels, o.O, w, u.data());
       cnn::winograd_conv3x3_forward(o.g, o.N, o.O, x, u.data(), nullptr, {}, y);
     };
     backward = [&] { cnn::winograd_conv3x3_backward(o.g, o.N, o.O, x, u.data(), gy, dx, dw); };

@@ -363,8 +363,7 @@ void transform_output_grad_band(const Plan& p, const float* band, float* dm, int
 // w [O,C,3,3] -> U[xi][c][o] = G g G^T, kLanes output channels at a time: each of the 36
 // results is one whole vector store (scalar stores into 36 streams 4 KiB-multiples apart
 // thrash the cache).
-std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
-  std::vector<float> u(kPoints * C * O);
+void transform_weights(int64_t C, int64_t O, const float* w, float* u) {
   const int64_t point = C * O;
 #pragma omp parallel for schedule(static) if (C * O >= kParallelMinWinogradFilters)
   for (int64_t c = 0; c < C; ++c)
@@ -376,9 +375,8 @@ std::vector<float> transform_weights(int64_t C, int64_t O, const float* w) {
       for (int64_t b = 0; b < 3; ++b) weight_1d(g + b, 3, half + b, 3);  // [6][3]
       for (int64_t k = 0; k < 6; ++k) weight_1d(half + k * 3, 1, result + k * 6, 1);
       for (int64_t xi = 0; xi < kPoints; ++xi)
-        store_lanes(u.data() + xi * point + c * O + o, result[xi], count);
+        store_lanes(u + xi * point + c * O + o, result[xi], count);
     }
-  return u;
 }
 
 // One thread slot's dU: the finished blocks' sum in double, the current block in float;
@@ -494,9 +492,13 @@ bool winograd_applies(const ConvGeometry& g, int64_t groups) {
   return winograd_supports(g, groups) && g.channels >= 8;
 }
 
-std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
-                                              const float* w) {
-  return transform_weights(in_channels, out_channels, w);
+int64_t winograd_weights_size(int64_t in_channels, int64_t out_channels) {
+  return kPoints * in_channels * out_channels;
+}
+
+void winograd_transform_weights(int64_t in_channels, int64_t out_channels, const float* w,
+                                float* u) {
+  transform_weights(in_channels, out_channels, w, u);
 }
 
 void winograd_conv3x3_forward(const ConvGeometry& g, int64_t batch, int64_t out_channels,

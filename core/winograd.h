@@ -25,10 +25,12 @@ bool winograd_applies(const ConvGeometry& geometry, int64_t groups);
 // Whether the kernels can run at all (any channel count): a forced `conv_algorithm: winograd`.
 bool winograd_supports(const ConvGeometry& geometry, int64_t groups);
 
-// w [O,C,3,3] -> the transformed kernels U = G g G^T the two calls below take, laid out
-// [36][C][O]. Computed once per step and shared by the forward and backward passes.
-std::vector<float> winograd_transform_weights(int64_t in_channels, int64_t out_channels,
-                                              const float* w);
+// w [O,C,3,3] -> u, the transformed kernels U = G g G^T the two calls below take, laid out
+// [36][C][O] (winograd_weights_size floats, every one written: the buffer needs no
+// zeroing). Computed once per step and shared by the forward and backward passes.
+int64_t winograd_weights_size(int64_t in_channels, int64_t out_channels);
+void winograd_transform_weights(int64_t in_channels, int64_t out_channels, const float* w,
+                                float* u);
 
 // What the forward applies to its output as it writes it.
 struct WinogradEpilogue {

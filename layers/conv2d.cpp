@@ -159,6 +159,14 @@ Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
 }
 
 // The weight [O, C/groups, kh, kw] and the bias [O] (or none) the options call for.
+// Winograd's transformed kernels [36, C, O] of w (contiguous), in a tensor that is written,
+// never zero-filled first.
+Tensor winograd_kernels(int64_t in_channels, int64_t out_channels, const Tensor& w) {
+  Tensor u = Tensor::empty({winograd_weights_size(in_channels, out_channels)});
+  winograd_transform_weights(in_channels, out_channels, w.data(), u.data());
+  return u;
+}
+
 void check_parameters(const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
   const int64_t O = options.out_channels;
   const Shape weight_shape{O, options.in_channels / options.groups, options.kernel_size.first,
@@ -200,14 +208,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const OnednnConvShape onednn = onednn_shape(g, N, O, groups, b.defined());
   const float* bias_data = b.defined() ? b.data() : nullptr;
   // Winograd's transformed kernels, computed once for the forward and the backward.
-  const auto u = std::make_shared<const std::vector<float>>(
-      winograd ? winograd_transform_weights(options.in_channels, O, w.data()) : std::vector<float>());
+  const Tensor u = winograd ? winograd_kernels(options.in_channels, O, w) : Tensor();
   const bool need_dx = input.requires_grad(), need_dw = weight.requires_grad();
   const bool need_db = bias.defined() && bias.requires_grad();
   // oneDNN's copy of x for dW (bf16, blocked): then x itself need not be kept.
   std::shared_ptr<const OnednnConvInput> kept_x;
   if (winograd) {
-    winograd_conv3x3_forward(g, N, O, x.data(), u->data(), bias_data, {then_relu, false},
+    winograd_conv3x3_forward(g, N, O, x.data(), u.data(), bias_data, {then_relu, false},
                              out.data());
   } else if (algorithm == ConvAlgorithm::kDirect) {
     direct_conv_forward(g, N, O, x.data(), w.data(), bias_data, then_relu, out.data());
@@ -234,7 +241,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                      float* dx_data = need_dx ? dx.data() : nullptr;
                      float* dw_data = need_dw ? dw.data() : nullptr;
                      if (winograd) {  // Winograd's forward: its adjoint
-                       winograd_conv3x3_backward(g, N, O, x_data, u->data(), gy.data(), dx_data,
+                       winograd_conv3x3_backward(g, N, O, x_data, u.data(), gy.data(), dx_data,
                                                  dw_data);
                      } else if (algorithm == ConvAlgorithm::kOnednn) {
                        onednn_conv_backward(onednn, x_data, gy.data(), saved_w.data(), dx_data,
@@ -258,8 +265,7 @@ Tensor winograd_forward(const Tensor& input, const Tensor& weight, const Tensor&
   Tensor x = input.contiguous(), w = weight.contiguous();
   Tensor b = bias.defined() ? bias.contiguous() : Tensor();
   Tensor out = Tensor::empty(out_shape);
-  const std::vector<float> u = winograd_transform_weights(options.in_channels,
-                                                          options.out_channels, w.data());
+  const Tensor u = winograd_kernels(options.in_channels, options.out_channels, w);
   winograd_conv3x3_forward(g, input.size(0), options.out_channels, x.data(), u.data(),
                            b.defined() ? b.data() : nullptr, epilogue, out.data());
   return out;
@@ -313,7 +319,7 @@ PreparedConv2d::PreparedConv2d(Conv2d& conv, const Shape& input)
                                 options_.algorithm);
   onednn_ = onednn_shape(geometry_, 1, options_.out_channels, options_.groups, bias_.defined());
   if (algorithm_ == ConvAlgorithm::kWinograd)
-    u_ = winograd_transform_weights(options_.in_channels, options_.out_channels, weight_.data());
+    u_ = winograd_kernels(options_.in_channels, options_.out_channels, weight_);
 }
 
 Shape PreparedConv2d::image_output_shape() const {

@@ -111,7 +111,7 @@ class PreparedConv2d {
   Tensor weight_, bias_;
   ConvAlgorithm algorithm_ = ConvAlgorithm::kIm2col;
   OnednnConvShape onednn_;  // the kOnednn path's shape (batch 1)
-  std::vector<float> u_;    // Winograd's transformed kernels
+  Tensor u_;                // Winograd's transformed kernels
 };
 
 }  // namespace cnn

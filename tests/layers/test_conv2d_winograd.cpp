@@ -45,7 +45,8 @@ void compare_winograd(int64_t N, int64_t C, int64_t O, int64_t H, int64_t W, int
   Tensor w = uniform_tensor({O, C, 3, 3}, gen, 0.5f);
   Tensor b = uniform_tensor({O}, gen);
   Tensor y = Tensor::empty({N, O, g.out_h, g.out_w});
-  const std::vector<float> u = winograd_transform_weights(C, O, w.data());
+  std::vector<float> u(winograd_weights_size(C, O));
+  winograd_transform_weights(C, O, w.data(), u.data());
   winograd_conv3x3_forward(g, N, O, x.data(), u.data(), b.data(), {}, y.data());
   // The transforms round differently from a direct sum: ~1e-6 relative to the output scale.
   cnn::testing::require_close(what + " forward", y, cnn::testing::naive_conv2d(x, w, b, o),

@@ -2,7 +2,8 @@
 # cnnlab against PyTorch (CPU, 2 threads) on the same machine, in the same run.
 # For each case both programs run alternately ROUNDS times (default 3); PyTorch's figure
 # is the better of its default and channels_last layouts each round; the table gives
-# medians and the ratio cnnlab / PyTorch. Installs python3-torch when missing.
+# medians and the ratio cnnlab / PyTorch, then each round's ratios. Installs python3-torch
+# when missing.
 # Usage: bash scripts/bench_vs_pytorch.sh [ROUNDS] [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,4 +67,8 @@ if "vgg6-bn-b128" in med and "vgg6-plain-b128" in med:
     print(f"  cnnlab, BN and plain steps in turns in one process (cnnlab bench --norm-overhead): "
           f"{statistics.median(in_turns):.1f}% (rounds: {', '.join(f'{v:.1f}' for v in in_turns)})")
 print(f"(medians of {len(next(iter(rows.values())))} alternating rounds; PyTorch: better of default and channels_last)")
+# Each round's ratios: on a noisy host the spread says how far one median can be trusted.
+print("ratio per round, training / evaluation (BN folded):")
+for name, values in rows.items():
+    print(f"  {name:18} " + "  ".join(f"{v[0]/v[1]:.2f}/{v[2]/v[3]:.2f}" for v in values))
 PYEOF

@@ -119,8 +119,10 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const int64_t batch = argc > 3 ? std::atoll(argv[3]) : 128;
   const std::string model = argc > 4 ? argv[4] : "all";
-  if (rounds < 1 || threads < 1 || batch < 1 || (model != "all" && model != "vgg6" && model != "resnet20")) {
-    std::fprintf(stderr, "usage: bench_conv_onednn [ROUNDS>=1 [THREADS>=1 [BATCH>=1 [all|vgg6|resnet20]]]]\n");
+  const bool known_model = model == "all" || model == "vgg6" || model == "resnet20";
+  if (rounds < 1 || threads < 1 || batch < 1 || !known_model) {
+    std::fprintf(stderr,
+                 "usage: bench_conv_onednn [ROUNDS>=1 [THREADS>=1 [BATCH>=1 [all|vgg6|resnet20]]]]\n");
     return 2;
   }
   omp_set_num_threads(threads);

@@ -94,8 +94,8 @@ inline void weight_1d(const Lanes* g, int64_t gs, Lanes* o, int64_t os) {
   o[5 * os] = g2;
 }
 
-// The kernel-gradient transform runs once per backward, not per tile: scalar, in double
-// (dU is summed in double, and its 36 points cancel in G^T dU G).
+// The kernel-gradient transform runs once per backward, not per tile: in double (dU is
+// summed in double, and its 36 points cancel in G^T dU G), 8 output channels per vector.
 // G^T u: adjoint of weight_1d (gradient of the kernel), 6 -> 3
 template <class T>  // double, or DoubleLanes: the same operations lane by lane
 inline void weight_adjoint_1d(const T* u, int64_t us, T* o, int64_t os) {

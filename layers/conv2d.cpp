@@ -158,7 +158,6 @@ Tensor relu_masked(const Tensor& gy, const Tensor& relu_out) {
   return masked;
 }
 
-// The weight [O, C/groups, kh, kw] and the bias [O] (or none) the options call for.
 // Winograd's transformed kernels [36, C, O] of w (contiguous), in a tensor that is written,
 // never zero-filled first.
 Tensor winograd_kernels(int64_t in_channels, int64_t out_channels, const Tensor& w) {
@@ -167,6 +166,7 @@ Tensor winograd_kernels(int64_t in_channels, int64_t out_channels, const Tensor&
   return u;
 }
 
+// The weight [O, C/groups, kh, kw] and the bias [O] (or none) the options call for.
 void check_parameters(const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
   const int64_t O = options.out_channels;
   const Shape weight_shape{O, options.in_channels / options.groups, options.kernel_size.first,
